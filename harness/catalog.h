@@ -1,0 +1,108 @@
+/* catalog: card files, station files and the built-in reference guests.
+ *
+ * A card file (cards/ID.card, format in docs/card-format.md) is parsed into a
+ * struct card; a stations file into struct station entries. Every parse error
+ * reads "FILE:LINE: what was expected".
+ *
+ * Ownership: struct catalog owns its cards and stations and every string in
+ * them; catalog_release frees all. Pointers returned by catalog_find_* and
+ * guest_find stay valid until catalog_release (guests: forever, they are
+ * static). */
+#ifndef HIL_CATALOG_H
+#define HIL_CATALOG_H
+
+#include <stddef.h>
+#include "util.h"
+
+#define CARD_FILE_MAX (64 * 1024)   /* larger card files are refused */
+#define CARD_LINE_MAX 1024          /* longer lines are refused */
+#define CARD_FORMAT_VERSION 1
+
+enum card_kind { CARD_EMULATED, CARD_VFIO };
+enum rom_need { ROM_NONE, ROM_OPTIONAL, ROM_REQUIRED };
+
+struct variant {
+	char *name;
+	struct argv args; /* extra QEMU arguments, already split into words */
+};
+
+/* An outcome somebody reported, not one hilrun measured. */
+struct reported {
+	char *what;   /* e.g. "post", "driver:win7-vga", "driver:vendor" */
+	char *result; /* e.g. "pass", "fail:code43", "fail:host-hang" */
+	char *note;   /* free text, may be "" */
+	int line;
+};
+
+struct card {
+	char *path;   /* file it came from */
+	char *id;
+	char *name;
+	enum card_kind kind;
+	unsigned vendor, device; /* PCI id */
+	char *qemu_device;       /* emulated: the -device driver name */
+	int x_vga;               /* vfio: needs x-vga=on */
+	enum rom_need rom;       /* vfio: ROM file need */
+	struct argv firmwares;   /* "seabios", "ovmf" */
+	struct argv guests;      /* guest ids */
+	struct variant *variants;
+	size_t nvariants;
+	struct reported *reported;
+	size_t nreported;
+	char *reported_source;   /* where the reported outcomes come from */
+	char *expect;            /* expected verdict of every measured cell */
+};
+
+struct station {
+	char *path;
+	int line;
+	char *name;
+	char *card;        /* card id */
+	char *host;        /* host PCI address, e.g. 0000:01:00.0 */
+	char *capture;     /* VNC endpoint of the capture device */
+	char *rom;         /* ROM file, or NULL */
+	char *power_cycle; /* command a controller runs to power-cycle the host */
+};
+
+struct catalog {
+	struct card *cards;
+	size_t ncards;
+	struct station *stations;
+	size_t nstations;
+};
+
+/* How the guest image is attached. A disk, not a floppy: under this lab's
+ * nested KVM SeaBIOS loses floppy IRQs (floppy_wait_irq timeouts, 5-8 s and
+ * sometimes a hang); the same image boots as an IDE disk in ~3.5 s. */
+enum guest_media { MEDIA_DISK };
+
+struct guest {
+	const char *id;
+	const char *image;       /* file name in the guest directory */
+	enum guest_media media;
+	const char *firmware;    /* the firmware it is written for */
+	const char *description;
+};
+
+void catalog_init(struct catalog *c);
+void catalog_release(struct catalog *c);
+/* Load every *.card in dir, sorted by file name. */
+int catalog_load_cards(struct catalog *c, const char *dir, struct hil_err *err);
+/* Parse one card from text; name is used in messages (FILE:LINE). */
+int catalog_add_card_text(struct catalog *c, const char *name, const char *text,
+			  struct hil_err *err);
+int catalog_load_stations(struct catalog *c, const char *path, struct hil_err *err);
+int catalog_add_stations_text(struct catalog *c, const char *name, const char *text,
+			      struct hil_err *err);
+
+const struct card *catalog_find_card(const struct catalog *c, const char *id);
+const struct station *catalog_find_station(const struct catalog *c, const char *card_id);
+const struct variant *card_find_variant(const struct card *card, const char *name);
+int card_has_firmware(const struct card *card, const char *fw);
+int card_has_guest(const struct card *card, const char *guest);
+const char *card_kind_name(enum card_kind k);
+
+const struct guest *guest_find(const char *id);
+const struct guest *guest_at(size_t i); /* NULL past the end */
+
+#endif

@@ -1,0 +1,462 @@
+/* hilrun: the command line. Subcommands are a table of {name, fn}; a first
+ * argument that starts with '-' means "run" (hilrun --card g98).
+ *
+ * Exit codes (documented in the README):
+ *   0  every cell ended as its card file expects
+ *   1  a cell failed unexpectedly (the card, firmware, guest or QEMU)
+ *   2  usage or configuration error
+ *   3  the harness or the lab failed (not the card)
+ *   130 interrupted (SIGINT/SIGTERM); records written so far are kept */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "image.h"
+#include "ocr.h"
+#include "plan.h"
+#include "rom.h"
+#include "run.h"
+
+#define EXIT_OK 0
+#define EXIT_UNEXPECTED 1
+#define EXIT_USAGE 2
+#define EXIT_LAB 3
+#define EXIT_INTERRUPTED 130
+
+struct settings {
+	const char *cards_dir;
+	const char *guest_dir;
+	const char *qemu;
+	const char *out_dir;
+	const char *stations;
+};
+
+static void settings_defaults(struct settings *s)
+{
+	s->cards_dir = getenv("HILRUN_CARDS") ?: HIL_DEFAULT_CARDS_DIR;
+	s->guest_dir = getenv("HILRUN_GUESTS") ?: HIL_DEFAULT_GUEST_DIR;
+	s->qemu = getenv("HILRUN_QEMU") ?: "qemu-system-x86_64";
+	s->out_dir = "results";
+	s->stations = NULL;
+}
+
+static void say_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("hilrun: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static const char usage_text[] =
+	"usage: hilrun --card ID [--guest G] [--firmware F] [--variant V] [--out DIR] [options]\n"
+	"       hilrun list [--cards DIR]\n"
+	"       hilrun help | version\n"
+	"\n"
+	"Run options:\n"
+	"  --card ID            card to test (see 'hilrun list'); all its cells unless narrowed\n"
+	"  --guest G            only this reference guest\n"
+	"  --firmware F         only this firmware (seabios)\n"
+	"  --variant V          only this variant (default, kvm-hidden, ...)\n"
+	"  --out DIR            results directory (default: results); runs go to DIR/runs/RUNID\n"
+	"  --json               print the run records as a JSON array on stdout\n"
+	"  --dry-run            print the QEMU argv of each cell and exit\n"
+	"  --accel kvm|tcg      force the accelerator (default: KVM where /dev/kvm works)\n"
+	"  --timeout-scale X    multiply every watchdog window by X (slow labs)\n"
+	"Physical (vfio) cards:\n"
+	"  --host BDF           host PCI address of the card, e.g. 0000:01:00.0 (a one-off station)\n"
+	"  --rom FILE           ROM file to give QEMU (romfile=); checked before use\n"
+	"  --capture HOST:PORT  VNC endpoint of the capture device showing the card's output\n"
+	"  --stations FILE      stations file naming each physical card's host, capture and ROM\n"
+	"Paths:\n"
+	"  --cards DIR          card files (default: " HIL_DEFAULT_CARDS_DIR ", or $HILRUN_CARDS)\n"
+	"  --guests DIR         built guest images (default: " HIL_DEFAULT_GUEST_DIR ", or $HILRUN_GUESTS)\n"
+	"  --qemu BIN           QEMU binary (default: qemu-system-x86_64, or $HILRUN_QEMU)\n"
+	"\n"
+	"Exit codes: 0 as expected, 1 a cell failed unexpectedly, 2 usage or configuration\n"
+	"error, 3 harness or lab failure, 130 interrupted.\n";
+
+static int load_catalog(struct catalog *cat, const struct settings *s)
+{
+	struct hil_err err;
+	catalog_init(cat);
+	if (catalog_load_cards(cat, s->cards_dir, &err) < 0 ||
+	    (s->stations && catalog_load_stations(cat, s->stations, &err) < 0)) {
+		say_error("%s", err.msg);
+		catalog_release(cat);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_list(int argc, char **argv, struct settings *s)
+{
+	static const struct option longopts[] = {
+		{ "cards", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == 'c')
+			s->cards_dir = optarg;
+		else
+			return EXIT_USAGE;
+	}
+	struct catalog cat;
+	if (load_catalog(&cat, s) < 0)
+		return EXIT_USAGE;
+	printf("%-12s %-9s %-10s %s\n", "CARD", "KIND", "PCI ID", "NAME");
+	for (size_t i = 0; i < cat.ncards; i++) {
+		const struct card *card = &cat.cards[i];
+		printf("%-12s %-9s %04x:%04x  %s\n", card->id, card_kind_name(card->kind),
+		       card->vendor, card->device, card->name);
+	}
+	printf("\n%-12s %-9s %s\n", "GUEST", "FIRMWARE", "DESCRIPTION");
+	for (size_t i = 0; guest_at(i); i++)
+		printf("%-12s %-9s %s\n", guest_at(i)->id, guest_at(i)->firmware,
+		       guest_at(i)->description);
+	catalog_release(&cat);
+	return EXIT_OK;
+}
+
+/* Live progress on a terminal: one line per cell, rewritten stage by stage. */
+struct progress {
+	int tty;
+	char label[160];
+	struct strbuf stages;
+};
+
+static void on_stage(void *ctx, const char *stage, const char *outcome)
+{
+	struct progress *p = ctx;
+	if (!stage) {
+		sb_release(&p->stages);
+		if (p->tty)
+			fprintf(stderr, "%s: starting", p->label);
+	} else {
+		sb_addf(&p->stages, " %s:%s", stage, outcome);
+		if (p->tty)
+			fprintf(stderr, "\r\033[K%s:%s", p->label, sb_str(&p->stages));
+	}
+	if (p->tty)
+		fflush(stderr);
+}
+
+struct run_args {
+	const char *card, *guest, *firmware, *variant;
+	const char *host, *rom, *capture, *accel;
+	double timeout_scale;
+	int json, dry_run;
+};
+
+static int cmd_run(int argc, char **argv, struct settings *s)
+{
+	static const struct option longopts[] = {
+		{ "card", required_argument, NULL, 'C' },
+		{ "guest", required_argument, NULL, 'g' },
+		{ "firmware", required_argument, NULL, 'f' },
+		{ "variant", required_argument, NULL, 'v' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "accel", required_argument, NULL, 'a' },
+		{ "timeout-scale", required_argument, NULL, 't' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "rom", required_argument, NULL, 'r' },
+		{ "capture", required_argument, NULL, 'p' },
+		{ "stations", required_argument, NULL, 's' },
+		{ "cards", required_argument, NULL, 'c' },
+		{ "guests", required_argument, NULL, 'G' },
+		{ "qemu", required_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct run_args a = { .timeout_scale = 1.0 };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'C': a.card = optarg; break;
+		case 'g': a.guest = optarg; break;
+		case 'f': a.firmware = optarg; break;
+		case 'v': a.variant = optarg; break;
+		case 'o': s->out_dir = optarg; break;
+		case 'j': a.json = 1; break;
+		case 'n': a.dry_run = 1; break;
+		case 'a': a.accel = optarg; break;
+		case 't': {
+			char *end;
+			a.timeout_scale = strtod(optarg, &end);
+			if (*end || a.timeout_scale <= 0 || a.timeout_scale > 100) {
+				say_error("--timeout-scale: expected a number between 0 and 100, got '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case 'H': a.host = optarg; break;
+		case 'r': a.rom = optarg; break;
+		case 'p': a.capture = optarg; break;
+		case 's': s->stations = optarg; break;
+		case 'c': s->cards_dir = optarg; break;
+		case 'G': s->guest_dir = optarg; break;
+		case 'q': s->qemu = optarg; break;
+		default:
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		say_error("unexpected argument '%s' (see hilrun help)", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!a.card) {
+		say_error("no card given: use --card ID (hilrun list shows the cards)");
+		return EXIT_USAGE;
+	}
+	if (a.accel && strcmp(a.accel, "kvm") && strcmp(a.accel, "tcg")) {
+		say_error("--accel: expected 'kvm' or 'tcg', got '%s'", a.accel);
+		return EXIT_USAGE;
+	}
+
+	struct catalog cat;
+	if (load_catalog(&cat, s) < 0)
+		return EXIT_USAGE;
+	int exit_code = EXIT_USAGE;
+	const struct card *card = catalog_find_card(&cat, a.card);
+	if (!card) {
+		say_error("no card '%s' in %s (hilrun list shows the cards)", a.card, s->cards_dir);
+		goto out;
+	}
+	if (a.guest && !card_has_guest(card, a.guest)) {
+		say_error("card %s does not run guest '%s' (%s lists its guests)", card->id, a.guest, card->path);
+		goto out;
+	}
+	if (a.firmware && !card_has_firmware(card, a.firmware)) {
+		say_error("card %s does not run firmware '%s' (%s lists its firmware)", card->id, a.firmware, card->path);
+		goto out;
+	}
+	if (a.variant && !card_find_variant(card, a.variant)) {
+		say_error("card %s has no variant '%s' (%s lists its variants)", card->id, a.variant, card->path);
+		goto out;
+	}
+
+	/* Where a physical card sits: --host is a one-off station, else the
+	 * stations file names it. */
+	const struct station *station = NULL;
+	const char *host = a.host, *rom = a.rom, *capture = a.capture;
+	if (card->kind == CARD_VFIO) {
+		station = catalog_find_station(&cat, card->id);
+		if (!host && station)
+			host = station->host;
+		if (!rom && station)
+			rom = station->rom;
+		if (!capture && station)
+			capture = station->capture;
+		if (!host) {
+			say_error("card %s is a physical (vfio) card: give --host BDF or a --stations file with a station for it",
+			      card->id);
+			goto out;
+		}
+	} else if (a.host || a.rom) {
+		say_error("card %s is emulated: --host and --rom are for physical cards", card->id);
+		goto out;
+	}
+	if (rom) {
+		struct rom_info info;
+		struct hil_err err;
+		if (rom_check(rom, card->vendor, card->device, &info, &err) < 0) {
+			say_error("%s", err.msg);
+			goto out;
+		}
+	}
+
+	/* The cells: firmware x guest x variant, as the card file lists them. */
+	struct cell *cells = NULL;
+	size_t ncells = 0;
+	for (size_t f = 0; f < card->firmwares.n; f++) {
+		if (a.firmware && strcmp(a.firmware, card->firmwares.v[f]))
+			continue;
+		for (size_t g = 0; g < card->guests.n; g++) {
+			const struct guest *guest = guest_find(card->guests.v[g]);
+			if ((a.guest && strcmp(a.guest, guest->id)) || strcmp(guest->firmware, card->firmwares.v[f]))
+				continue;
+			for (size_t v = 0; v < card->nvariants; v++) {
+				if (a.variant && strcmp(a.variant, card->variants[v].name))
+					continue;
+				cells = xrealloc(cells, (ncells + 1) * sizeof *cells);
+				cells[ncells++] = (struct cell){ card, card->firmwares.v[f], guest, &card->variants[v] };
+			}
+		}
+	}
+	if (!ncells) {
+		say_error("card %s has no cell matching the options given", card->id);
+		free(cells);
+		goto out;
+	}
+
+	if (a.dry_run) {
+		exit_code = EXIT_OK;
+		for (size_t i = 0; i < ncells; i++) {
+			struct argv qa = ARGV_INIT;
+			struct hil_err err;
+			char *image = xasprintf("%s/%s", s->guest_dir, cells[i].guest->image);
+			struct plan_env env = {
+				.qemu = s->qemu,
+				.accel = a.accel ? a.accel : "kvm",
+				.guest_image = image,
+				.qmp_socket = "/tmp/hilrun-XXXXXX/qmp.sock",
+				.serial_socket = "/tmp/hilrun-XXXXXX/com1.sock",
+				.vnc_socket = "/tmp/hilrun-XXXXXX/vnc.sock",
+				.host = host,
+				.rom = rom,
+				.start_paused = 1,
+			};
+			if (plan_argv(&qa, &cells[i], &env, &err) < 0) {
+				say_error("%s", err.msg);
+				exit_code = EXIT_USAGE;
+			} else {
+				char *line = argv_to_display(&qa);
+				printf("# %s %s/%s %s\n%s\n", card->id, cells[i].firmware, cells[i].guest->id,
+				       cells[i].variant->name, line);
+				free(line);
+			}
+			free(image);
+			argv_release(&qa);
+		}
+		free(cells);
+		goto out;
+	}
+
+	/* SIGINT/SIGTERM arrive as a file descriptor in the run's poll loop, so
+	 * an interrupted run still ends QEMU and writes its record. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct hil_err err;
+	struct ocr *ocr = ocr_open(&err);
+	if (!ocr) {
+		say_error("cannot load the text reader: %s", err.msg);
+		free(cells);
+		exit_code = EXIT_LAB;
+		goto out;
+	}
+	struct progress prog = { .tty = isatty(2) };
+	sb_init(&prog.stages);
+	json_t *records = json_array();
+	int any_unexpected = 0, any_lab = 0, interrupted = 0;
+	for (size_t i = 0; i < ncells && !interrupted; i++) {
+		snprintf(prog.label, sizeof prog.label, "[%zu/%zu] %s %s/%s %s", i + 1, ncells, card->id,
+			 cells[i].firmware, cells[i].guest->id, cells[i].variant->name);
+		struct run_opts ro = {
+			.out_dir = s->out_dir,
+			.guest_dir = s->guest_dir,
+			.qemu = s->qemu,
+			.accel = a.accel,
+			.host = host,
+			.rom = rom,
+			.capture = capture,
+			.station = station ? station->name : (a.host ? "one-off" : NULL),
+			.timeout_scale = a.timeout_scale,
+			.ocr = ocr,
+			.signal_fd = sfd,
+			.on_stage = on_stage,
+			.on_stage_ctx = &prog,
+		};
+		struct run_result res;
+		int rc = run_cell(&cells[i], &ro, &res, &err);
+		int as_expected = rc == 0 && !strcmp(res.verdict, card->expect);
+		int lab = !strncmp(res.verdict, "error:", 6);
+		if (!as_expected && !lab)
+			any_unexpected = 1;
+		if (lab)
+			any_lab = 1;
+		interrupted = res.interrupted;
+		if (prog.tty)
+			fputs("\r\033[K", stderr);
+		fprintf(stderr, "%s: %s%s  %.1fs  %s\n", prog.label, res.verdict,
+			as_expected ? "" : (lab ? " (lab/harness error)" : " (unexpected)"), res.seconds,
+			res.run_dir ? res.run_dir : "(no record)");
+		if (rc < 0)
+			say_error("the run record could not be written: %s", err.msg);
+		if (res.record && rc == 0)
+			json_array_append(records, res.record);
+		run_result_release(&res);
+	}
+	if (a.json) {
+		json_dumpf(records, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		fputc('\n', stdout);
+	}
+	json_decref(records);
+	sb_release(&prog.stages);
+	ocr_close(ocr);
+	free(cells);
+	if (sfd >= 0)
+		close(sfd);
+	exit_code = interrupted ? EXIT_INTERRUPTED
+		    : any_unexpected ? EXIT_UNEXPECTED
+		    : any_lab ? EXIT_LAB : EXIT_OK;
+out:
+	catalog_release(&cat);
+	return exit_code;
+}
+
+static int cmd_help(int argc, char **argv, struct settings *s)
+{
+	(void)argc, (void)argv, (void)s;
+	fputs(usage_text, stdout);
+	return EXIT_OK;
+}
+
+static int cmd_version(int argc, char **argv, struct settings *s)
+{
+	(void)argc, (void)argv, (void)s;
+	printf("hilrun %s (tesseract %s)\n", HILRUN_VERSION, ocr_version());
+	return EXIT_OK;
+}
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv, struct settings *s);
+} commands[] = {
+	{ "run", cmd_run },
+	{ "list", cmd_list },
+	{ "help", cmd_help },
+	{ "version", cmd_version },
+};
+
+int main(int argc, char **argv)
+{
+	struct settings s;
+	settings_defaults(&s);
+	if (argc < 2) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	if (argv[1][0] == '-') {
+		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+			return cmd_help(argc, argv, &s);
+		if (!strcmp(argv[1], "--version"))
+			return cmd_version(argc, argv, &s);
+		return cmd_run(argc, argv, &s);
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1, &s);
+	say_error("unknown command '%s' (see hilrun help)", argv[1]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,977 @@
+/* run: see run.h. */
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "judge.h"
+#include "proc.h"
+#include "qmp.h"
+#include "record.h"
+#include "report.h"
+#include "sock.h"
+#include "vnc.h"
+
+/* Windows, in milliseconds, before --timeout-scale (and x3 under TCG). */
+#define WIN_CONNECT      10000 /* QEMU connects QMP and serial; VNC handshake */
+#define WIN_POST_HOLD    30000 /* from cont to the guest's "post hold" */
+#define WIN_SCREEN_CHECK 12000 /* screen must show it: QEMU's idle VNC refresh is up to 3 s */
+#define WIN_TEXT_HOLD    15000 /* from release after post to "text hold" */
+#define WIN_END          15000 /* from release after text to QEMU's exit */
+#define FRAME_RETRY_MS   300   /* pause between two looks at the screen */
+#define STDERR_TAIL_MAX  4096  /* how much of QEMU's stderr goes into the record */
+#define GUEST_EXIT_CODE  16    /* what bios-post writes to isa-debug-exit on success */
+
+enum stage_id { ST_START, ST_POST, ST_TEXT, ST_SHUTDOWN, ST_COUNT };
+static const char *const stage_names[ST_COUNT] = { "start", "post", "text", "shutdown" };
+
+enum phase {
+	PH_WAIT_POST_HOLD, /* guest booting; waiting for "post hold" */
+	PH_CHECK_POST,     /* guest holds; the firmware banner must be on screen */
+	PH_WAIT_TEXT_HOLD, /* guest printing; collecting "text line" reports */
+	PH_CHECK_TEXT,     /* guest holds; every reported line must be on screen */
+	PH_WAIT_END,       /* guest released; waiting for QEMU to exit */
+	PH_DONE,
+};
+
+struct stage {
+	const char *outcome; /* NULL until decided */
+	int64_t t0, t1;      /* monotonic ms */
+	json_t *info;        /* detail, evidence */
+};
+
+struct run {
+	const struct cell *cell;
+	const struct run_opts *opts;
+	struct run_result *res;
+	double scale;
+	int64_t t_start;
+
+	char *tmp_dir, *sock_dir;
+	char *qmp_path, *serial_path, *vnc_path;
+	int qmp_listen, serial_listen;
+	int serial_fd;
+	FILE *serial_log;
+	FILE *events_log;
+	struct serial_lines lines;
+	struct qmp *qmp;
+	struct vnc *vnc;
+	struct proc qemu;
+	char qemu_version[32];
+
+	enum phase phase;
+	int64_t phase_deadline;
+	struct stage stages[ST_COUNT];
+	char verdict[128];      /* first failure or error decides it */
+
+	/* screen checks */
+	int frame_pending;      /* a full-frame request is outstanding */
+	int64_t next_look;      /* when to ask for the next frame */
+	struct frame last;      /* the last frame looked at in this check */
+	char *last_text;        /* what the reader read on it */
+	int looks;
+
+	/* what the guest reported */
+	json_t *reports;        /* every report line, parsed */
+	json_t *text_lines;     /* [{row, text}] of this text phase */
+	json_t *pci;            /* [{bdf, id, class}] */
+	int end_code;           /* -1 until "end exit" */
+	int protocol_errors;
+};
+
+static double scaled(struct run *r, int ms)
+{
+	return ms * r->scale;
+}
+
+static int64_t deadline_in(struct run *r, int ms)
+{
+	return now_ms() + (int64_t)scaled(r, ms);
+}
+
+static void set_verdict(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_verdict(struct run *r, const char *fmt, ...)
+{
+	if (r->verdict[0])
+		return; /* the first failure is the one that counts */
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->verdict, sizeof r->verdict, fmt, ap);
+	va_end(ap);
+}
+
+static void stage_begin(struct run *r, enum stage_id s)
+{
+	if (!r->stages[s].t0)
+		r->stages[s].t0 = now_ms();
+}
+
+/* Decide a stage. detail is a human sentence for the record. */
+static void stage_end(struct run *r, enum stage_id s, const char *outcome, const char *detail)
+{
+	struct stage *st = &r->stages[s];
+	if (st->outcome)
+		return;
+	stage_begin(r, s);
+	st->outcome = outcome;
+	st->t1 = now_ms();
+	if (detail)
+		json_object_set_new(st->info, "detail", json_string(detail));
+	if (r->opts->on_stage)
+		r->opts->on_stage(r->opts->on_stage_ctx, stage_names[s], outcome);
+}
+
+/* Everything not decided when the run ends early is skipped. */
+static void skip_rest(struct run *r, const char *why)
+{
+	for (int s = 0; s < ST_COUNT; s++)
+		if (!r->stages[s].outcome)
+			stage_end(r, s, "skip", why);
+}
+
+static void lab_error(struct run *r, enum stage_id s, const char *reason, const char *detail)
+{
+	set_verdict(r, "error:%s", reason);
+	stage_end(r, s, "error", detail);
+	skip_rest(r, "not reached: the run ended on a lab or harness error");
+	r->phase = PH_DONE;
+}
+
+static enum stage_id current_stage(struct run *r)
+{
+	switch (r->phase) {
+	case PH_WAIT_POST_HOLD:
+	case PH_CHECK_POST:
+		return ST_POST;
+	case PH_WAIT_TEXT_HOLD:
+	case PH_CHECK_TEXT:
+		return ST_TEXT;
+	default:
+		return ST_SHUTDOWN;
+	}
+}
+
+static char *artifact(struct run *r, const char *name)
+{
+	return xasprintf("%s/%s", r->tmp_dir, name);
+}
+
+static void send_ack(struct run *r)
+{
+	struct hil_err err;
+	if (sock_write_all(r->serial_fd, "A", 1, now_ms() + 2000, &err) < 0)
+		json_array_append_new(json_object_get(r->stages[current_stage(r)].info, "notes"),
+				      json_sprintf("could not release the guest: %s", err.msg));
+}
+
+/* Keep the frame and the text read on it as this stage's evidence. */
+static void keep_evidence(struct run *r, enum stage_id s)
+{
+	json_t *info = r->stages[s].info;
+	if (r->last.rgb) {
+		char *name = xasprintf("%s.png", stage_names[s]);
+		char *path = artifact(r, name);
+		struct hil_err err;
+		if (frame_write_png(&r->last, path, &err) == 0) {
+			json_object_set_new(info, "frame", json_string(name));
+			json_object_set_new(info, "frame_size",
+					    json_sprintf("%dx%d", r->last.width, r->last.height));
+		} else {
+			json_object_set_new(info, "frame_error", json_string(err.msg));
+		}
+		free(path);
+		free(name);
+	}
+	if (r->last_text) {
+		char *name = xasprintf("%s.txt", stage_names[s]);
+		char *path = artifact(r, name);
+		struct hil_err err;
+		if (write_file_atomic(path, r->last_text, strlen(r->last_text), &err) == 0)
+			json_object_set_new(info, "screen_text", json_string(name));
+		free(path);
+		free(name);
+	}
+	json_object_set_new(info, "reader", json_string("tesseract"));
+	json_object_set_new(info, "looks", json_integer(r->looks));
+}
+
+static void check_begin(struct run *r, enum phase ph)
+{
+	r->phase = ph;
+	r->phase_deadline = deadline_in(r, WIN_SCREEN_CHECK);
+	r->next_look = now_ms();
+	r->frame_pending = 0;
+	r->looks = 0;
+	frame_release(&r->last);
+	free(r->last_text);
+	r->last_text = NULL;
+}
+
+/* The post rule: the firmware's banner is on the screen. */
+static int judge_post(struct run *r, json_t *info)
+{
+	struct text_match m;
+	int ok = judge_find(r->last_text, JUDGE_SEABIOS_BANNER, JUDGE_POST_THRESHOLD, &m);
+	json_object_set_new(info, "expected", json_string(JUDGE_SEABIOS_BANNER));
+	json_object_set_new(info, "match", json_pack("{s:f, s:i, s:f}", "score", m.score, "line", m.line,
+						     "threshold", JUDGE_POST_THRESHOLD));
+	return ok;
+}
+
+/* The text rule: every line the guest reported is on the screen, and the
+ * guest saw the card under test among its PCI display devices. */
+static int judge_text(struct run *r, json_t *info, struct strbuf *why)
+{
+	int ok = 1;
+	json_t *matches = json_array();
+	size_t i;
+	json_t *line;
+	json_array_foreach(r->text_lines, i, line) {
+		const char *text = json_string_value(json_object_get(line, "text"));
+		struct text_match m;
+		int found = judge_find(r->last_text, text, JUDGE_TEXT_THRESHOLD, &m);
+		json_array_append_new(matches, json_pack("{s:O, s:s, s:f, s:i, s:b}", "row",
+							 json_object_get(line, "row"), "expected", text,
+							 "score", m.score, "line", m.line, "found", found));
+		if (!found) {
+			if (ok)
+				sb_addf(why, "reported line not on screen: '%s' (best %.2f)", text, m.score);
+			ok = 0;
+		}
+	}
+	json_object_set_new(info, "threshold", json_real(JUDGE_TEXT_THRESHOLD));
+	json_object_set_new(info, "lines", matches);
+	if (json_array_size(r->text_lines) == 0) {
+		sb_adds(why, "the guest reported no text lines");
+		ok = 0;
+	}
+	return ok;
+}
+
+static void card_seen(struct run *r, json_t *info, struct strbuf *why, int *ok)
+{
+	char want[16];
+	snprintf(want, sizeof want, "%04x:%04x", r->cell->card->vendor, r->cell->card->device);
+	int seen = 0;
+	size_t i;
+	json_t *dev;
+	json_array_foreach(r->pci, i, dev)
+		seen |= !strcmp(json_string_value(json_object_get(dev, "id")) ?: "", want);
+	json_object_set_new(info, "card_pci_id", json_string(want));
+	json_object_set_new(info, "card_seen_by_guest", json_boolean(seen));
+	if (!seen) {
+		if (*ok)
+			sb_addf(why, "the guest found no PCI display device %s", want);
+		*ok = 0;
+	}
+}
+
+/* A whole frame arrived during a check: read it and apply the rule. */
+static void on_frame(struct run *r)
+{
+	struct hil_err err;
+	r->frame_pending = 0;
+	r->looks++;
+	if (vnc_take_frame(r->vnc, &r->last) < 0)
+		return;
+	free(r->last_text);
+	r->last_text = ocr_read(r->opts->ocr, &r->last, &err);
+	if (!r->last_text) {
+		lab_error(r, current_stage(r), "reader", err.msg);
+		return;
+	}
+	enum stage_id s = current_stage(r);
+	json_t *info = r->stages[s].info;
+	struct strbuf why = STRBUF_INIT;
+	int ok;
+	if (r->phase == PH_CHECK_POST) {
+		ok = judge_post(r, info);
+	} else {
+		ok = judge_text(r, info, &why);
+		card_seen(r, info, &why, &ok);
+	}
+	if (ok) {
+		keep_evidence(r, s);
+		stage_end(r, s, "pass", s == ST_POST ? "the firmware's banner is on the screen"
+						  : "every reported line is on the screen");
+		send_ack(r);
+		r->phase = s == ST_POST ? PH_WAIT_TEXT_HOLD : PH_WAIT_END;
+		r->phase_deadline = deadline_in(r, s == ST_POST ? WIN_TEXT_HOLD : WIN_END);
+		stage_begin(r, s == ST_POST ? ST_TEXT : ST_SHUTDOWN);
+	} else {
+		json_object_set_new(info, "last_mismatch", json_string(sb_str(&why)));
+		r->next_look = now_ms() + FRAME_RETRY_MS;
+	}
+	sb_release(&why);
+}
+
+/* The screen never agreed with the guest within the window. */
+static void check_timeout(struct run *r)
+{
+	enum stage_id s = current_stage(r);
+	keep_evidence(r, s);
+	json_t *info = r->stages[s].info;
+	char *detail;
+	if (!r->looks)
+		detail = xasprintf("no whole frame arrived from the capture within %.0f s",
+				   scaled(r, WIN_SCREEN_CHECK) / 1000);
+	else if (s == ST_POST)
+		detail = xasprintf("the firmware's banner was not on the screen in %d looks", r->looks);
+	else
+		detail = xasprintf("%s (%d looks)",
+				   json_string_value(json_object_get(info, "last_mismatch")) ?: "mismatch",
+				   r->looks);
+	if (!r->looks) {
+		lab_error(r, s, "capture-timeout", detail);
+		free(detail);
+		return;
+	}
+	set_verdict(r, s == ST_POST ? "fail:no-post" : "fail:text");
+	stage_end(r, s, "fail", detail);
+	free(detail);
+	/* Release the guest anyway: its later stages are still evidence. */
+	send_ack(r);
+	r->phase = s == ST_POST ? PH_WAIT_TEXT_HOLD : PH_WAIT_END;
+	r->phase_deadline = deadline_in(r, s == ST_POST ? WIN_TEXT_HOLD : WIN_END);
+	stage_begin(r, s == ST_POST ? ST_TEXT : ST_SHUTDOWN);
+}
+
+static void on_report(struct run *r, const struct report_msg *m)
+{
+	json_t *rep = json_pack("{s:s, s:s, s:I}", "stage", m->stage, "event", m->event, "t_ms",
+				(json_int_t)(now_ms() - r->t_start));
+	for (size_t i = 0; i < m->npairs; i++)
+		json_object_set_new(rep, m->key[i], json_string(m->val[i]));
+	json_array_append_new(r->reports, rep);
+
+	if (!strcmp(m->stage, "pci") && !strcmp(m->event, "display")) {
+		json_array_append_new(r->pci, json_pack("{s:s, s:s, s:s}", "bdf",
+							report_get(m, "bdf") ?: "", "id",
+							report_get(m, "id") ?: "", "class",
+							report_get(m, "class") ?: ""));
+	} else if (!strcmp(m->stage, "post") && !strcmp(m->event, "hold")) {
+		if (r->phase == PH_WAIT_POST_HOLD)
+			check_begin(r, PH_CHECK_POST);
+	} else if (!strcmp(m->stage, "text") && !strcmp(m->event, "line")) {
+		const char *row = report_get(m, "row"), *text = report_get(m, "text");
+		if (row && text)
+			json_array_append_new(r->text_lines,
+					      json_pack("{s:i, s:s}", "row", atoi(row), "text", text));
+	} else if (!strcmp(m->stage, "text") && !strcmp(m->event, "hold")) {
+		if (r->phase == PH_WAIT_TEXT_HOLD)
+			check_begin(r, PH_CHECK_TEXT);
+	} else if (!strcmp(m->stage, "end") && !strcmp(m->event, "exit")) {
+		const char *code = report_get(m, "code");
+		r->end_code = code ? atoi(code) : -1;
+	}
+}
+
+static void on_serial_line(void *ctx, const char *line, size_t len, int overlong)
+{
+	struct run *r = ctx;
+	struct report_msg m;
+	struct hil_err err;
+	int rc = overlong ? (strncmp(line, REPORT_PREFIX, strlen(REPORT_PREFIX)) ? 0 : -1)
+			  : report_parse(line, len, &m, &err);
+	if (overlong && rc < 0)
+		hil_seterr(&err, "report line longer than %d bytes", REPORT_LINE_MAX);
+	if (rc < 0) {
+		r->protocol_errors++;
+		json_t *rep = json_pack("{s:s, s:s, s:s%}", "stage", "protocol", "event", "error",
+					"line", line, len > 120 ? (size_t)120 : len);
+		json_object_set_new(rep, "error", json_string(err.msg));
+		json_array_append_new(r->reports, rep);
+		return;
+	}
+	if (rc == 1)
+		on_report(r, &m);
+}
+
+/* Read what the serial port has; 0 on EOF. */
+static int pump_serial(struct run *r)
+{
+	char buf[4096];
+	for (;;) {
+		ssize_t n = read(r->serial_fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : 0;
+		if (n == 0)
+			return 0;
+		fwrite(buf, 1, (size_t)n, r->serial_log);
+		serial_lines_feed(&r->lines, buf, (size_t)n, on_serial_line, r);
+	}
+}
+
+static void pump_events(struct run *r)
+{
+	json_t *ev;
+	while ((ev = qmp_pop_event(r->qmp))) {
+		char *line = json_dumps(ev, JSON_COMPACT);
+		fprintf(r->events_log, "%s\n", line);
+		free(line);
+		json_decref(ev);
+	}
+}
+
+static char *stderr_tail(struct run *r)
+{
+	char *path = artifact(r, "qemu.log");
+	size_t len = 0;
+	struct hil_err err;
+	char *all = read_file(path, 64 << 20, &len, &err);
+	free(path);
+	if (!all)
+		return xstrdup("");
+	char *tail = xstrdup(len > STDERR_TAIL_MAX ? all + len - STDERR_TAIL_MAX : all);
+	free(all);
+	return tail;
+}
+
+/* QEMU has exited: decide what that means in the current phase. */
+static void on_qemu_exit(struct run *r)
+{
+	/* The guest's last lines may be in the socket still. */
+	while (pump_serial(r) > 0)
+		;
+	char how[128];
+	proc_describe(&r->qemu, how, sizeof how);
+	int status = r->qemu.status;
+	int expected = plan_guest_exit_status(GUEST_EXIT_CODE);
+	char *tail = stderr_tail(r);
+	int crashed = WIFSIGNALED(status) || strstr(tail, "Assertion") || strstr(tail, "assertion");
+
+	if (crashed) {
+		char *d = xasprintf("QEMU %s", how);
+		set_verdict(r, "fail:qemu-crash");
+		stage_end(r, current_stage(r), "fail", d);
+		free(d);
+		skip_rest(r, "not reached: QEMU crashed");
+	} else if (r->phase == PH_WAIT_END && WIFEXITED(status) && WEXITSTATUS(status) == expected &&
+		   r->end_code == GUEST_EXIT_CODE) {
+		char *d = xasprintf("the guest ended the VM with code %d; QEMU %s", r->end_code, how);
+		stage_end(r, ST_SHUTDOWN, "pass", d);
+		free(d);
+	} else {
+		char *d = r->phase == PH_WAIT_END
+			? xasprintf("QEMU %s, expected exit status %d after the guest's 'end exit code=%d'",
+				    how, expected, GUEST_EXIT_CODE)
+			: xasprintf("QEMU %s before the guest finished (%s)", how,
+				    r->phase == PH_WAIT_POST_HOLD ? "no post hold yet" : "mid-run");
+		enum stage_id s = current_stage(r);
+		set_verdict(r, "fail:%s", s == ST_POST ? "no-post" : stage_names[s]);
+		stage_end(r, s, "fail", d);
+		free(d);
+		skip_rest(r, "not reached: QEMU exited");
+	}
+	free(tail);
+	r->phase = PH_DONE;
+}
+
+static void on_deadline(struct run *r)
+{
+	switch (r->phase) {
+	case PH_WAIT_POST_HOLD:
+	case PH_WAIT_TEXT_HOLD: {
+		enum stage_id s = current_stage(r);
+		char *d = xasprintf("the guest did not reach its %s checkpoint within %.0f s",
+				    stage_names[s],
+				    scaled(r, s == ST_POST ? WIN_POST_HOLD : WIN_TEXT_HOLD) / 1000);
+		set_verdict(r, "fail:guest-hang");
+		stage_end(r, s, "fail", d);
+		free(d);
+		skip_rest(r, "not reached: the guest hung");
+		r->phase = PH_DONE;
+		break;
+	}
+	case PH_CHECK_POST:
+	case PH_CHECK_TEXT:
+		check_timeout(r);
+		break;
+	case PH_WAIT_END: {
+		char *d = xasprintf("QEMU did not exit within %.0f s after the guest was released",
+				    scaled(r, WIN_END) / 1000);
+		set_verdict(r, "fail:shutdown");
+		stage_end(r, ST_SHUTDOWN, "fail", d);
+		free(d);
+		r->phase = PH_DONE;
+		break;
+	}
+	case PH_DONE:
+		break;
+	}
+}
+
+static void supervise(struct run *r)
+{
+	struct hil_err err;
+	while (r->phase != PH_DONE) {
+		int checking = r->phase == PH_CHECK_POST || r->phase == PH_CHECK_TEXT;
+		if (checking && !r->frame_pending && now_ms() >= r->next_look) {
+			if (vnc_request_full(r->vnc, &err) < 0) {
+				if (proc_poll(&r->qemu)) {
+					on_qemu_exit(r);
+					break;
+				}
+				lab_error(r, current_stage(r), "capture-lost", err.msg);
+				break;
+			}
+			r->frame_pending = 1;
+		}
+
+		struct pollfd pfd[5];
+		int n = 0, i_serial = -1, i_qmp = -1, i_vnc = -1, i_proc = -1, i_sig = -1;
+		pfd[i_serial = n++] = (struct pollfd){ .fd = r->serial_fd, .events = POLLIN };
+		pfd[i_qmp = n++] = (struct pollfd){ .fd = qmp_fd(r->qmp), .events = POLLIN };
+		pfd[i_vnc = n++] = (struct pollfd){ .fd = vnc_fd(r->vnc), .events = POLLIN };
+		if (r->qemu.pidfd >= 0)
+			pfd[i_proc = n++] = (struct pollfd){ .fd = r->qemu.pidfd, .events = POLLIN };
+		if (r->opts->signal_fd >= 0)
+			pfd[i_sig = n++] = (struct pollfd){ .fd = r->opts->signal_fd, .events = POLLIN };
+
+		int64_t wake = r->phase_deadline;
+		if (checking && !r->frame_pending && r->next_look < wake)
+			wake = r->next_look;
+		int timeout = vnc_has_buffered(r->vnc) ? 0 : ms_left(wake);
+		if (r->qemu.pidfd < 0 && timeout > 100)
+			timeout = 100; /* no pidfd: notice QEMU's exit by polling */
+		int rc = poll(pfd, (nfds_t)n, timeout);
+		if (rc < 0 && errno != EINTR) {
+			lab_error(r, current_stage(r), "harness", strerror(errno));
+			break;
+		}
+
+		if (i_sig >= 0 && (pfd[i_sig].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+			if (read(r->opts->signal_fd, &si, sizeof si) == sizeof si) {
+				char *d = xasprintf("hilrun received %s", strsignal((int)si.ssi_signo));
+				r->res->interrupted = 1;
+				lab_error(r, current_stage(r), "interrupted", d);
+				free(d);
+				break;
+			}
+		}
+		if (pfd[i_serial].revents & (POLLIN | POLLHUP))
+			pump_serial(r);
+		if (r->phase == PH_DONE)
+			break;
+		if (pfd[i_qmp].revents & (POLLIN | POLLHUP)) {
+			if (qmp_pump(r->qmp, &err) < 0 && !proc_poll(&r->qemu)) {
+				/* The monitor broke while QEMU runs: a garbage line, or
+				 * QEMU closing it. Give QEMU a moment to finish exiting. */
+				if (!proc_wait(&r->qemu, now_ms() + 2000)) {
+					lab_error(r, current_stage(r), "qmp", err.msg);
+					break;
+				}
+			}
+			pump_events(r);
+		}
+		if (proc_poll(&r->qemu)) {
+			pump_events(r);
+			on_qemu_exit(r);
+			break;
+		}
+		if ((pfd[i_vnc].revents & (POLLIN | POLLHUP | POLLERR)) || vnc_has_buffered(r->vnc)) {
+			int got = vnc_pump(r->vnc, &err);
+			if (got < 0) {
+				if (proc_wait(&r->qemu, now_ms() + 2000)) {
+					on_qemu_exit(r);
+					break;
+				}
+				lab_error(r, current_stage(r), "capture-lost", err.msg);
+				break;
+			}
+			if (got == 1 && (r->phase == PH_CHECK_POST || r->phase == PH_CHECK_TEXT))
+				on_frame(r);
+		}
+		(void)i_proc;
+		if (r->phase != PH_DONE && now_ms() >= r->phase_deadline)
+			on_deadline(r);
+	}
+}
+
+const char *run_probe_accel(char *reason, size_t n)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(reason, n, "/dev/kvm: %s; using TCG", strerror(errno));
+		return "tcg";
+	}
+	int version = ioctl(fd, 0xAE00 /* KVM_GET_API_VERSION */, 0);
+	close(fd);
+	if (version != 12) {
+		snprintf(reason, n, "/dev/kvm answered API version %d, not 12; using TCG", version);
+		return "tcg";
+	}
+	snprintf(reason, n, "/dev/kvm opened and answered KVM API version 12");
+	return "kvm";
+}
+
+/* Set up sockets, start QEMU paused, connect QMP, serial and capture, cont. */
+static int start(struct run *r, struct argv *argv, const char *accel)
+{
+	struct hil_err err;
+	const struct cell *cell = r->cell;
+	stage_begin(r, ST_START);
+
+	char *image = xasprintf("%s/%s", r->opts->guest_dir, cell->guest->image);
+	json_object_set_new(r->stages[ST_START].info, "guest_image", json_string(image));
+	if (access(image, R_OK) < 0) {
+		char *d = xasprintf("guest image %s: %s (build it: cmake --build build)", image,
+				    strerror(errno));
+		lab_error(r, ST_START, "guest-image-missing", d);
+		free(d);
+		free(image);
+		return -1;
+	}
+
+	r->qmp_listen = sock_listen_unix(r->qmp_path, &err);
+	r->serial_listen = r->qmp_listen < 0 ? -1 : sock_listen_unix(r->serial_path, &err);
+	if (r->serial_listen < 0) {
+		lab_error(r, ST_START, "harness", err.msg);
+		free(image);
+		return -1;
+	}
+
+	struct plan_env env = {
+		.qemu = r->opts->qemu,
+		.accel = accel,
+		.guest_image = image,
+		.qmp_socket = r->qmp_path,
+		.serial_socket = r->serial_path,
+		.vnc_socket = r->vnc_path,
+		.host = r->opts->host,
+		.rom = r->opts->rom,
+		.start_paused = 1,
+	};
+	if (plan_argv(argv, cell, &env, &err) < 0) {
+		lab_error(r, ST_START, "configuration", err.msg);
+		free(image);
+		return -1;
+	}
+	free(image);
+	json_t *jargv = json_array();
+	for (size_t i = 0; i < argv->n; i++)
+		json_array_append_new(jargv, json_string(argv->v[i]));
+	json_object_set_new(r->res->record, "qemu_argv", jargv);
+
+	char *log = artifact(r, "qemu.log");
+	int rc = proc_spawn(&r->qemu, argv, log, &err);
+	free(log);
+	if (rc < 0) {
+		lab_error(r, ST_START, "qemu-missing", err.msg);
+		return -1;
+	}
+
+	/* QEMU connects its chardevs while it starts; if it exits instead, its
+	 * stderr says why (bad option, missing device, no KVM). */
+	int64_t dl = deadline_in(r, WIN_CONNECT);
+	int qfd = sock_accept(r->qmp_listen, dl, "QEMU's QMP connection", &err);
+	int sfd = qfd < 0 ? -1 : sock_accept(r->serial_listen, dl, "QEMU's serial connection", &err);
+	if (sfd < 0) {
+		if (qfd >= 0)
+			close(qfd);
+		proc_wait(&r->qemu, now_ms() + 1000);
+		char *tail = stderr_tail(r);
+		char *d = xasprintf("%s; QEMU: %s", err.msg, *tail ? tail : "(no output)");
+		lab_error(r, ST_START, "qemu-start", d);
+		free(d);
+		free(tail);
+		return -1;
+	}
+	r->qmp = qmp_new(qfd);
+	r->serial_fd = sfd;
+	if (qmp_handshake(r->qmp, dl, &err) < 0) {
+		lab_error(r, ST_START, "qmp", err.msg);
+		return -1;
+	}
+	snprintf(r->qemu_version, sizeof r->qemu_version, "%s", qmp_qemu_version(r->qmp));
+
+	char *endpoint = cell->card->kind == CARD_EMULATED ? xasprintf("unix:%s", r->vnc_path)
+							 : xstrdup(r->opts->capture ? r->opts->capture : "");
+	json_object_set_new(r->stages[ST_START].info, "capture", json_string(endpoint));
+	if (!*endpoint) {
+		lab_error(r, ST_START, "no-capture",
+			  "a physical card needs a capture endpoint (--capture HOST:PORT or 'capture' in its station)");
+		free(endpoint);
+		return -1;
+	}
+	r->vnc = vnc_open(endpoint, deadline_in(r, WIN_CONNECT), &err);
+	free(endpoint);
+	if (!r->vnc) {
+		lab_error(r, ST_START, "capture-unreachable", err.msg);
+		return -1;
+	}
+	if (qmp_execute(r->qmp, "cont", NULL, NULL, deadline_in(r, WIN_CONNECT), &err) < 0) {
+		lab_error(r, ST_START, "qmp", err.msg);
+		return -1;
+	}
+	pump_events(r);
+	char *d = xasprintf("QEMU %s started (%s), monitor, serial and capture connected",
+			    r->qemu_version, accel);
+	stage_end(r, ST_START, "pass", d);
+	free(d);
+	stage_begin(r, ST_POST);
+	r->phase = PH_WAIT_POST_HOLD;
+	r->phase_deadline = deadline_in(r, WIN_POST_HOLD);
+	return 0;
+}
+
+static json_t *stages_json(struct run *r)
+{
+	json_t *arr = json_array();
+	for (int s = 0; s < ST_COUNT; s++) {
+		struct stage *st = &r->stages[s];
+		json_t *o = json_object();
+		json_object_set_new(o, "name", json_string(stage_names[s]));
+		json_object_set_new(o, "outcome", json_string(st->outcome ? st->outcome : "skip"));
+		json_object_set_new(o, "started_ms",
+				    st->t0 ? json_integer(st->t0 - r->t_start) : json_null());
+		json_object_set_new(o, "duration_ms",
+				    st->t0 && st->t1 ? json_integer(st->t1 - st->t0) : json_null());
+		json_object_update(o, st->info);
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+static const char *furthest_stage(struct run *r)
+{
+	const char *name = "none";
+	for (int s = 0; s < ST_COUNT; s++) {
+		if (!r->stages[s].outcome || strcmp(r->stages[s].outcome, "pass"))
+			break;
+		name = stage_names[s];
+	}
+	return name;
+}
+
+static void cleanup(struct run *r)
+{
+	if (r->qemu.pid && !r->qemu.exited)
+		proc_stop(&r->qemu, 3000);
+	proc_release(&r->qemu);
+	vnc_close(r->vnc);
+	qmp_free(r->qmp);
+	if (r->serial_fd >= 0)
+		close(r->serial_fd);
+	if (r->qmp_listen >= 0)
+		close(r->qmp_listen);
+	if (r->serial_listen >= 0)
+		close(r->serial_listen);
+	if (r->sock_dir)
+		remove_tree(r->sock_dir);
+	if (r->serial_log)
+		fclose(r->serial_log);
+	if (r->events_log)
+		fclose(r->events_log);
+	serial_lines_release(&r->lines);
+	frame_release(&r->last);
+	free(r->last_text);
+	for (int s = 0; s < ST_COUNT; s++)
+		json_decref(r->stages[s].info);
+	json_decref(r->reports);
+	json_decref(r->text_lines);
+	json_decref(r->pci);
+	free(r->tmp_dir);
+	free(r->sock_dir);
+	free(r->qmp_path);
+	free(r->serial_path);
+	free(r->vnc_path);
+}
+
+void run_result_release(struct run_result *res)
+{
+	free(res->run_id);
+	free(res->run_dir);
+	json_decref(res->record);
+	memset(res, 0, sizeof *res);
+}
+
+int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_result *res,
+	     struct hil_err *err)
+{
+	struct run r = {
+		.cell = cell,
+		.opts = opts,
+		.res = res,
+		.scale = opts->timeout_scale > 0 ? opts->timeout_scale : 1.0,
+		.t_start = now_ms(),
+		.qmp_listen = -1,
+		.serial_listen = -1,
+		.serial_fd = -1,
+		.end_code = -1,
+	};
+	memset(res, 0, sizeof *res);
+	proc_init(&r.qemu);
+	frame_init(&r.last);
+	serial_lines_init(&r.lines, REPORT_LINE_MAX + 1); /* + the '\r' of CRLF */
+	for (int s = 0; s < ST_COUNT; s++) {
+		r.stages[s].info = json_object();
+		json_object_set_new(r.stages[s].info, "notes", json_array());
+	}
+	r.reports = json_array();
+	r.text_lines = json_array();
+	r.pci = json_array();
+	res->record = json_object();
+	res->run_id = record_new_run_id(cell->card->id, cell->firmware, cell->guest->id,
+					cell->variant->name);
+	char started_at[32];
+	utc_iso8601(started_at);
+	if (opts->on_stage)
+		opts->on_stage(opts->on_stage_ctx, NULL, NULL);
+
+	/* Where the run is assembled, and a short private directory for the
+	 * sockets (unix socket paths are limited to 107 bytes). */
+	char *runs = xasprintf("%s/runs", opts->out_dir);
+	r.tmp_dir = xasprintf("%s/.tmp-%s", runs, res->run_id);
+	char sock_tmpl[] = "/tmp/hilrun-XXXXXX";
+	int setup_ok = mkdir_p(r.tmp_dir, err) == 0;
+	if (setup_ok && !mkdtemp(sock_tmpl)) {
+		hil_seterr(err, "cannot create a socket directory in /tmp: %s", strerror(errno));
+		setup_ok = 0;
+	}
+	if (!setup_ok) {
+		snprintf(res->verdict, sizeof res->verdict, "error:record");
+		free(runs);
+		cleanup(&r);
+		return -1;
+	}
+	r.sock_dir = xstrdup(sock_tmpl);
+	r.qmp_path = xasprintf("%s/qmp.sock", r.sock_dir);
+	r.serial_path = xasprintf("%s/com1.sock", r.sock_dir);
+	r.vnc_path = xasprintf("%s/vnc.sock", r.sock_dir);
+	char *p = artifact(&r, "serial.log");
+	r.serial_log = fopen(p, "we");
+	free(p);
+	p = artifact(&r, "qmp-events.jsonl");
+	r.events_log = fopen(p, "we");
+	free(p);
+
+	char accel_reason[160];
+	const char *accel;
+	if (opts->accel) {
+		accel = opts->accel;
+		snprintf(accel_reason, sizeof accel_reason, "chosen with --accel");
+	} else {
+		accel = run_probe_accel(accel_reason, sizeof accel_reason);
+	}
+	if (!strcmp(accel, "tcg"))
+		r.scale *= 3; /* software emulation is slower: widen every window */
+
+	struct argv argv = ARGV_INIT;
+	if (!r.serial_log || !r.events_log)
+		lab_error(&r, ST_START, "record", "cannot create the run's log files");
+	else if (start(&r, &argv, accel) == 0)
+		supervise(&r);
+	if (r.qemu.pid && !r.qemu.exited)
+		proc_stop(&r.qemu, 3000);
+	if (r.qmp)
+		pump_events(&r);
+
+	/* The record. */
+	json_t *rec = res->record;
+	char finished_at[32];
+	utc_iso8601(finished_at);
+	res->seconds = (double)(now_ms() - r.t_start) / 1000.0;
+	if (!r.verdict[0])
+		snprintf(r.verdict, sizeof r.verdict, "pass");
+	snprintf(res->verdict, sizeof res->verdict, "%s", r.verdict);
+	char qemu_exit[128] = "not started";
+	if (r.qemu.pid)
+		proc_describe(&r.qemu, qemu_exit, sizeof qemu_exit);
+	char pci_id[16];
+	snprintf(pci_id, sizeof pci_id, "%04x:%04x", cell->card->vendor, cell->card->device);
+
+	json_object_set_new(rec, "schema", json_string(RECORD_SCHEMA));
+	json_object_set_new(rec, "run_id", json_string(res->run_id));
+	json_object_set_new(rec, "card", json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", cell->card->id,
+						   "name", cell->card->name, "kind",
+						   card_kind_name(cell->card->kind), "pci_id", pci_id,
+						   "file", cell->card->path));
+	json_object_set_new(rec, "firmware", json_string(cell->firmware));
+	json_object_set_new(rec, "firmware_file", json_string(plan_firmware_bin(cell->firmware) ?: ""));
+	json_object_set_new(rec, "guest", json_string(cell->guest->id));
+	json_object_set_new(rec, "variant", json_string(cell->variant->name));
+	json_object_set_new(rec, "station", opts->station ? json_string(opts->station) : json_null());
+	json_object_set_new(rec, "accel", json_string(accel));
+	json_object_set_new(rec, "accel_reason", json_string(accel_reason));
+	json_object_set_new(rec, "timeout_scale", json_real(r.scale));
+	json_t *host = record_host_facts();
+	json_object_set_new(host, "qemu_version", json_string(r.qemu_version));
+	json_object_set_new(host, "tesseract_version", json_string(ocr_version()));
+	json_object_set_new(host, "hilrun_version", json_string(HILRUN_VERSION));
+	json_object_set_new(rec, "host", host);
+	json_object_set_new(rec, "started_at", json_string(started_at));
+	json_object_set_new(rec, "finished_at", json_string(finished_at));
+	json_object_set_new(rec, "duration_ms", json_integer(now_ms() - r.t_start));
+	json_object_set_new(rec, "stages", stages_json(&r));
+	json_object_set_new(rec, "verdict", json_string(r.verdict));
+	json_object_set_new(rec, "furthest_stage", json_string(furthest_stage(&r)));
+	json_object_set_new(rec, "expected", json_string(cell->card->expect));
+	json_object_set_new(rec, "as_expected", json_boolean(!strcmp(r.verdict, cell->card->expect)));
+	json_object_set_new(rec, "reader", json_string("tesseract"));
+	json_object_set_new(rec, "guest_reports", json_incref(r.reports));
+	json_object_set_new(rec, "guest_pci_display", json_incref(r.pci));
+	json_object_set_new(rec, "protocol_errors", json_integer(r.protocol_errors));
+	char *tail = r.qemu.pid ? stderr_tail(&r) : xstrdup("");
+	json_object_set_new(rec, "qemu", json_pack("{s:s, s:s, s:s}", "version", r.qemu_version,
+						   "exit", qemu_exit, "stderr_tail", tail));
+	free(tail);
+	if (!json_object_get(rec, "qemu_argv"))
+		json_object_set_new(rec, "qemu_argv", json_array());
+
+	/* argv as words (JSON) and as one line a person can paste. */
+	char *display = argv_to_display(&argv);
+	struct strbuf line = STRBUF_INIT;
+	sb_adds(&line, display);
+	sb_adds(&line, "\n");
+	free(display);
+	p = artifact(&r, "qemu-argv.txt");
+	write_file_atomic(p, line.buf, line.len, err);
+	free(p);
+	sb_release(&line);
+	argv_release(&argv);
+
+	if (r.serial_log) {
+		fflush(r.serial_log);
+		fsync(fileno(r.serial_log));
+	}
+	if (r.events_log) {
+		fflush(r.events_log);
+		fsync(fileno(r.events_log));
+	}
+	char *final_dir = xasprintf("%s/%s", runs, res->run_id);
+	free(runs);
+	int rc = 0;
+	/* Close the log files before checksumming them. */
+	if (r.serial_log) {
+		fclose(r.serial_log);
+		r.serial_log = NULL;
+	}
+	if (r.events_log) {
+		fclose(r.events_log);
+		r.events_log = NULL;
+	}
+	if (record_commit(rec, r.tmp_dir, final_dir, err) < 0) {
+		snprintf(res->verdict, sizeof res->verdict, "error:record");
+		free(final_dir);
+		rc = -1;
+	} else {
+		res->run_dir = final_dir;
+	}
+	cleanup(&r);
+	return rc;
+}

@@ -1,0 +1,63 @@
+/* run: one run of one cell, supervised in a single poll() loop over QMP, the
+ * serial port, the VNC capture, the QEMU process (pidfd), a signalfd and
+ * monotonic deadlines.
+ *
+ * The life of a run is a sequence of phases (wait for the guest to hold at a
+ * checkpoint, check the screen, release the guest, ...); every event (serial
+ * line, QMP event, frame, QEMU exit, signal, deadline) is handled in the
+ * phase it arrives in, so "QEMU died while we waited for a frame" is a
+ * defined transition, not a crash.
+ *
+ * Outcome rules: `fail` is about the thing under test (card, firmware, guest,
+ * QEMU); `error` is about the harness or the lab (capture unreachable, guest
+ * image missing, record not writable). See docs/run-record.md.
+ *
+ * Ownership: struct run_result owns its strings and record; release it with
+ * run_result_release. struct run_opts only borrows. */
+#ifndef HIL_RUN_H
+#define HIL_RUN_H
+
+#include <jansson.h>
+#include "ocr.h"
+#include "plan.h"
+#include "util.h"
+
+struct run_opts {
+	const char *out_dir;    /* runs go to OUT/runs/RUNID */
+	const char *guest_dir;  /* where guest images are */
+	const char *qemu;       /* QEMU binary */
+	const char *accel;      /* "kvm", "tcg", or NULL to choose */
+	const char *host;       /* vfio: host PCI address */
+	const char *rom;        /* vfio: ROM file or NULL */
+	const char *capture;    /* vfio: VNC endpoint of the capture device */
+	const char *station;    /* station name for the record, or NULL */
+	double timeout_scale;   /* multiplies every window; 1.0 by default */
+	struct ocr *ocr;        /* the reader, loaded once per process */
+	int signal_fd;          /* signalfd for SIGINT/SIGTERM, or -1 */
+	/* Called as each stage ends (outcome "pass", "fail", "error", "skip")
+	 * and with stage NULL when the run starts. */
+	void (*on_stage)(void *ctx, const char *stage, const char *outcome);
+	void *on_stage_ctx;
+};
+
+struct run_result {
+	char *run_id;
+	char *run_dir;       /* final directory, NULL if the record could not be written */
+	char verdict[128];   /* "pass", "fail:text", "error:capture-unreachable", ... */
+	int interrupted;     /* a signal ended the run */
+	double seconds;      /* wall time of the run */
+	json_t *record;
+};
+
+void run_result_release(struct run_result *r);
+
+/* Runs the cell and writes its record. Returns 0 when a record was written
+ * (whatever the verdict), -1 when not even that was possible (err says why;
+ * r->verdict is an error verdict). */
+int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_result *r,
+	     struct hil_err *err);
+
+/* KVM if /dev/kvm answers, else TCG; reason says what was found. */
+const char *run_probe_accel(char *reason, size_t n);
+
+#endif

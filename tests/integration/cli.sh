@@ -1,0 +1,68 @@
+#!/bin/sh
+# cli.sh HILRUN: the command line without a full run: list, usage and
+# configuration errors (exit 2, message naming file:line), the physical
+# cards' dry-run argv, ROM checks against real ROM files, and a lab error
+# (guest image missing) that still writes a whole record (exit 3).
+. "$(dirname "$0")/lib.sh"
+HILRUN=$1
+OUT=$(tmpdir)
+trap 'rm -rf "$OUT"' EXIT
+
+expect_exit() { # expect_exit CODE PATTERN -- ARGS...
+	code=$1 pattern=$2; shift 3
+	rc=0
+	"$HILRUN" "$@" >"$OUT/out" 2>"$OUT/err" || rc=$?
+	if [ "$rc" -ne "$code" ]; then cat "$OUT/out" "$OUT/err"; fail "hilrun $* exited $rc, expected $code"; fi
+	if ! grep -qF -- "$pattern" "$OUT/out" "$OUT/err"; then cat "$OUT/out" "$OUT/err"; fail "hilrun $*: no '$pattern' in its output"; fi
+	echo "ok: hilrun $* -> $code, says '$pattern'"
+}
+
+# list
+expect_exit 0 "g98          vfio      10de:06e4  GeForce 8400 GS (G98)" -- list
+check "list shows 11 cards" [ "$(sed -n '2,/^$/p' "$OUT/out" | grep -c .)" -eq 11 ]
+grep -q "^bios-post" "$OUT/out" || fail "list shows no guest bios-post"
+
+# usage and configuration errors
+expect_exit 2 "no card given" -- --out "$OUT"
+expect_exit 2 "no card 'nosuch'" -- --card nosuch
+expect_exit 2 "unknown command 'frobnicate'" -- frobnicate
+expect_exit 2 "card std-vga has no variant 'kvm-hidden'" -- --card std-vga --variant kvm-hidden
+expect_exit 2 "card g98 is a physical (vfio) card: give --host BDF" -- --card g98 --dry-run
+expect_exit 2 "--accel: expected 'kvm' or 'tcg', got 'hvf'" -- --card std-vga --accel hvf
+
+mkdir -p "$OUT/badcards"
+printf 'format 1\nid broken\nname Broken\nkind gpu\n' >"$OUT/badcards/broken.card"
+expect_exit 2 "$OUT/badcards/broken.card:4: expected 'vfio' or 'emulated' after 'kind', got 'gpu'" -- list --cards "$OUT/badcards"
+
+# physical cards: the dry run prints the exact argv
+expect_exit 0 "-vga none -display none -device vfio-pci,host=0000:01:00.0,x-vga=on" -- --card g98 --host 0000:01:00.0 --dry-run
+check "dry run has both g98 variants" [ "$(grep -c '^# g98 seabios/bios-post' "$OUT/out")" -eq 2 ]
+grep -q -- "-cpu host,kvm=off,hv-vendor-id=hilrunhilrun" "$OUT/out" || fail "kvm-hidden argv lacks its -cpu"
+echo "ok: kvm-hidden variant adds -cpu host,kvm=off,hv-vendor-id=hilrunhilrun"
+
+# ROM checks use real ROM files: stdvga's ROM is not a G98's
+expect_exit 2 "ROM is for PCI device 1234:1111, the card is 10de:06e4" -- --card g98 --host 0000:01:00.0 --rom /usr/share/seabios/vgabios-stdvga.bin --dry-run
+head -c 3000 /usr/share/seabios/vgabios-stdvga.bin >"$OUT/cut.rom"
+expect_exit 2 "$OUT/cut.rom: no PCIR structure where the header points" -- --card g98 --host 0000:01:00.0 --rom "$OUT/cut.rom" --dry-run
+
+# stations file names the card's host
+cat >"$OUT/stations" <<EOS
+format 1
+station bench-2
+card g86
+host 0000:02:00.0
+capture 127.0.0.1:5999
+EOS
+expect_exit 0 "vfio-pci,host=0000:02:00.0,x-vga=on" -- --card g86 --stations "$OUT/stations" --dry-run
+printf 'format 1\nstation x\ncard g86\nhost 1:2\n' >"$OUT/badstations"
+expect_exit 2 "$OUT/badstations:4: expected a host PCI address like 0000:01:00.0 after 'host', got '1:2'" -- --card g86 --stations "$OUT/badstations" --dry-run
+
+# a lab error is an error, not a card failure, and the record is still whole
+mkdir -p "$OUT/noguests"
+expect_exit 3 "error:guest-image-missing" -- --card std-vga --out "$OUT/res" --guests "$OUT/noguests"
+rec=$(ls "$OUT"/res/runs/*/run.json)
+check "record written for the lab error" [ -f "$rec" ]
+check "verdict error:guest-image-missing" [ "$(jq -r .verdict "$rec")" = error:guest-image-missing ]
+check "start stage is error" [ "$(jq -r '.stages[0].outcome' "$rec")" = error ]
+check "later stages skipped" [ "$(jq -r '[.stages[1:][] | .outcome] | unique | join(",")' "$rec")" = skip ]
+echo "PASS: cli"
