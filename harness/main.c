@@ -20,6 +20,7 @@
 #include "image.h"
 #include "ocr.h"
 #include "plan.h"
+#include "preflight.h"
 #include "rom.h"
 #include "run.h"
 
@@ -334,6 +335,17 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 		}
 		free(cells);
 		goto out;
+	}
+
+	if (card->kind == CARD_VFIO) {
+		struct hil_err perr;
+		int pf = preflight_vfio(card, host, capture, &perr);
+		if (pf < 0) {
+			say_error("%s", perr.msg);
+			free(cells);
+			exit_code = pf == PREFLIGHT_CONFIG ? EXIT_USAGE : EXIT_LAB;
+			goto out;
+		}
 	}
 
 	/* SIGINT/SIGTERM arrive as a file descriptor in the run's poll loop, so

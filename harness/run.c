@@ -619,6 +619,23 @@ const char *run_probe_accel(char *reason, size_t n)
 	return "kvm";
 }
 
+/* Starting failed. If QEMU exited meanwhile, its stderr says why (a bad
+ * option, a host device it cannot open, no KVM): that is the error. */
+static void start_failed(struct run *r, const char *reason, const char *what)
+{
+	if (!proc_wait(&r->qemu, now_ms() + 1000)) {
+		lab_error(r, ST_START, reason, what);
+		return;
+	}
+	char *tail = stderr_tail(r);
+	char how[128];
+	proc_describe(&r->qemu, how, sizeof how);
+	char *d = xasprintf("QEMU %s while starting: %s", how, *tail ? tail : "(no output)");
+	lab_error(r, ST_START, "qemu-start", d);
+	free(d);
+	free(tail);
+}
+
 /* Set up sockets, start QEMU paused, connect QMP, serial and capture, cont. */
 static int start(struct run *r, struct argv *argv, const char *accel)
 {
@@ -683,18 +700,13 @@ static int start(struct run *r, struct argv *argv, const char *accel)
 	if (sfd < 0) {
 		if (qfd >= 0)
 			close(qfd);
-		proc_wait(&r->qemu, now_ms() + 1000);
-		char *tail = stderr_tail(r);
-		char *d = xasprintf("%s; QEMU: %s", err.msg, *tail ? tail : "(no output)");
-		lab_error(r, ST_START, "qemu-start", d);
-		free(d);
-		free(tail);
+		start_failed(r, "qemu-start", err.msg);
 		return -1;
 	}
 	r->qmp = qmp_new(qfd);
 	r->serial_fd = sfd;
 	if (qmp_handshake(r->qmp, dl, &err) < 0) {
-		lab_error(r, ST_START, "qmp", err.msg);
+		start_failed(r, "qmp", err.msg);
 		return -1;
 	}
 	snprintf(r->qemu_version, sizeof r->qemu_version, "%s", qmp_qemu_version(r->qmp));

@@ -57,6 +57,24 @@ expect_exit 0 "vfio-pci,host=0000:02:00.0,x-vga=on" -- --card g86 --stations "$O
 printf 'format 1\nstation x\ncard g86\nhost 1:2\n' >"$OUT/badstations"
 expect_exit 2 "$OUT/badstations:4: expected a host PCI address like 0000:01:00.0 after 'host', got '1:2'" -- --card g86 --stations "$OUT/badstations" --dry-run
 
+# physical-card preflight, against a fixture sysfs tree (tests/fixtures/sysfs)
+SYSFS="$(dirname "$0")/../fixtures/sysfs"
+export HILRUN_SYSFS="$SYSFS"
+expect_exit 3 "preflight: no PCI device 0000:09:00.0 on this host" -- --card g98 --host 0000:09:00.0 --capture 127.0.0.1:5999 --out "$OUT/pf"
+expect_exit 2 "preflight: 0000:01:00.0 is PCI device 10de:06e4, card g86 is 10de:042f (wrong --host or station?)" -- --card g86 --host 0000:01:00.0 --capture 127.0.0.1:5999 --out "$OUT/pf"
+expect_exit 3 "preflight: 0000:02:00.0 is bound to nouveau, not vfio-pci" -- --card g86 --host 0000:02:00.0 --capture 127.0.0.1:5999 --out "$OUT/pf"
+expect_exit 3 "preflight: 0000:03:00.0 has no IOMMU group" -- --card g72 --host 0000:03:00.0 --capture 127.0.0.1:5999 --out "$OUT/pf"
+expect_exit 3 "preflight: 0000:04:00.0 is bound to no driver" -- --card cedar --host 0000:04:00.0 --capture 127.0.0.1:5999 --out "$OUT/pf"
+expect_exit 2 "preflight: card g98 needs a capture endpoint" -- --card g98 --host 0000:01:00.0 --out "$OUT/pf"
+check "preflight failures start no run" [ ! -d "$OUT/pf/runs" ]
+# A ready station (per the fixture) goes on to QEMU, which fails where it
+# opens the host device: a lab error with QEMU's words in the record.
+expect_exit 3 "error:qemu-start" -- --card g98 --variant default --host 0000:01:00.0 --capture 127.0.0.1:5999 --out "$OUT/pf"
+rec=$(ls "$OUT"/pf/runs/*/run.json)
+check "record names the station" [ "$(jq -r .station "$rec")" = one-off ]
+check "start stage is error, QEMU's reason kept" sh -c "jq -r '.stages[0].detail' '$rec' | grep -q 'no such host device'"
+unset HILRUN_SYSFS
+
 # a lab error is an error, not a card failure, and the record is still whole
 mkdir -p "$OUT/noguests"
 expect_exit 3 "error:guest-image-missing" -- --card std-vga --out "$OUT/res" --guests "$OUT/noguests"
