@@ -187,18 +187,19 @@ msg_load_failed: db PFX, "guest error reason=disk-read", 13, 10
 stage2:
 
 main:
-        ; b. The firmware's screen is still intact: let the runner look.
+        ; (The hello line was sent by the boot sector.)
+        ; The firmware's screen is still intact: let the runner look at it.
         mov si, msg_post_hold
         mov di, msg_post_timeout
         call hold
 
-        ; c. PCI display devices.
+        ; PCI display devices, on COM1 and remembered for the screen.
         call pci_scan
 
-        ; d. Text mode through the video BIOS.
+        ; Text mode through the video BIOS.
         call text_screen
 
-        ; e. Let the runner read the text screen.
+        ; Let the runner read the text screen.
         mov di, line_buf
         mov si, msg_text_hold
         call fmt_str
@@ -209,7 +210,7 @@ main:
         mov di, msg_text_timeout
         call hold
 
-        ; f. Done.
+        ; Done: end the VM.
         mov si, msg_end
         call serial_puts
         mov al, EXIT_CODE
