@@ -47,4 +47,16 @@ check "accel tcg recorded" [ "$(jq -r .accel "$rec")" = tcg ]
 check "reason recorded" [ "$(jq -r .accel_reason "$rec")" = "chosen with --accel" ]
 check "TCG widens the windows" [ "$(jq -r .timeout_scale "$rec")" = 3 ]
 check "verdict pass under TCG" [ "$(jq -r .verdict "$rec")" = pass ]
+# SIGINT mid-run: QEMU stopped, the record written, exit 130.
+"$HILRUN" --card std-vga --out "$OUT/int" 2>"$OUT/err" &
+pid=$!
+sleep 1.5
+kill -INT $pid
+rc=0
+wait $pid || rc=$?
+cat "$OUT/err"
+rec=$(ls "$OUT"/int/runs/*/run.json)
+check "interrupted run exits 130 (got $rc)" [ "$rc" -eq 130 ]
+check "verdict error:interrupted" [ "$(jq -r .verdict "$rec")" = error:interrupted ]
+check "no QEMU left after the interrupt" no_leftover_qemu std-vga
 echo "PASS: negative"
