@@ -28,4 +28,8 @@ int frame_write_png(const struct frame *f, const char *path, struct hil_err *err
 /* Reads 8-bit or 16-bit, grey, palette, RGB or RGBA PNGs into RGB. */
 int frame_read_png(struct frame *f, const char *path, struct hil_err *err);
 
+/* Any of PNG, JPEG or binary PPM (P6, maxval 255), sniffed from the
+ * content (imagefmt.c). On error f is left as it was. */
+int frame_read(struct frame *f, const char *path, struct hil_err *err);
+
 #endif

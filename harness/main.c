@@ -23,6 +23,8 @@
 #include "preflight.h"
 #include "rom.h"
 #include "run.h"
+#include "textmode.h"
+#include "vgafont.h"
 
 #define EXIT_OK 0
 #define EXIT_UNEXPECTED 1
@@ -61,6 +63,7 @@ static void say_error(const char *fmt, ...)
 static const char usage_text[] =
 	"usage: hilrun --card ID [--guest G] [--firmware F] [--variant V] [--out DIR] [options]\n"
 	"       hilrun list [--cards DIR]\n"
+	"       hilrun decode IMAGE [--json] [--font ROM] [--ninth qemu|vga]\n"
 	"       hilrun help | version\n"
 	"\n"
 	"Run options:\n"
@@ -73,6 +76,7 @@ static const char usage_text[] =
 	"  --dry-run            print the QEMU argv of each cell and exit\n"
 	"  --accel kvm|tcg      force the accelerator (default: KVM where /dev/kvm works)\n"
 	"  --timeout-scale X    multiply every watchdog window by X (slow labs)\n"
+	"  --font ROM           VGA BIOS ROM whose 8x16 font the text decoder matches against\n"
 	"Physical (vfio) cards:\n"
 	"  --host BDF           host PCI address of the card, e.g. 0000:01:00.0 (a one-off station)\n"
 	"  --rom FILE           ROM file to give QEMU (romfile=); checked before use\n"
@@ -156,6 +160,7 @@ static void on_stage(void *ctx, const char *stage, const char *outcome)
 struct run_args {
 	const char *card, *guest, *firmware, *variant;
 	const char *host, *rom, *capture, *accel;
+	const char *font;
 	double timeout_scale;
 	int json, dry_run;
 };
@@ -179,9 +184,10 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 		{ "cards", required_argument, NULL, 'c' },
 		{ "guests", required_argument, NULL, 'G' },
 		{ "qemu", required_argument, NULL, 'q' },
+		{ "font", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct run_args a = { .timeout_scale = 1.0 };
+	struct run_args a = { .timeout_scale = 1.0, .font = VGAFONT_DEFAULT_ROM };
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -210,6 +216,7 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 		case 'c': s->cards_dir = optarg; break;
 		case 'G': s->guest_dir = optarg; break;
 		case 'q': s->qemu = optarg; break;
+		case 'F': a.font = optarg; break;
 		default:
 			fputs(usage_text, stderr);
 			return EXIT_USAGE;
@@ -367,6 +374,14 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 		exit_code = EXIT_LAB;
 		goto out;
 	}
+	struct vgafont font;
+	if (vgafont_from_rom(&font, a.font, &err) < 0) {
+		say_error("cannot load the VGA font: %s", err.msg);
+		ocr_close(ocr);
+		free(cells);
+		exit_code = EXIT_LAB;
+		goto out;
+	}
 	struct progress prog = { .tty = isatty(2) };
 	sb_init(&prog.stages);
 	json_t *records = json_array();
@@ -385,6 +400,7 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 			.station = station ? station->name : (a.host ? "one-off" : NULL),
 			.timeout_scale = a.timeout_scale,
 			.ocr = ocr,
+			.font = &font,
 			.signal_fd = sfd,
 			.on_stage = on_stage,
 			.on_stage_ctx = &prog,
@@ -427,6 +443,134 @@ out:
 	return exit_code;
 }
 
+static void print_colour(const uint8_t rgb[3])
+{
+	printf("\"#%02x%02x%02x\"", rgb[0], rgb[1], rgb[2]);
+}
+
+/* Print the decoded screen as JSON: rows of text, and every cell. */
+static void print_screen_json(const struct text_screen *scr, const char *image, const char *font)
+{
+	char buf[TEXT_COLS_MAX * 4 + 1];
+	printf("{\n  \"image\": ");
+	json_dumpf(json_string(image), stdout, JSON_ENCODE_ANY);
+	printf(",\n  \"reader\": \"textmode\",\n  \"font\": ");
+	json_t *jf = json_string(font);
+	json_dumpf(jf, stdout, JSON_ENCODE_ANY);
+	json_decref(jf);
+	printf(",\n  \"cols\": %d, \"rows\": %d, \"cell\": [%d, %d], \"origin\": [%d, %d],\n",
+	       scr->cols, scr->rows, scr->cell_w, scr->cell_h, scr->origin_x, scr->origin_y);
+	printf("  \"min_confidence\": %.4f,\n  \"text\": [\n", textmode_min_confidence(scr));
+	for (int r = 0; r < scr->rows; r++) {
+		textmode_row_utf8(scr, r, buf);
+		json_t *js = json_string(buf);
+		printf("    ");
+		json_dumpf(js, stdout, JSON_ENCODE_ANY);
+		json_decref(js);
+		printf("%s\n", r + 1 < scr->rows ? "," : "");
+	}
+	printf("  ],\n  \"cells\": [\n");
+	for (int r = 0; r < scr->rows; r++) {
+		printf("    [");
+		for (int c = 0; c < scr->cols; c++) {
+			const struct text_cell *cell = &scr->cell[r][c];
+			char ch[5] = { 0 };
+			utf8_encode(cp437_to_unicode(cell->code), ch);
+			json_t *js = json_string(ch);
+			printf("%s{\"ch\": ", c ? ", " : "");
+			json_dumpf(js, stdout, JSON_ENCODE_ANY);
+			json_decref(js);
+			printf(", \"code\": %u, \"fg\": ", cell->code);
+			print_colour(cell->fg);
+			printf(", \"bg\": ");
+			print_colour(cell->bg);
+			printf(", \"confidence\": %.4f%s}", cell->confidence, cell->cursor ? ", \"cursor\": true" : "");
+		}
+		printf("]%s\n", r + 1 < scr->rows ? "," : "");
+	}
+	printf("  ]\n}\n");
+}
+
+static int cmd_decode(int argc, char **argv, struct settings *s)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "font", required_argument, NULL, 'f' },
+		{ "ninth", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	(void)s;
+	int json = 0, c;
+	const char *font_rom = VGAFONT_DEFAULT_ROM;
+	enum ninth_column_rule rule = NINTH_QEMU;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = 1; break;
+		case 'f': font_rom = optarg; break;
+		case 'n':
+			if (!strcmp(optarg, "qemu"))
+				rule = NINTH_QEMU;
+			else if (!strcmp(optarg, "vga"))
+				rule = NINTH_VGA;
+			else {
+				say_error("--ninth: expected 'qemu' or 'vga', got '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		default:
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		say_error("decode: expected one image file (PNG, JPEG or PPM)");
+		return EXIT_USAGE;
+	}
+	const char *image = argv[optind];
+	struct hil_err err;
+	struct frame f;
+	frame_init(&f);
+	if (frame_read(&f, image, &err) < 0) {
+		say_error("%s", err.msg);
+		return EXIT_USAGE;
+	}
+	struct vgafont font;
+	if (vgafont_from_rom(&font, font_rom, &err) < 0) {
+		say_error("%s", err.msg);
+		frame_release(&f);
+		return EXIT_USAGE;
+	}
+	struct text_screen *scr = xmalloc(sizeof *scr);
+	int rc = textmode_decode(&f, &font, rule, scr, &err);
+	int exit_code = EXIT_OK;
+	if (rc < 0) {
+		say_error("%s: %s", image, err.msg);
+		exit_code = EXIT_USAGE;
+	} else if (json) {
+		print_screen_json(scr, image, font.source);
+	} else {
+		char buf[TEXT_COLS_MAX * 4 + 1];
+		int last = scr->rows - 1;
+		textmode_row_utf8(scr, last, buf);
+		while (last > 0 && !*buf) /* no trailing blank rows */
+			textmode_row_utf8(scr, --last, buf);
+		for (int r = 0; r <= last; r++) {
+			textmode_row_utf8(scr, r, buf);
+			puts(buf);
+		}
+	}
+	if (rc == 0 && textmode_min_confidence(scr) < TEXTMODE_TRUST) {
+		/* Printed above for inspection, but not a reading to rely on. */
+		say_error("%s: low confidence (worst cell %.2f, trusted from %.2f): not a clean text-mode frame in this font",
+			  image, textmode_min_confidence(scr), TEXTMODE_TRUST);
+		exit_code = EXIT_UNEXPECTED;
+	}
+	free(scr);
+	frame_release(&f);
+	return exit_code;
+}
+
 static int cmd_help(int argc, char **argv, struct settings *s)
 {
 	(void)argc, (void)argv, (void)s;
@@ -447,6 +591,7 @@ static const struct command {
 } commands[] = {
 	{ "run", cmd_run },
 	{ "list", cmd_list },
+	{ "decode", cmd_decode },
 	{ "help", cmd_help },
 	{ "version", cmd_version },
 };

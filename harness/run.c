@@ -21,6 +21,7 @@
 #include "record.h"
 #include "report.h"
 #include "sock.h"
+#include "textmode.h"
 #include "vnc.h"
 
 /* Windows, in milliseconds, before --timeout-scale (and x3 under TCG). */
@@ -80,6 +81,9 @@ struct run {
 	int64_t next_look;      /* when to ask for the next frame */
 	struct frame last;      /* the last frame looked at in this check */
 	char *last_text;        /* what the reader read on it */
+	const char *reader;     /* "textmode" (exact) or "tesseract" (fallback) */
+	char reader_error[HIL_ERR_MAX];
+	struct text_screen *screen; /* the decoded frame, when reader is textmode */
 	int looks;
 
 	/* what the guest reported */
@@ -202,7 +206,7 @@ static void keep_evidence(struct run *r, enum stage_id s)
 		free(path);
 		free(name);
 	}
-	json_object_set_new(info, "reader", json_string("tesseract"));
+	json_object_set_new(info, "reader", json_string(r->reader ? r->reader : "none"));
 	json_object_set_new(info, "looks", json_integer(r->looks));
 }
 
@@ -218,9 +222,30 @@ static void check_begin(struct run *r, enum phase ph)
 	r->last_text = NULL;
 }
 
+/* The row of the decoded screen as the guest would have written it. */
+static void screen_row(struct run *r, int row, char *buf)
+{
+	buf[0] = '\0';
+	if (row >= 0 && row < r->screen->rows)
+		textmode_row_ascii(r->screen, row, buf);
+}
+
 /* The post rule: the firmware's banner is on the screen. */
 static int judge_post(struct run *r, json_t *info)
 {
+	if (!strcmp(r->reader, "textmode")) {
+		char buf[TEXT_COLS_MAX * 3 + 1];
+		json_object_set_new(info, "expected", json_string(JUDGE_SEABIOS_BANNER));
+		for (int row = 0; row < r->screen->rows; row++) {
+			screen_row(r, row, buf);
+			if (strstr(buf, JUDGE_SEABIOS_BANNER)) {
+				json_object_set_new(info, "match", json_pack("{s:i, s:s}", "row", row, "text", buf));
+				return 1;
+			}
+		}
+		json_object_set_new(info, "match", json_null());
+		return 0;
+	}
 	struct text_match m;
 	int ok = judge_find(r->last_text, JUDGE_SEABIOS_BANNER, JUDGE_POST_THRESHOLD, &m);
 	json_object_set_new(info, "expected", json_string(JUDGE_SEABIOS_BANNER));
@@ -237,6 +262,30 @@ static int judge_text(struct run *r, json_t *info, struct strbuf *why)
 	json_t *matches = json_array();
 	size_t i;
 	json_t *line;
+	if (!strcmp(r->reader, "textmode")) {
+		/* Exact: each reported line is the whole text of its row. */
+		char buf[TEXT_COLS_MAX * 3 + 1];
+		json_array_foreach(r->text_lines, i, line) {
+			const char *text = json_string_value(json_object_get(line, "text"));
+			int row = (int)json_integer_value(json_object_get(line, "row"));
+			screen_row(r, row, buf);
+			int found = !strcmp(buf, text);
+			json_array_append_new(matches, json_pack("{s:i, s:s, s:s, s:b}", "row", row, "expected",
+								 text, "screen", buf, "found", found));
+			if (!found) {
+				if (ok)
+					sb_addf(why, "row %d shows '%s', the guest wrote '%s'", row, buf, text);
+				ok = 0;
+			}
+		}
+		json_object_set_new(info, "match_rule", json_string("exact, at the reported row"));
+		json_object_set_new(info, "lines", matches);
+		if (json_array_size(r->text_lines) == 0) {
+			sb_adds(why, "the guest reported no text lines");
+			ok = 0;
+		}
+		return ok;
+	}
 	json_array_foreach(r->text_lines, i, line) {
 		const char *text = json_string_value(json_object_get(line, "text"));
 		struct text_match m;
@@ -277,22 +326,57 @@ static void card_seen(struct run *r, json_t *info, struct strbuf *why, int *ok)
 	}
 }
 
+/* Read the frame: exactly with the text-mode decoder when the frame is
+ * text mode at its native geometry and every cell matches a glyph; else
+ * with tesseract, saying why. Sets r->reader and r->last_text. */
+static void read_screen(struct run *r, json_t *info)
+{
+	struct hil_err err;
+	enum ninth_column_rule rule = r->cell->card->kind == CARD_EMULATED ? NINTH_QEMU : NINTH_VGA;
+	int dec = r->opts->font ? textmode_decode(&r->last, r->opts->font, rule, r->screen, &err) : -1;
+	if (!r->opts->font)
+		hil_seterr(&err, "no font loaded");
+	if (dec == 0) {
+		float conf = textmode_min_confidence(r->screen);
+		json_object_set_new(info, "decoder_confidence", json_real(conf));
+		if (conf >= TEXTMODE_TRUST) {
+			struct strbuf sb = STRBUF_INIT;
+			char buf[TEXT_COLS_MAX * 4 + 1];
+			for (int row = 0; row < r->screen->rows; row++) {
+				textmode_row_utf8(r->screen, row, buf);
+				sb_addf(&sb, "%s\n", buf);
+			}
+			r->last_text = sb_detach(&sb);
+			r->reader = "textmode";
+			json_object_set_new(info, "font", json_string(r->opts->font->source));
+			json_object_del(info, "fallback_reason");
+			return;
+		}
+		hil_seterr(&err, "decoder confidence %.3f is below %.2f", conf, TEXTMODE_TRUST);
+	}
+	json_object_set_new(info, "fallback_reason", json_string(err.msg));
+	r->reader = "tesseract";
+	r->last_text = ocr_read(r->opts->ocr, &r->last, &err);
+	if (!r->last_text)
+		snprintf(r->reader_error, sizeof r->reader_error, "%s", err.msg);
+}
+
 /* A whole frame arrived during a check: read it and apply the rule. */
 static void on_frame(struct run *r)
 {
-	struct hil_err err;
 	r->frame_pending = 0;
 	r->looks++;
 	if (vnc_take_frame(r->vnc, &r->last) < 0)
 		return;
 	free(r->last_text);
-	r->last_text = ocr_read(r->opts->ocr, &r->last, &err);
-	if (!r->last_text) {
-		lab_error(r, current_stage(r), "reader", err.msg);
-		return;
-	}
+	r->last_text = NULL;
 	enum stage_id s = current_stage(r);
 	json_t *info = r->stages[s].info;
+	read_screen(r, info);
+	if (!r->last_text) {
+		lab_error(r, current_stage(r), "reader", r->reader_error);
+		return;
+	}
 	struct strbuf why = STRBUF_INIT;
 	int ok;
 	if (r->phase == PH_CHECK_POST) {
@@ -792,6 +876,7 @@ static void cleanup(struct run *r)
 	serial_lines_release(&r->lines);
 	frame_release(&r->last);
 	free(r->last_text);
+	free(r->screen);
 	for (int s = 0; s < ST_COUNT; s++)
 		json_decref(r->stages[s].info);
 	json_decref(r->reports);
@@ -834,6 +919,7 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 		r.stages[s].info = json_object();
 		json_object_set_new(r.stages[s].info, "notes", json_array());
 	}
+	r.screen = xmalloc(sizeof *r.screen);
 	r.reports = json_array();
 	r.text_lines = json_array();
 	r.pci = json_array();
@@ -934,7 +1020,7 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 	json_object_set_new(rec, "furthest_stage", json_string(furthest_stage(&r)));
 	json_object_set_new(rec, "expected", json_string(cell->card->expect));
 	json_object_set_new(rec, "as_expected", json_boolean(!strcmp(r.verdict, cell->card->expect)));
-	json_object_set_new(rec, "reader", json_string("tesseract"));
+	json_object_set_new(rec, "font", opts->font ? json_string(opts->font->source) : json_null());
 	json_object_set_new(rec, "guest_reports", json_incref(r.reports));
 	json_object_set_new(rec, "guest_pci_display", json_incref(r.pci));
 	json_object_set_new(rec, "protocol_errors", json_integer(r.protocol_errors));

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include "ocr.h"
 #include "plan.h"
+#include "vgafont.h"
 #include "util.h"
 
 struct run_opts {
@@ -32,7 +33,8 @@ struct run_opts {
 	const char *capture;    /* vfio: VNC endpoint of the capture device */
 	const char *station;    /* station name for the record, or NULL */
 	double timeout_scale;   /* multiplies every window; 1.0 by default */
-	struct ocr *ocr;        /* the reader, loaded once per process */
+	struct ocr *ocr;        /* the fallback reader, loaded once per process */
+	const struct vgafont *font; /* glyphs for the exact text-mode decoder */
 	int signal_fd;          /* signalfd for SIGINT/SIGTERM, or -1 */
 	/* Called as each stage ends (outcome "pass", "fail", "error", "skip")
 	 * and with stage NULL when the run starts. */

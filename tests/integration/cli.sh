@@ -75,6 +75,17 @@ check "record names the station" [ "$(jq -r .station "$rec")" = one-off ]
 check "start stage is error, QEMU's reason kept" sh -c "jq -r '.stages[0].detail' '$rec' | grep -q 'no such host device'"
 unset HILRUN_SYSFS
 
+# decode: exact text of a real frame, errors for what it cannot read
+FR="$(dirname "$0")/../fixtures/frames"
+"$HILRUN" decode "$FR/bios-post-stdvga-text.png" >"$OUT/decoded" || fail "decode of a real frame failed"
+grep -v "^$" "$OUT/decoded" | diff -u "$FR/bios-post-stdvga-text.txt" - || fail "decode differs from the expected text"
+echo "ok: decode reads the bios-post frame exactly"
+check "decode --json has 80x25 cells" [ "$("$HILRUN" decode --json "$FR/bios-post-stdvga-text.png" | jq '[.cells[] | length] | add')" -eq 2000 ]
+expect_exit 2 "unsupported text geometry 4x2 (this decoder reads 720x400 and 640x400)" -- decode "$FR/tiny-rgb16.png"
+expect_exit 2 "not a PNG, JPEG or PPM (P6) image" -- decode /etc/hostname
+expect_exit 2 "decode: expected one image file" -- decode
+expect_exit 1 "low confidence" -- decode "$FR/seabios-banner-stdvga-q80.jpg"
+
 # a lab error is an error, not a card failure, and the record is still whole
 mkdir -p "$OUT/noguests"
 expect_exit 3 "error:guest-image-missing" -- --card std-vga --out "$OUT/res" --guests "$OUT/noguests"

@@ -47,6 +47,26 @@ check "accel tcg recorded" [ "$(jq -r .accel "$rec")" = tcg ]
 check "reason recorded" [ "$(jq -r .accel_reason "$rec")" = "chosen with --accel" ]
 check "TCG widens the windows" [ "$(jq -r .timeout_scale "$rec")" = 3 ]
 check "verdict pass under TCG" [ "$(jq -r .verdict "$rec")" = pass ]
+# A font that is not the card's: the decoder cannot trust its reading, the
+# runner falls back to tesseract and says so, and the verdict still holds.
+cp /usr/share/seabios/vgabios-stdvga.bin "$OUT/odd-font.rom"
+off=$("$HILRUN" decode --json "$(dirname "$0")/../fixtures/frames/bios-post-stdvga-text.png" | jq -r .font | sed 's/.*@//')
+# Blank glyph 'e' (0x65): every 'e' on the screen now best matches 'ë' (0x89),
+# four pixels off; that must not be trusted as a reading.
+head -c 16 /dev/zero | dd of="$OUT/odd-font.rom" bs=1 seek=$((off + 0x65 * 16)) conv=notrunc 2>/dev/null
+rc=0
+"$HILRUN" decode --font "$OUT/odd-font.rom" "$(dirname "$0")/../fixtures/frames/bios-post-stdvga-text.png" >/dev/null 2>"$OUT/err" || rc=$?
+check "decode with a foreign font exits 1 (low confidence, got $rc)" [ "$rc" -eq 1 ]
+check "decode says why" grep -q "low confidence" "$OUT/err"
+rc=0
+"$HILRUN" --card std-vga --font "$OUT/odd-font.rom" --out "$OUT/font" 2>"$OUT/err" || rc=$?
+cat "$OUT/err"
+rec=$(ls "$OUT"/font/runs/*/run.json)
+check "run with a foreign font exits 0 (got $rc)" [ "$rc" -eq 0 ]
+check "text read by the tesseract fallback" [ "$(jq -r '.stages[2].reader' "$rec")" = tesseract ]
+check "fallback reason recorded" sh -c "jq -r '.stages[2].fallback_reason' '$rec' | grep -q 'decoder confidence'"
+check "fuzzy scores recorded for the fallback" [ "$(jq -r '.stages[2].lines[0].score > 0.85' "$rec")" = true ]
+
 # SIGINT mid-run: QEMU stopped, the record written, exit 130.
 "$HILRUN" --card std-vga --out "$OUT/int" 2>"$OUT/err" &
 pid=$!

@@ -1,0 +1,629 @@
+/* test_textmode: the exact text mode decoder on real QEMU frames
+ * (tests/fixtures/frames/, see the README there): SeaBIOS and bios-post
+ * screens read with no character errors, and a screen of every CP437 code
+ * in many colour pairs whose expected codes come from the guest's own text
+ * buffer. Where two readings draw the same pixels, the expected one is
+ * worked out here by brute force from the font and the rule in textmode.h;
+ * the pairs this font has are pinned in a list so that a change shows.
+ * Microseconds per frame are printed for information only. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "image.h"
+#include "testutil.h"
+#include "textmode.h"
+#include "util.h"
+#include "vgafont.h"
+
+#ifndef HIL_FIXTURES_DIR
+#define HIL_FIXTURES_DIR "tests/fixtures"
+#endif
+
+static struct vgafont font;
+static struct text_screen *screen;
+
+static const char *fixtures_dir(void)
+{
+	const char *env = getenv("HILRUN_FIXTURES");
+	return env && *env ? env : HIL_FIXTURES_DIR;
+}
+
+static void setup(void)
+{
+	struct hil_err err = { "" };
+	ck_assert_msg(vgafont_from_rom(&font, VGAFONT_DEFAULT_ROM, &err) == 0, "%s", err.msg);
+	screen = xmalloc(sizeof *screen);
+}
+
+static void teardown(void)
+{
+	free(screen);
+	screen = NULL;
+}
+
+static void load_frame(struct frame *f, const char *name)
+{
+	struct hil_err err = { "" };
+	char *path = xasprintf("%s/frames/%s", fixtures_dir(), name);
+	frame_init(f);
+	ck_assert_msg(frame_read_png(f, path, &err) == 0, "%s", err.msg);
+	free(path);
+}
+
+static void decode(const struct frame *f, enum ninth_column_rule rule)
+{
+	struct hil_err err = { "" };
+	ck_assert_msg(textmode_decode(f, &font, rule, screen, &err) == 0, "%s", err.msg);
+}
+
+/* The 640x400 frame QEMU draws in 8-dot mode: the same cells without their
+ * 9th pixel column. */
+static void drop_ninth_column(struct frame *narrow, const struct frame *wide)
+{
+	frame_init(narrow);
+	ck_assert_int_eq(frame_alloc(narrow, 640, 400), 0);
+	for (int y = 0; y < 400; y++)
+		for (int x = 0; x < 640; x++)
+			memcpy(narrow->rgb + ((size_t)y * 640 + x) * 3,
+			       wide->rgb + ((size_t)y * 720 + x / 8 * 9 + x % 8) * 3, 3);
+}
+
+static uint32_t rgb(const uint8_t c[3])
+{
+	return (uint32_t)c[0] << 16 | (uint32_t)c[1] << 8 | c[2];
+}
+
+/* QEMU's 16 text colours: levels 0x00, 0x57, 0xA8, 0xFF. */
+static const uint32_t palette[16] = {
+	0x000000, 0x0000A8, 0x00A800, 0x00A8A8, 0xA80000, 0xA800A8, 0xA85700, 0xA8A8A8,
+	0x575757, 0x5757FF, 0x57FF57, 0x57FFFF, 0xFF5757, 0xFF57FF, 0xFFFF57, 0xFFFFFF,
+};
+
+/* Real frames: every row exactly, the cursor where it is and nowhere else,
+ * every cell a perfect match. */
+struct real_frame {
+	const char *name;
+	int rows[25];       /* rows with text, -1 terminated; the .txt has them in order */
+	int cursor_row, cursor_col; /* -1: not shown */
+	uint32_t fg, bg;    /* colours of the text, 0 fg: not checked here */
+};
+
+static const struct real_frame real_frames[] = {
+	{ "seabios-banner-stdvga", { 0, 1, 2, 4, 5, 7, -1 }, 8, 0, 0xA8A8A8, 0x000000 },
+	{ "seabios-banner-cirrus", { 0, -1 }, 1, 0, 0xA8A8A8, 0x000000 },
+	{ "seabios-colours", { 0, 1, 2, 4, 5, 7, -1 }, 8, 0, 0, 0 },
+	{ "bios-post-stdvga-post", { 0, 1, -1 }, -1, -1, 0xA8A8A8, 0x000000 },
+	{ "bios-post-stdvga-text", { 0, 2, 4, 6, -1 }, -1, -1, 0xA8A8A8, 0x000000 },
+};
+
+/* Check the screen against a real frame's table and .txt. */
+static void expect_real(const struct real_frame *rf)
+{
+	struct hil_err err = { "" };
+	char *txt = xasprintf("%s/frames/%s.txt", fixtures_dir(), rf->name);
+	char *want = read_file(txt, 1 << 16, NULL, &err);
+	ck_assert_msg(want != NULL, "%s", err.msg);
+
+	ck_assert_int_eq(screen->cols, 80);
+	ck_assert_int_eq(screen->rows, 25);
+	char *save = NULL, *line = strtok_r(want, "\n", &save);
+	int next = 0;
+	for (int r = 0; r < 25; r++) {
+		char ascii[TEXT_COLS_MAX + 1], utf8[TEXT_COLS_MAX * 3 + 1];
+		textmode_row_ascii(screen, r, ascii);
+		textmode_row_utf8(screen, r, utf8);
+		ck_assert_str_eq(utf8, ascii); /* these screens are plain ASCII */
+		if (rf->rows[next] == r) {
+			ck_assert_msg(line != NULL, "%s: no line for row %d", txt, r);
+			ck_assert_msg(strcmp(ascii, line) == 0, "%s row %d: \"%s\", want \"%s\"",
+				      rf->name, r, ascii, line);
+			line = strtok_r(NULL, "\n", &save);
+			next++;
+		} else {
+			ck_assert_msg(ascii[0] == 0, "%s row %d: \"%s\", want nothing", rf->name, r,
+				      ascii);
+		}
+		for (int c = 0; c < 80; c++) {
+			const struct text_cell *tc = &screen->cell[r][c];
+			int here = r == rf->cursor_row && c == rf->cursor_col;
+			ck_assert_msg(tc->cursor == here, "%s (%d,%d): cursor %d", rf->name, r, c,
+				      tc->cursor);
+			ck_assert_msg(tc->confidence == 1.0f, "%s (%d,%d): confidence %f",
+				      rf->name, r, c, tc->confidence);
+			if (!rf->fg)
+				continue;
+			ck_assert_uint_eq(rgb(tc->bg), rf->bg);
+			/* A space has one colour: it reads as fg = bg. */
+			ck_assert_uint_eq(rgb(tc->fg), tc->code == ' ' && !here ? rf->bg : rf->fg);
+		}
+	}
+	ck_assert_msg(line == NULL, "%s: line \"%s\" not on the screen", txt, line);
+	ck_assert_float_eq(textmode_min_confidence(screen), 1.0f);
+	free(want);
+	free(txt);
+}
+
+START_TEST(real_frame)
+{
+	const struct real_frame *rf = &real_frames[_i];
+	char *png = xasprintf("%s.png", rf->name);
+	struct frame f;
+	load_frame(&f, png);
+	decode(&f, NINTH_QEMU);
+	ck_assert_int_eq(screen->cell_w, 9);
+	ck_assert_int_eq(screen->cell_h, 16);
+	ck_assert_int_eq(screen->origin_x, 0);
+	ck_assert_int_eq(screen->origin_y, 0);
+	expect_real(rf);
+	/* None of these has line-drawing codes: the rule changes nothing. */
+	decode(&f, NINTH_VGA);
+	expect_real(rf);
+	frame_release(&f);
+	free(png);
+}
+END_TEST
+
+/* The recoloured frame: its colours per region (see the README), the
+ * change from blue to red at x=81, the start of column 9. */
+START_TEST(colours)
+{
+	struct frame f;
+	load_frame(&f, "seabios-colours.png");
+	decode(&f, NINTH_QEMU);
+	for (int r = 0; r < 25; r++)
+		for (int c = 0; c < 80; c++) {
+			const struct text_cell *tc = &screen->cell[r][c];
+			uint32_t fg = 0x000000, bg = 0xAAAAAA;
+			if (r < 3 && c < 9) {
+				fg = 0xFFFFFF;
+				bg = 0x0000AA;
+			} else if (r < 6) {
+				fg = 0xFFFF55;
+				bg = 0xAA0000;
+			}
+			if (tc->code == ' ' && !tc->cursor)
+				fg = bg;
+			ck_assert_msg(rgb(tc->fg) == fg && rgb(tc->bg) == bg,
+				      "(%d,%d) '%c': %06x on %06x, want %06x on %06x", r, c, tc->code,
+				      rgb(tc->fg), rgb(tc->bg), fg, bg);
+		}
+	frame_release(&f);
+}
+END_TEST
+
+/* The guest's text buffer: 25 lines of 80 words, attribute << 8 | code. */
+static void load_vram(uint16_t vram[25][80])
+{
+	struct hil_err err = { "" };
+	char *path = xasprintf("%s/frames/allcodes-vram.txt", fixtures_dir());
+	char *text = read_file(path, 1 << 16, NULL, &err);
+	ck_assert_msg(text != NULL, "%s", err.msg);
+	char *p = text;
+	for (int r = 0; r < 25; r++)
+		for (int c = 0; c < 80; c++) {
+			char *end;
+			unsigned long w = strtoul(p, &end, 16);
+			ck_assert_msg(end != p && w <= 0xFFFF, "%s: bad word at row %d column %d",
+				      path, r, c);
+			vram[r][c] = (uint16_t)w;
+			p = end;
+		}
+	free(text);
+	free(path);
+}
+
+/* A glyph as the card draws it in a cell cw wide (QEMU's 9th column rule:
+ * a copy of the 8th for 0xB0-0xDF). */
+static void glyph_cell(int code, int cw, uint16_t rows[16])
+{
+	for (int r = 0; r < 16; r++) {
+		unsigned b = font.glyph[code][r];
+		if (cw == 9)
+			b = b << 1 | (code >= 0xB0 && code <= 0xDF ? b & 1 : 0);
+		rows[r] = (uint16_t)b;
+	}
+}
+
+static int lit(const uint16_t rows[16])
+{
+	int n = 0;
+	for (int r = 0; r < 16; r++)
+		n += __builtin_popcount(rows[r]);
+	return n;
+}
+
+/* What the decoder must report for code drawn in fg on bg: textmode.h's
+ * rule, by brute force. A one-colour cell is a space; otherwise of all
+ * readings that draw the same pixels (a code with the same glyph in the
+ * same colours, or one with the inverse glyph in swapped colours) the one
+ * with the fewest lit pixels, then the lowest code. */
+static void expected_cell(int code, uint32_t fg, uint32_t bg, int cw, int *ecode, uint32_t *efg,
+			  uint32_t *ebg)
+{
+	const uint16_t full = (uint16_t)((1u << cw) - 1);
+	uint16_t drawn[16], g[16];
+	glyph_cell(code, cw, drawn);
+	int n = lit(drawn);
+	if (fg == bg || n == 0 || n == cw * 16) {
+		*ecode = ' ';
+		*efg = *ebg = n == 0 ? bg : fg;
+		return;
+	}
+	int best = -1, best_lit = 0;
+	for (int c = 0; c < 256; c++) {
+		glyph_cell(c, cw, g);
+		int same = 1, inverse = 1;
+		for (int r = 0; r < 16; r++) {
+			same &= g[r] == drawn[r];
+			inverse &= g[r] == (uint16_t)(~drawn[r] & full);
+		}
+		if (!same && !inverse)
+			continue;
+		if (best < 0 || lit(g) < best_lit) {
+			best = c;
+			best_lit = lit(g);
+			*efg = same ? fg : bg;
+			*ebg = same ? bg : fg;
+		}
+	}
+	*ecode = best;
+}
+
+#define CURSOR_ROW 4
+#define CURSOR_COL 57
+
+/* Decode the all-codes frame (or its 8-dot form) and check every cell;
+ * returns in changed[] the codes (pass 0, grey on black) that read as
+ * something else, as code << 8 | read-as. */
+static int check_allcodes(const struct frame *f, int cw, uint16_t changed[256])
+{
+	uint16_t vram[25][80];
+	load_vram(vram);
+	decode(f, NINTH_QEMU);
+	int nchanged = 0;
+	for (int r = 0; r < 25; r++)
+		for (int c = 0; c < 80; c++) {
+			int code = vram[r][c] & 0xFF, attr = vram[r][c] >> 8;
+			int ecode;
+			uint32_t efg, ebg;
+			expected_cell(code, palette[attr & 15], palette[attr >> 4], cw, &ecode, &efg,
+				      &ebg);
+			const struct text_cell *tc = &screen->cell[r][c];
+			int cursor = r == CURSOR_ROW && c == CURSOR_COL;
+			ck_assert_msg(tc->code == ecode && rgb(tc->fg) == efg && rgb(tc->bg) == ebg &&
+					      tc->cursor == cursor && tc->confidence == 1.0f,
+				      "(%d,%d) %04x: read %02x %06x on %06x cursor %d conf %f, "
+				      "want %02x %06x on %06x cursor %d",
+				      r, c, vram[r][c], tc->code, rgb(tc->fg), rgb(tc->bg), tc->cursor,
+				      tc->confidence, ecode, efg, ebg, cursor);
+			if (attr == 0x07 && r * 80 + c < 256 && tc->code != code) {
+				changed[nchanged++] = (uint16_t)(code << 8 | tc->code);
+				printf("%dx400: 0x%02X (a8a8a8 on 000000) reads as 0x%02X (%06x on "
+				       "%06x)\n",
+				       cw * 80, code, tc->code, rgb(tc->fg), rgb(tc->bg));
+			}
+		}
+	/* The cursor sits on a 'y', drawn black on bright white. */
+	const struct text_cell *tc = &screen->cell[CURSOR_ROW][CURSOR_COL];
+	ck_assert_int_eq(tc->code, 'y');
+	ck_assert_uint_eq(rgb(tc->fg), 0x000000);
+	ck_assert_uint_eq(rgb(tc->bg), 0xFFFFFF);
+	ck_assert_float_eq(textmode_min_confidence(screen), 1.0f);
+	return nchanged;
+}
+
+START_TEST(allcodes_720)
+{
+	/* SeaBIOS's font: blanks read as a space, the full block as a space
+	 * in its own colour, the lower half block as the upper one and the
+	 * right half as the left one in swapped colours (fewer lit pixels;
+	 * with the 9th column copied the right half has 5 of 9 lit). */
+	static const uint16_t want[] = { 0x0020, 0xDB20, 0xDCDF, 0xDEDD, 0xFF20 };
+	struct frame f;
+	uint16_t changed[256];
+	load_frame(&f, "allcodes.png");
+	ck_assert_int_eq(f.width, 720);
+	int n = check_allcodes(&f, 9, changed);
+	ck_assert_int_eq(n, (int)(sizeof want / sizeof want[0]));
+	ck_assert_mem_eq(changed, want, sizeof want);
+	frame_release(&f);
+}
+END_TEST
+
+START_TEST(allcodes_640)
+{
+	/* Without a 9th column more glyphs are exact inverses: the inverse
+	 * bullet and circle read as the plain ones in swapped colours, and
+	 * the half blocks tie on lit pixels, so the lower code wins. */
+	static const uint16_t want[] = { 0x0020, 0x0807, 0x0A09, 0xDB20,
+					 0xDCDF, 0xDEDD, 0xFF20 };
+	struct frame wide, f;
+	uint16_t changed[256];
+	load_frame(&wide, "allcodes.png");
+	drop_ninth_column(&f, &wide);
+	int n = check_allcodes(&f, 8, changed);
+	ck_assert_int_eq(n, (int)(sizeof want / sizeof want[0]));
+	ck_assert_mem_eq(changed, want, sizeof want);
+	ck_assert_int_eq(screen->cols, 80);
+	ck_assert_int_eq(screen->cell_w, 8);
+	frame_release(&f);
+	frame_release(&wide);
+}
+END_TEST
+
+/* The real-VGA rule on QEMU's frame: codes 0xB0-0xBF have a 9th column
+ * QEMU drew and the rule does not expect. They still read right, but only
+ * the ones whose 8th column is lit somewhere lose confidence. */
+START_TEST(allcodes_wrong_rule)
+{
+	struct frame f;
+	uint16_t vram[25][80];
+	load_vram(vram);
+	load_frame(&f, "allcodes.png");
+	decode(&f, NINTH_QEMU);
+	struct text_cell (*qemu)[TEXT_COLS_MAX] = xmalloc(sizeof screen->cell);
+	memcpy(qemu, screen->cell, sizeof screen->cell);
+	decode(&f, NINTH_VGA);
+	int imperfect = 0;
+	for (int r = 0; r < 25; r++)
+		for (int c = 0; c < 80; c++) {
+			int code = vram[r][c] & 0xFF, attr = vram[r][c] >> 8;
+			int col8 = 0;
+			for (int y = 0; y < 16; y++)
+				col8 += font.glyph[code][y] & 1;
+			int differs = code >= 0xB0 && code <= 0xBF && col8 &&
+				      palette[attr & 15] != palette[attr >> 4];
+			const struct text_cell *tc = &screen->cell[r][c];
+			ck_assert_msg(tc->code == qemu[r][c].code, "(%d,%d) %02x: %02x, want %02x", r,
+				      c, code, tc->code, qemu[r][c].code);
+			if (differs) {
+				ck_assert_float_eq_tol(tc->confidence, 1.0f - col8 / 144.0f, 1e-6f);
+				imperfect++;
+			} else {
+				ck_assert_float_eq(tc->confidence, 1.0f);
+			}
+		}
+	ck_assert_int_gt(imperfect, 0);
+	printf("NINTH_VGA on a QEMU frame: %d imperfect cells, min confidence %.3f\n", imperfect,
+	       textmode_min_confidence(screen));
+	free(qemu);
+	frame_release(&f);
+}
+END_TEST
+
+/* Paint rows 13-14 of cell (r, c) in colour col, as QEMU draws a cursor. */
+static void paint_cursor(struct frame *f, int r, int c, uint32_t col)
+{
+	for (int y = r * 16 + 13; y <= r * 16 + 14; y++)
+		for (int x = c * 9; x < c * 9 + 9; x++) {
+			uint8_t *p = f->rgb + ((size_t)y * f->width + x) * 3;
+			p[0] = (uint8_t)(col >> 16);
+			p[1] = (uint8_t)(col >> 8);
+			p[2] = (uint8_t)col;
+		}
+}
+
+/* A cursor on a glyph with pixels in rows 13-14 hides them: 'g' and 'q'
+ * differ only there, so a cursor on 'g' reads as 'q' (fewer lit pixels).
+ * On a space it is a space with the cursor. */
+START_TEST(cursor_hides_descender)
+{
+	struct frame f;
+	load_frame(&f, "allcodes.png");
+	paint_cursor(&f, 1, 'g' - 80, palette[7]); /* pass 0: cell 'g' is row 1 */
+	paint_cursor(&f, 24, 79, palette[7]);
+	decode(&f, NINTH_QEMU);
+	const struct text_cell *g = &screen->cell[1]['g' - 80];
+	ck_assert_int_eq(g->code, 'q');
+	ck_assert_int_eq(g->cursor, 1);
+	ck_assert_float_eq(g->confidence, 1.0f);
+	const struct text_cell *sp = &screen->cell[24][79];
+	ck_assert_int_eq(sp->code, ' ');
+	ck_assert_int_eq(sp->cursor, 1);
+	ck_assert_uint_eq(rgb(sp->fg), palette[7]);
+	ck_assert_uint_eq(rgb(sp->bg), palette[0]);
+	frame_release(&f);
+}
+END_TEST
+
+static void set_pixel(struct frame *f, int x, int y, uint32_t col)
+{
+	uint8_t *p = f->rgb + ((size_t)y * f->width + x) * 3;
+	p[0] = (uint8_t)(col >> 16);
+	p[1] = (uint8_t)(col >> 8);
+	p[2] = (uint8_t)col;
+}
+
+/* A damaged cell still reads as its glyph, with the confidence it
+ * deserves: one pixel of a third colour in the 'h' of "hilrun", one
+ * foreground pixel turned background in its 'i'. */
+START_TEST(damaged_cells)
+{
+	struct frame f;
+	load_frame(&f, "bios-post-stdvga-text.png");
+	set_pixel(&f, 0 * 9 + 1, 5, 0xFF0000);
+	int lit_x = -1, lit_y = -1;
+	for (int y = 0; y < 16 && lit_x < 0; y++)
+		for (int x = 0; x < 8; x++)
+			if (font.glyph['i'][y] & 0x80 >> x) {
+				lit_x = 9 + x;
+				lit_y = y;
+				break;
+			}
+	set_pixel(&f, lit_x, lit_y, 0x000000);
+	decode(&f, NINTH_QEMU);
+	char ascii[TEXT_COLS_MAX + 1];
+	textmode_row_ascii(screen, 0, ascii);
+	ck_assert_str_eq(ascii, "hilrun bios-post v1");
+	ck_assert_float_eq_tol(screen->cell[0][0].confidence, 143.0f / 144, 1e-6f);
+	ck_assert_float_eq_tol(screen->cell[0][1].confidence, 143.0f / 144, 1e-6f);
+	ck_assert_uint_eq(rgb(screen->cell[0][0].fg), palette[7]);
+	ck_assert_uint_eq(rgb(screen->cell[0][0].bg), palette[0]);
+	ck_assert_int_eq(screen->cell[0][0].cursor, 0);
+	ck_assert_float_eq_tol(textmode_min_confidence(screen), 143.0f / 144, 1e-6f);
+	frame_release(&f);
+}
+END_TEST
+
+START_TEST(unsupported_geometry)
+{
+	static const int sizes[][2] = { { 1024, 768 }, { 720, 401 }, { 640, 480 }, { 1, 1 } };
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		struct frame f;
+		struct hil_err err = { "" };
+		frame_init(&f);
+		ck_assert_int_eq(frame_alloc(&f, sizes[i][0], sizes[i][1]), 0);
+		ck_assert_int_eq(textmode_decode(&f, &font, NINTH_QEMU, screen, &err),
+				 TEXTMODE_UNSUPPORTED);
+		char *want = xasprintf("unsupported text geometry %dx%d (this decoder reads "
+				       "720x400 and 640x400)",
+				       sizes[i][0], sizes[i][1]);
+		ck_assert_str_eq(err.msg, want);
+		free(want);
+		frame_release(&f);
+	}
+	struct frame empty;
+	struct hil_err err = { "" };
+	frame_init(&empty);
+	ck_assert_int_eq(textmode_decode(&empty, &font, NINTH_QEMU, screen, &err), -1);
+	ck_assert_msg(err.msg[0], "no message");
+}
+END_TEST
+
+/* A blank screen: every cell a space in the one colour. */
+START_TEST(blank)
+{
+	struct frame f;
+	frame_init(&f);
+	ck_assert_int_eq(frame_alloc(&f, 640, 400), 0);
+	for (size_t p = 0; p < 640 * 400; p++)
+		f.rgb[p * 3 + 2] = 0xA8;
+	decode(&f, NINTH_QEMU);
+	for (int r = 0; r < 25; r++) {
+		char buf[TEXT_COLS_MAX * 3 + 1];
+		textmode_row_utf8(screen, r, buf);
+		ck_assert_str_eq(buf, "");
+		for (int c = 0; c < 80; c++) {
+			ck_assert_int_eq(screen->cell[r][c].code, ' ');
+			ck_assert_uint_eq(rgb(screen->cell[r][c].fg), 0x0000A8);
+			ck_assert_uint_eq(rgb(screen->cell[r][c].bg), 0x0000A8);
+		}
+	}
+	ck_assert_float_eq(textmode_min_confidence(screen), 1.0f);
+	frame_release(&f);
+}
+END_TEST
+
+/* The row helpers on a screen made by hand. */
+START_TEST(rows)
+{
+	static const uint8_t codes[] = { 0xC9, 0xCD, 0xBB, ' ', 'a', 0x01, 0x00, 0xB0, 0xDB,
+					 ' ', 0xFF, ' ' };
+	memset(screen, 0, sizeof *screen);
+	screen->rows = 2;
+	screen->cols = TEXT_COLS_MAX;
+	for (int r = 0; r < 2; r++)
+		for (int c = 0; c < TEXT_COLS_MAX; c++) {
+			screen->cell[r][c].code = ' ';
+			screen->cell[r][c].confidence = 1.0f;
+		}
+	for (size_t i = 0; i < sizeof codes; i++)
+		screen->cell[0][i].code = codes[i];
+	screen->cell[1][TEXT_COLS_MAX - 1].code = 0xC4;
+	screen->cell[1][3].confidence = 0.75f;
+
+	char buf[TEXT_COLS_MAX * 3 + 1];
+	textmode_row_utf8(screen, 0, buf);
+	/* 0x00 is a space, 0xFF a no-break space: kept, it is not ' '. */
+	ck_assert_str_eq(buf, "╔═╗ a☺ ░█ \u00A0");
+	textmode_row_ascii(screen, 0, buf);
+	ck_assert_str_eq(buf, "??? a???? ?");
+	/* A full row: 131 spaces then a line drawing code, 3 bytes. */
+	textmode_row_utf8(screen, 1, buf);
+	ck_assert_uint_eq(strlen(buf), TEXT_COLS_MAX - 1 + 3);
+	ck_assert_str_eq(buf + TEXT_COLS_MAX - 1, "─");
+	textmode_row_ascii(screen, 1, buf);
+	ck_assert_uint_eq(strlen(buf), TEXT_COLS_MAX);
+	/* Rows outside the screen are empty. */
+	textmode_row_utf8(screen, 2, buf);
+	ck_assert_str_eq(buf, "");
+	textmode_row_ascii(screen, -1, buf);
+	ck_assert_str_eq(buf, "");
+	ck_assert_float_eq(textmode_min_confidence(screen), 0.75f);
+	screen->rows = 0;
+	ck_assert_float_eq(textmode_min_confidence(screen), 0.0f);
+}
+END_TEST
+
+/* Shades and box drawing from the real frame: the all-codes screen's row 2
+ * holds 0xB0-0xDA of pass 0 from column 16. */
+START_TEST(box_drawing_utf8)
+{
+	struct frame f;
+	load_frame(&f, "allcodes.png");
+	decode(&f, NINTH_QEMU);
+	char buf[TEXT_COLS_MAX * 3 + 1];
+	textmode_row_utf8(screen, 2, buf);
+	ck_assert_msg(strstr(buf, "░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌"), "%s",
+		      buf);
+	ck_assert_int_eq(screen->cell[2][0xC9 - 160].code, 0xC9);
+	frame_release(&f);
+}
+END_TEST
+
+static double time_decode(const struct frame *f, int n)
+{
+	struct hil_err err = { "" };
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(textmode_decode(f, &font, NINTH_QEMU, screen, &err), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) /
+	       n;
+}
+
+START_TEST(speed)
+{
+	static const char *const names[] = { "seabios-banner-stdvga.png", "allcodes.png" };
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		struct frame f;
+		load_frame(&f, names[i]);
+		printf("textmode: %s (%dx%d): %.1f us per frame\n", names[i], f.width, f.height,
+		       time_decode(&f, 200));
+		frame_release(&f);
+	}
+	fflush(stdout);
+}
+END_TEST
+
+static Suite *textmode_suite(void)
+{
+	Suite *s = suite_create("textmode");
+	TCase *tc = tcase_create("decode");
+	/* Under valgrind a decode takes ~50x longer. */
+	tcase_set_timeout(tc, 600);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, real_frame, 0, sizeof real_frames / sizeof real_frames[0]);
+	tcase_add_test(tc, colours);
+	tcase_add_test(tc, allcodes_720);
+	tcase_add_test(tc, allcodes_640);
+	tcase_add_test(tc, allcodes_wrong_rule);
+	tcase_add_test(tc, cursor_hides_descender);
+	tcase_add_test(tc, damaged_cells);
+	tcase_add_test(tc, unsupported_geometry);
+	tcase_add_test(tc, blank);
+	tcase_add_test(tc, rows);
+	tcase_add_test(tc, box_drawing_utf8);
+	tcase_add_test(tc, speed);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return run_suite(textmode_suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
