@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "calib.h"
 #include "image.h"
 #include "judge.h"
 #include "proc.h"
@@ -42,6 +43,8 @@ enum phase {
 	PH_CHECK_POST,     /* guest holds; the firmware banner must be on screen */
 	PH_WAIT_TEXT_HOLD, /* guest printing; collecting "text line" reports */
 	PH_CHECK_TEXT,     /* guest holds; every reported line must be on screen */
+	PH_WAIT_CALIB,     /* guest drawing its calibration screen (or ending) */
+	PH_CHECK_CALIB,    /* guest holds; learn the card's glyphs from the screen */
 	PH_WAIT_END,       /* guest released; waiting for QEMU to exit */
 	PH_DONE,
 };
@@ -91,6 +94,11 @@ struct run {
 	json_t *text_lines;     /* [{row, text}] of this text phase */
 	json_t *pci;            /* [{bdf, id, class}] */
 	int end_code;           /* -1 until "end exit" */
+
+	/* calibration: the frames judged so far, re-read with the learned glyphs */
+	struct frame judged[ST_COUNT];
+	struct calib_layout calib;
+	int calib_announced;
 	int protocol_errors;
 };
 
@@ -161,7 +169,7 @@ static enum stage_id current_stage(struct run *r)
 	case PH_WAIT_TEXT_HOLD:
 	case PH_CHECK_TEXT:
 		return ST_TEXT;
-	default:
+	default: /* calibration runs between text and the end: shutdown's span */
 		return ST_SHUTDOWN;
 	}
 }
@@ -183,6 +191,8 @@ static void send_ack(struct run *r)
 static void keep_evidence(struct run *r, enum stage_id s)
 {
 	json_t *info = r->stages[s].info;
+	if (r->last.rgb)
+		frame_copy(&r->judged[s], &r->last);
 	if (r->last.rgb) {
 		char *name = xasprintf("%s.png", stage_names[s]);
 		char *path = artifact(r, name);
@@ -361,6 +371,88 @@ static void read_screen(struct run *r, json_t *info)
 		snprintf(r->reader_error, sizeof r->reader_error, "%s", err.msg);
 }
 
+/* Re-read a frame judged earlier with the learned glyphs: what the card's
+ * own font says the screen showed. Evidence only, in this version. */
+static json_t *reread(struct run *r, enum stage_id s, const struct calib_result *cal)
+{
+	if (!r->judged[s].rgb)
+		return json_pack("{s:s}", "error", "no frame was judged");
+	struct hil_err err;
+	struct text_screen *scr = xmalloc(sizeof *scr);
+	int rc = textmode_decode(&r->judged[s], &cal->font, NINTH_QEMU, scr, &err);
+	json_t *o;
+	if (rc < 0) {
+		o = json_pack("{s:s}", "error", err.msg);
+	} else {
+		json_t *rows = json_array();
+		char buf[TEXT_COLS_MAX * 4 + 1];
+		int last = -1;
+		for (int row = 0; row < scr->rows; row++) {
+			textmode_row_utf8(scr, row, buf);
+			if (*buf)
+				last = row;
+		}
+		for (int row = 0; row <= last; row++) {
+			textmode_row_utf8(scr, row, buf);
+			json_array_append_new(rows, json_string(buf));
+		}
+		o = json_pack("{s:f, s:o}", "confidence", textmode_min_confidence(scr), "text", rows);
+	}
+	free(scr);
+	return o;
+}
+
+/* The calibration frame: learn the glyphs, record them and what the frames
+ * judged earlier read with them, release the guest. */
+static void on_calib_frame(struct run *r)
+{
+	struct hil_err err;
+	struct calib_result *cal = xmalloc(sizeof *cal);
+	json_t *info = json_object();
+	if (calib_learn(&r->last, &r->calib, cal, &err) < 0) {
+		/* Perhaps a stale frame: look again until the window closes. */
+		json_object_set_new(r->stages[ST_TEXT].info, "calibration",
+				    json_pack("{s:s, s:i}", "error", err.msg, "looks", r->looks));
+		r->next_look = now_ms() + FRAME_RETRY_MS;
+		free(cal);
+		json_decref(info);
+		return;
+	}
+	char *path = artifact(r, "calibration.png");
+	if (frame_write_png(&r->last, path, &err) == 0)
+		json_object_set_new(info, "frame", json_string("calibration.png"));
+	free(path);
+	uint8_t diff[256];
+	int ndiff = r->opts->font ? calib_differences(&cal->font, r->opts->font, diff, 256) : -1;
+	json_t *codes = json_array();
+	for (int i = 0; i < ndiff && i < 256; i++)
+		json_array_append_new(codes, json_sprintf("%02x", diff[i]));
+	struct strbuf ninth = STRBUF_INIT;
+	for (int c = 0; c < 256; c++) {
+		if (!cal->ninth_copied[c])
+			continue;
+		int e = c;
+		while (e + 1 < 256 && cal->ninth_copied[e + 1])
+			e++;
+		sb_addf(&ninth, "%s%02x-%02x", ninth.len ? "," : "", c, e);
+		c = e;
+	}
+	json_object_set_new(info, "glyphs_differing_from_font", json_integer(ndiff));
+	json_object_set_new(info, "differing_codes", codes);
+	json_object_set_new(info, "ninth_column_copied", json_string(sb_str(&ninth)));
+	json_object_set_new(info, "colours", json_pack("{s:[i,i,i], s:[i,i,i]}", "fg", cal->fg[0], cal->fg[1],
+							   cal->fg[2], "bg", cal->bg[0], cal->bg[1], cal->bg[2]));
+	json_object_set_new(info, "post_reread", reread(r, ST_POST, cal));
+	json_object_set_new(info, "text_reread", reread(r, ST_TEXT, cal));
+	json_object_set_new(info, "looks", json_integer(r->looks));
+	sb_release(&ninth);
+	json_object_set_new(r->stages[ST_TEXT].info, "calibration", info);
+	free(cal);
+	send_ack(r);
+	r->phase = PH_WAIT_END;
+	r->phase_deadline = deadline_in(r, WIN_END);
+}
+
 /* A whole frame arrived during a check: read it and apply the rule. */
 static void on_frame(struct run *r)
 {
@@ -368,6 +460,10 @@ static void on_frame(struct run *r)
 	r->looks++;
 	if (vnc_take_frame(r->vnc, &r->last) < 0)
 		return;
+	if (r->phase == PH_CHECK_CALIB) {
+		on_calib_frame(r);
+		return;
+	}
 	free(r->last_text);
 	r->last_text = NULL;
 	enum stage_id s = current_stage(r);
@@ -390,8 +486,8 @@ static void on_frame(struct run *r)
 		stage_end(r, s, "pass", s == ST_POST ? "the firmware's banner is on the screen"
 						  : "every reported line is on the screen");
 		send_ack(r);
-		r->phase = s == ST_POST ? PH_WAIT_TEXT_HOLD : PH_WAIT_END;
-		r->phase_deadline = deadline_in(r, s == ST_POST ? WIN_TEXT_HOLD : WIN_END);
+		r->phase = s == ST_POST ? PH_WAIT_TEXT_HOLD : PH_WAIT_CALIB;
+		r->phase_deadline = deadline_in(r, s == ST_POST ? WIN_TEXT_HOLD : WIN_TEXT_HOLD);
 		stage_begin(r, s == ST_POST ? ST_TEXT : ST_SHUTDOWN);
 	} else {
 		json_object_set_new(info, "last_mismatch", json_string(sb_str(&why)));
@@ -426,8 +522,8 @@ static void check_timeout(struct run *r)
 	free(detail);
 	/* Release the guest anyway: its later stages are still evidence. */
 	send_ack(r);
-	r->phase = s == ST_POST ? PH_WAIT_TEXT_HOLD : PH_WAIT_END;
-	r->phase_deadline = deadline_in(r, s == ST_POST ? WIN_TEXT_HOLD : WIN_END);
+	r->phase = s == ST_POST ? PH_WAIT_TEXT_HOLD : PH_WAIT_CALIB;
+	r->phase_deadline = deadline_in(r, WIN_TEXT_HOLD);
 	stage_begin(r, s == ST_POST ? ST_TEXT : ST_SHUTDOWN);
 }
 
@@ -455,7 +551,27 @@ static void on_report(struct run *r, const struct report_msg *m)
 	} else if (!strcmp(m->stage, "text") && !strcmp(m->event, "hold")) {
 		if (r->phase == PH_WAIT_TEXT_HOLD)
 			check_begin(r, PH_CHECK_TEXT);
+	} else if (!strcmp(m->stage, "calib") && !strcmp(m->event, "show")) {
+		const char *fr = report_get(m, "first-row"), *fc = report_get(m, "first-col");
+		const char *st = report_get(m, "step"), *pr = report_get(m, "per-row");
+		r->calib = (struct calib_layout){ fr ? atoi(fr) : -1, fc ? atoi(fc) : -1,
+						  st ? atoi(st) : 0, pr ? atoi(pr) : 0 };
+		r->calib_announced = 1;
+	} else if (!strcmp(m->stage, "calib") && !strcmp(m->event, "hold")) {
+		if (r->phase == PH_WAIT_CALIB && r->calib_announced) {
+			r->phase = PH_CHECK_CALIB;
+			r->phase_deadline = deadline_in(r, WIN_SCREEN_CHECK);
+			r->next_look = now_ms();
+			r->frame_pending = 0;
+			r->looks = 0;
+		} else if (r->phase == PH_WAIT_CALIB) {
+			send_ack(r); /* a hold we cannot use: do not make the guest wait */
+		}
 	} else if (!strcmp(m->stage, "end") && !strcmp(m->event, "exit")) {
+		if (r->phase == PH_WAIT_CALIB) { /* a guest without calibration */
+			r->phase = PH_WAIT_END;
+			r->phase_deadline = deadline_in(r, WIN_END);
+		}
 		const char *code = report_get(m, "code");
 		r->end_code = code ? atoi(code) : -1;
 	}
@@ -584,6 +700,22 @@ static void on_deadline(struct run *r)
 	case PH_CHECK_TEXT:
 		check_timeout(r);
 		break;
+	case PH_WAIT_CALIB:
+	case PH_CHECK_CALIB: {
+		/* Calibration is evidence, not a stage of its own (yet): note that
+		 * it did not happen, release the guest, and see how the run ends. */
+		json_t *cinfo = json_object_get(r->stages[ST_TEXT].info, "calibration");
+		if (!cinfo)
+			json_object_set_new(r->stages[ST_TEXT].info, "calibration",
+					    json_pack("{s:s}", "error", r->phase == PH_WAIT_CALIB
+						      ? "the guest showed no calibration screen in time"
+						      : "no calibration frame could be read in time"));
+		if (r->phase == PH_CHECK_CALIB)
+			send_ack(r);
+		r->phase = PH_WAIT_END;
+		r->phase_deadline = deadline_in(r, WIN_END);
+		break;
+	}
 	case PH_WAIT_END: {
 		char *d = xasprintf("QEMU did not exit within %.0f s after the guest was released",
 				    scaled(r, WIN_END) / 1000);
@@ -602,7 +734,8 @@ static void supervise(struct run *r)
 {
 	struct hil_err err;
 	while (r->phase != PH_DONE) {
-		int checking = r->phase == PH_CHECK_POST || r->phase == PH_CHECK_TEXT;
+		int checking = r->phase == PH_CHECK_POST || r->phase == PH_CHECK_TEXT ||
+			       r->phase == PH_CHECK_CALIB;
 		if (checking && !r->frame_pending && now_ms() >= r->next_look) {
 			if (vnc_request_full(r->vnc, &err) < 0) {
 				if (proc_poll(&r->qemu)) {
@@ -677,7 +810,8 @@ static void supervise(struct run *r)
 				lab_error(r, current_stage(r), "capture-lost", err.msg);
 				break;
 			}
-			if (got == 1 && (r->phase == PH_CHECK_POST || r->phase == PH_CHECK_TEXT))
+			if (got == 1 && (r->phase == PH_CHECK_POST || r->phase == PH_CHECK_TEXT ||
+					 r->phase == PH_CHECK_CALIB))
 				on_frame(r);
 		}
 		(void)i_proc;
@@ -875,6 +1009,8 @@ static void cleanup(struct run *r)
 		fclose(r->events_log);
 	serial_lines_release(&r->lines);
 	frame_release(&r->last);
+	for (int s = 0; s < ST_COUNT; s++)
+		frame_release(&r->judged[s]);
 	free(r->last_text);
 	free(r->screen);
 	for (int s = 0; s < ST_COUNT; s++)
@@ -914,6 +1050,8 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 	memset(res, 0, sizeof *res);
 	proc_init(&r.qemu);
 	frame_init(&r.last);
+	for (int s = 0; s < ST_COUNT; s++)
+		frame_init(&r.judged[s]);
 	serial_lines_init(&r.lines, REPORT_LINE_MAX + 1); /* + the '\r' of CRLF */
 	for (int s = 0; s < ST_COUNT; s++) {
 		r.stages[s].info = json_object();

@@ -8,7 +8,9 @@
 ;   2. PCI display devices (base class 03h) found through the PCI BIOS;
 ;   3. text mode 3 drawn through the card's own video BIOS (int 10h), each
 ;      line also reported, then "text hold";
-;   4. "end exit code=16" and a write to isa-debug-exit (QEMU exits with 33).
+;   4. a calibration screen: every code 0-255 in a known grid and colour,
+;      "calib show" with its layout, then "calib hold";
+;   5. "end exit code=16" and a write to isa-debug-exit (QEMU exits with 33).
 ;
 ; Layout: sector 1 is the boot sector (loaded by the BIOS at 0000:7C00); it
 ; holds the serial routines and loads the rest (stage 2) to 0000:7E00, right
@@ -49,6 +51,11 @@ FLOPPY_SPT  equ 18                 ; sectors per track of a 1.44 MB floppy
 
 TEXT_ATTR   equ 0x07               ; light grey on black
 TEXT_COLS   equ 80                 ; mode 3 is 80x25; longer lines are clipped
+CALIB_ROW   equ 4                  ; the calibration grid: 16 rows of 16 codes,
+CALIB_COL   equ 8                  ; every other column, from (CALIB_ROW, CALIB_COL)
+CALIB_ATTR  equ 0x1F               ; bright white on blue
+%define CALIB_ROW_STR "4"
+%define CALIB_COL_STR "8"
 PCI_SHOW_MAX equ 8                 ; at most this many device lines on screen
 PCI_ENTRY   equ 8                  ; bytes per pci_table entry (see pci_scan)
 
@@ -208,6 +215,15 @@ main:
         call fmt_eol
         mov si, line_buf
         mov di, msg_text_timeout
+        call hold
+
+        ; Calibration: every code 0-255 in a known grid and colour, so the
+        ; runner can learn this card's own glyphs from its screen.
+        call calib_screen
+        mov si, msg_calib_show
+        call serial_puts
+        mov si, msg_calib_hold
+        mov di, msg_calib_timeout
         call hold
 
         ; Done: end the VM.
@@ -589,6 +605,42 @@ video_print_at:
         popa
         ret
 
+; calib_screen: clear the screen, then write code N (0-255) at row
+; CALIB_ROW + N / 16, column CALIB_COL + (N % 16) * 2, in CALIB_ATTR, with
+; int 10h AH=09h (which draws every code, control codes included). The blank
+; cell right of each code gives the runner the background colour.
+calib_screen:
+        pusha
+        mov ax, 0x0600             ; scroll up 0 lines = clear the window
+        mov bh, 0x07
+        xor cx, cx
+        mov dx, 0x184f             ; rows 0-24, columns 0-79
+        int 0x10
+        xor si, si                 ; SI = code
+.next:
+        mov ax, si
+        mov dh, al
+        shr dh, 4
+        add dh, CALIB_ROW
+        mov dl, al
+        and dl, 0x0f
+        shl dl, 1
+        add dl, CALIB_COL
+        mov ah, 0x02               ; set cursor position DH,DL on page 0
+        xor bh, bh
+        int 0x10
+        mov ax, si
+        mov ah, 0x09               ; write AL with attribute BL, once
+        xor bh, bh
+        mov bl, CALIB_ATTR
+        mov cx, 1
+        int 0x10
+        inc si
+        cmp si, 256
+        jb .next
+        popa
+        ret
+
 ; show_line: put the string at SI on screen row DH and report it as
 ; "text line row=R text=...". The string is first made safe into show_buf
 ; (clipped to TEXT_COLS, anything not printable ASCII shown as '?'), so that
@@ -722,6 +774,10 @@ msg_text_line:    db PFX, "text line row=", 0
 msg_text_key:     db " text=", 0
 msg_text_hold:    db PFX, "text hold rows=", 0
 msg_text_timeout: db PFX, "text hold-timeout", 13, 10, 0
+msg_calib_show:   db PFX, "calib show first-row=", CALIB_ROW_STR, " first-col=", CALIB_COL_STR
+                  db " step=2 per-row=16 attr=1f", 13, 10, 0
+msg_calib_hold:   db PFX, "calib hold", 13, 10, 0
+msg_calib_timeout: db PFX, "calib hold-timeout", 13, 10, 0
 msg_end:          db PFX, "end exit code=", EXIT_CODE_STR, 13, 10, 0
 
 str_title:        db "hilrun bios-post v1", 0

@@ -27,7 +27,10 @@ for dir in "$OUT"/runs/*/; do
 	accel=$(jq -r .accel "$rec")
 	check "accelerator recorded ($accel)" [ "$accel" = kvm -o "$accel" = tcg ]
 	check "the guest saw the card's PCI id" [ "$(jq -r '.stages[] | select(.name=="text") | .card_seen_by_guest' "$rec")" = true ]
-	for f in post.png text.png serial.log qemu.log qemu-argv.txt qmp-events.jsonl; do
+	check "post and text read exactly by the decoder" [ "$(jq -r '[.stages[1,2].reader] | join(",")' "$rec")" = textmode,textmode ]
+	check "calibration learned every glyph, all equal to the ROM font" [ "$(jq -r '.stages[2].calibration.glyphs_differing_from_font' "$rec")" = 0 ]
+	check "the calibrated re-read of the text frame agrees" [ "$(jq -r '.stages[2].calibration.text_reread.text | map(select(. != "")) | join("|")' "$rec")" = "$(jq -r '[.stages[2].lines[].expected] | join("|")' "$rec")" ]
+	for f in post.png text.png calibration.png serial.log qemu.log qemu-argv.txt qmp-events.jsonl; do
 		check "artifact $f present" [ -f "$dir/$f" ]
 	done
 	for f in post.png text.png; do
