@@ -77,7 +77,8 @@ struct run {
 	enum phase phase;
 	int64_t phase_deadline;
 	struct stage stages[ST_COUNT];
-	char verdict[128];      /* first failure or error decides it */
+	char reason[ST_COUNT][128]; /* verdict of each stage that failed or erred; the
+				       first such stage, in order, gives the run's */
 
 	/* screen checks */
 	int frame_pending;      /* a full-frame request is outstanding */
@@ -112,15 +113,32 @@ static int64_t deadline_in(struct run *r, int ms)
 	return now_ms() + (int64_t)scaled(r, ms);
 }
 
-static void set_verdict(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_verdict(struct run *r, const char *fmt, ...)
+static void set_verdict(struct run *r, enum stage_id s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_verdict(struct run *r, enum stage_id s, const char *fmt, ...)
 {
-	if (r->verdict[0])
-		return; /* the first failure is the one that counts */
+	if (r->reason[s][0])
+		return; /* a stage's first failure is the one that counts */
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(r->verdict, sizeof r->verdict, fmt, ap);
+	vsnprintf(r->reason[s], sizeof r->reason[s], fmt, ap);
 	va_end(ap);
+}
+
+/* The run's verdict: the first stage, in order, that did not pass. */
+static void final_verdict(struct run *r, char *out, size_t n)
+{
+	for (int s = 0; s < ST_COUNT; s++) {
+		const char *o = r->stages[s].outcome;
+		if (o && (!strcmp(o, "fail") || !strcmp(o, "error"))) {
+			if (r->reason[s][0])
+				snprintf(out, n, "%s", r->reason[s]);
+			else
+				snprintf(out, n, "%s:%s", o, stage_names[s]);
+			return;
+		}
+	}
+	snprintf(out, n, "pass");
 }
 
 static void stage_begin(struct run *r, enum stage_id s)
@@ -154,7 +172,7 @@ static void skip_rest(struct run *r, const char *why)
 
 static void lab_error(struct run *r, enum stage_id s, const char *reason, const char *detail)
 {
-	set_verdict(r, "error:%s", reason);
+	set_verdict(r, s, "error:%s", reason);
 	stage_end(r, s, "error", detail);
 	skip_rest(r, "not reached: the run ended on a lab or harness error");
 	r->phase = PH_DONE;
@@ -402,6 +420,60 @@ static json_t *reread(struct run *r, enum stage_id s, const struct calib_result 
 	return o;
 }
 
+/* Judge stage s again on its frame, read with the card's own glyphs. The
+ * outcome changes only if that reading is trusted and the rule then says
+ * otherwise; the stage's record says what happened either way. */
+static void rejudge(struct run *r, enum stage_id s, const struct calib_result *cal, json_t *cinfo)
+{
+	struct stage *st = &r->stages[s];
+	const char *key = s == ST_POST ? "post_rejudged" : "text_rejudged";
+	if (!st->outcome || (strcmp(st->outcome, "pass") && strcmp(st->outcome, "fail")) ||
+	    !r->judged[s].rgb)
+		return;
+	struct hil_err err;
+	enum ninth_column_rule rule = r->cell->card->kind == CARD_EMULATED ? NINTH_QEMU : NINTH_VGA;
+	if (textmode_decode(&r->judged[s], &cal->font, rule, r->screen, &err) < 0) {
+		json_object_set_new(cinfo, key, json_pack("{s:s}", "error", err.msg));
+		return;
+	}
+	float conf = textmode_min_confidence(r->screen);
+	if (conf < TEXTMODE_TRUST) {
+		json_object_set_new(cinfo, key, json_pack("{s:s, s:f}", "error",
+							 "the learned glyphs do not read this frame with confidence",
+							 "confidence", conf));
+		return;
+	}
+	const char *saved_reader = r->reader;
+	r->reader = "textmode";
+	json_t *info = json_object();
+	struct strbuf why = STRBUF_INIT;
+	int ok;
+	if (s == ST_POST) {
+		ok = judge_post(r, info);
+	} else {
+		ok = judge_text(r, info, &why);
+		card_seen(r, info, &why, &ok);
+	}
+	r->reader = saved_reader;
+	const char *now = ok ? "pass" : "fail";
+	json_object_set_new(info, "outcome", json_string(now));
+	json_object_set_new(info, "previous", json_string(st->outcome));
+	json_object_set_new(info, "confidence", json_real(conf));
+	/* The card's own glyphs are the better witness: they decide. */
+	json_object_set_new(st->info, "reader", json_string("calibration"));
+	if (strcmp(now, st->outcome)) {
+		st->outcome = now;
+		json_object_set_new(st->info, "detail",
+				    json_sprintf("re-judged with the card's own glyphs (calibration): %s",
+						 ok ? "the screen agrees with the guest" : sb_str(&why)));
+		r->reason[s][0] = '\0';
+		if (!ok)
+			set_verdict(r, s, s == ST_POST ? "fail:no-post" : "fail:text");
+	}
+	json_object_set_new(cinfo, key, info);
+	sb_release(&why);
+}
+
 /* The calibration frame: learn the glyphs, record them and what the frames
  * judged earlier read with them, release the guest. */
 static void on_calib_frame(struct run *r)
@@ -444,6 +516,13 @@ static void on_calib_frame(struct run *r)
 							   cal->fg[2], "bg", cal->bg[0], cal->bg[1], cal->bg[2]));
 	json_object_set_new(info, "post_reread", reread(r, ST_POST, cal));
 	json_object_set_new(info, "text_reread", reread(r, ST_TEXT, cal));
+	/* Where the decoder's font is not the card's, or the decoder could not
+	 * read a stage's frame, the card's own glyphs judge it again. */
+	for (enum stage_id st = ST_POST; st <= ST_TEXT; st++) {
+		const char *reader = json_string_value(json_object_get(r->stages[st].info, "reader"));
+		if (ndiff != 0 || !reader || strcmp(reader, "textmode"))
+			rejudge(r, st, cal, info);
+	}
 	json_object_set_new(info, "looks", json_integer(r->looks));
 	sb_release(&ninth);
 	json_object_set_new(r->stages[ST_TEXT].info, "calibration", info);
@@ -517,7 +596,7 @@ static void check_timeout(struct run *r)
 		free(detail);
 		return;
 	}
-	set_verdict(r, s == ST_POST ? "fail:no-post" : "fail:text");
+	set_verdict(r, s, s == ST_POST ? "fail:no-post" : "fail:text");
 	stage_end(r, s, "fail", detail);
 	free(detail);
 	/* Release the guest anyway: its later stages are still evidence. */
@@ -655,7 +734,7 @@ static void on_qemu_exit(struct run *r)
 
 	if (crashed) {
 		char *d = xasprintf("QEMU %s", how);
-		set_verdict(r, "fail:qemu-crash");
+		set_verdict(r, current_stage(r), "fail:qemu-crash");
 		stage_end(r, current_stage(r), "fail", d);
 		free(d);
 		skip_rest(r, "not reached: QEMU crashed");
@@ -671,7 +750,7 @@ static void on_qemu_exit(struct run *r)
 			: xasprintf("QEMU %s before the guest finished (%s)", how,
 				    r->phase == PH_WAIT_POST_HOLD ? "no post hold yet" : "mid-run");
 		enum stage_id s = current_stage(r);
-		set_verdict(r, "fail:%s", s == ST_POST ? "no-post" : stage_names[s]);
+		set_verdict(r, s, "fail:%s", s == ST_POST ? "no-post" : stage_names[s]);
 		stage_end(r, s, "fail", d);
 		free(d);
 		skip_rest(r, "not reached: QEMU exited");
@@ -689,7 +768,7 @@ static void on_deadline(struct run *r)
 		char *d = xasprintf("the guest did not reach its %s checkpoint within %.0f s",
 				    stage_names[s],
 				    scaled(r, s == ST_POST ? WIN_POST_HOLD : WIN_TEXT_HOLD) / 1000);
-		set_verdict(r, "fail:guest-hang");
+		set_verdict(r, s, "fail:guest-hang");
 		stage_end(r, s, "fail", d);
 		free(d);
 		skip_rest(r, "not reached: the guest hung");
@@ -719,7 +798,7 @@ static void on_deadline(struct run *r)
 	case PH_WAIT_END: {
 		char *d = xasprintf("QEMU did not exit within %.0f s after the guest was released",
 				    scaled(r, WIN_END) / 1000);
-		set_verdict(r, "fail:shutdown");
+		set_verdict(r, ST_SHUTDOWN, "fail:shutdown");
 		stage_end(r, ST_SHUTDOWN, "fail", d);
 		free(d);
 		r->phase = PH_DONE;
@@ -1122,9 +1201,9 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 	char finished_at[32];
 	utc_iso8601(finished_at);
 	res->seconds = (double)(now_ms() - r.t_start) / 1000.0;
-	if (!r.verdict[0])
-		snprintf(r.verdict, sizeof r.verdict, "pass");
-	snprintf(res->verdict, sizeof res->verdict, "%s", r.verdict);
+	char verdict[128];
+	final_verdict(&r, verdict, sizeof verdict);
+	snprintf(res->verdict, sizeof res->verdict, "%s", verdict);
 	char qemu_exit[128] = "not started";
 	if (r.qemu.pid)
 		proc_describe(&r.qemu, qemu_exit, sizeof qemu_exit);
@@ -1154,10 +1233,10 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 	json_object_set_new(rec, "finished_at", json_string(finished_at));
 	json_object_set_new(rec, "duration_ms", json_integer(now_ms() - r.t_start));
 	json_object_set_new(rec, "stages", stages_json(&r));
-	json_object_set_new(rec, "verdict", json_string(r.verdict));
+	json_object_set_new(rec, "verdict", json_string(verdict));
 	json_object_set_new(rec, "furthest_stage", json_string(furthest_stage(&r)));
 	json_object_set_new(rec, "expected", json_string(cell->card->expect));
-	json_object_set_new(rec, "as_expected", json_boolean(!strcmp(r.verdict, cell->card->expect)));
+	json_object_set_new(rec, "as_expected", json_boolean(!strcmp(verdict, cell->card->expect)));
 	json_object_set_new(rec, "font", opts->font ? json_string(opts->font->source) : json_null());
 	json_object_set_new(rec, "guest_reports", json_incref(r.reports));
 	json_object_set_new(rec, "guest_pci_display", json_incref(r.pci));

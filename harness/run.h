@@ -8,6 +8,10 @@
  * phase it arrives in, so "QEMU died while we waited for a frame" is a
  * defined transition, not a crash.
  *
+ * A calibration screen at the end teaches the run the card's own glyphs;
+ * stages whose frames the decoder's font could not read exactly are judged
+ * again with them (the verdict is computed from the final stage outcomes).
+ *
  * Outcome rules: `fail` is about the thing under test (card, firmware, guest,
  * QEMU); `error` is about the harness or the lab (capture unreachable, guest
  * image missing, record not writable). See docs/run-record.md.

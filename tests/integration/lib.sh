@@ -11,7 +11,10 @@ tmpdir() {
 	d=$(mktemp -d /tmp/hilrun-it-XXXXXX)
 	echo "$d"
 }
-# No QEMU started for this card may outlive hilrun.
-no_leftover_qemu() {
-	! pgrep -f "hilrun-$1," >/dev/null 2>&1
+# No QEMU started by the run of this record may outlive hilrun. A run's QEMU
+# is told apart from concurrent runs' by its private socket directory.
+no_leftover_qemu() { # no_leftover_qemu RUN.JSON
+	sockdir=$(jq -r '.qemu_argv[] | select(startswith("socket,id=qmp,path=")) | sub("socket,id=qmp,path="; "") | sub("/qmp.sock$"; "")' "$1")
+	[ -n "$sockdir" ] || return 1
+	! pgrep -f -- "$sockdir/" >/dev/null 2>&1 && [ ! -e "$sockdir" ]
 }

@@ -63,9 +63,11 @@ rc=0
 cat "$OUT/err"
 rec=$(ls "$OUT"/font/runs/*/run.json)
 check "run with a foreign font exits 0 (got $rc)" [ "$rc" -eq 0 ]
-check "text read by the tesseract fallback" [ "$(jq -r '.stages[2].reader' "$rec")" = tesseract ]
 check "fallback reason recorded" sh -c "jq -r '.stages[2].fallback_reason' '$rec' | grep -q 'decoder confidence'"
-check "fuzzy scores recorded for the fallback" [ "$(jq -r '.stages[2].lines[0].score > 0.85' "$rec")" = true ]
+check "fuzzy scores recorded for the tesseract fallback" [ "$(jq -r '.stages[2].lines[0].score > 0.85' "$rec")" = true ]
+check "calibration found the glyph that differs ('e')" [ "$(jq -r '.stages[2].calibration.differing_codes | join(",")' "$rec")" = 65 ]
+check "text re-judged exactly with the card's own glyphs" [ "$(jq -r '.stages[2].reader + " " + .stages[2].calibration.text_rejudged.outcome' "$rec")" = "calibration pass" ]
+check "post re-judged too" [ "$(jq -r '.stages[1].reader' "$rec")" = calibration ]
 
 # SIGINT mid-run: QEMU stopped, the record written, exit 130.
 "$HILRUN" --card std-vga --out "$OUT/int" 2>"$OUT/err" &
@@ -78,5 +80,5 @@ cat "$OUT/err"
 rec=$(ls "$OUT"/int/runs/*/run.json)
 check "interrupted run exits 130 (got $rc)" [ "$rc" -eq 130 ]
 check "verdict error:interrupted" [ "$(jq -r .verdict "$rec")" = error:interrupted ]
-check "no QEMU left after the interrupt" no_leftover_qemu std-vga
+check "no QEMU left after the interrupt" no_leftover_qemu "$rec"
 echo "PASS: negative"

@@ -11,12 +11,12 @@ rc=0
 "$HILRUN" --card "$CARD" --out "$OUT" --json >"$OUT/records.json" 2>"$OUT/stderr.txt" || rc=$?
 cat "$OUT/stderr.txt"
 check "hilrun --card $CARD exits 0 (got $rc)" [ "$rc" -eq 0 ]
-check "no QEMU left running" no_leftover_qemu "$CARD"
 check "--json printed one record per cell" [ "$(jq length "$OUT/records.json")" -ge 1 ]
 
 for dir in "$OUT"/runs/*/; do
 	rec="$dir/run.json"
 	check "record $rec exists" [ -f "$rec" ]
+	check "no QEMU left running, sockets removed" no_leftover_qemu "$rec"
 	check "schema is hilrun-run/1" [ "$(jq -r .schema "$rec")" = hilrun-run/1 ]
 	check "card is $CARD" [ "$(jq -r .card.id "$rec")" = "$CARD" ]
 	check "verdict is pass" [ "$(jq -r .verdict "$rec")" = pass ]
