@@ -258,6 +258,30 @@ static char *tidy_text(const char *s)
 	return sb_detach(&sb);
 }
 
+char *ocr_read_cell(struct ocr *o, const struct frame *f, int x, int y, int w, int h,
+		    struct hil_err *err)
+{
+	if (x < 0 || y < 0 || w < 1 || h < 1 || x + w > f->width || y + h > f->height) {
+		hil_seterr(err, "ocr: cell %dx%d at %d,%d is outside the %dx%d frame", w, h, x, y,
+			   f->width, f->height);
+		return NULL;
+	}
+	struct frame cell;
+	frame_init(&cell);
+	if (frame_alloc(&cell, w, h) < 0) {
+		hil_seterr(err, "ocr: bad cell size %dx%d", w, h);
+		return NULL;
+	}
+	for (int row = 0; row < h; row++)
+		memcpy(cell.rgb + (size_t)row * w * 3, f->rgb + ((size_t)(y + row) * f->width + x) * 3,
+		       (size_t)w * 3);
+	TessBaseAPISetPageSegMode(o->api, PSM_SINGLE_CHAR);
+	char *text = ocr_read(o, &cell, err);
+	TessBaseAPISetPageSegMode(o->api, PSM_SINGLE_BLOCK);
+	frame_release(&cell);
+	return text;
+}
+
 char *ocr_read(struct ocr *o, const struct frame *f, struct hil_err *err)
 {
 	if (!f->rgb || f->width < 1 || f->height < 1 || f->width > FRAME_MAX_DIM ||

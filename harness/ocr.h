@@ -22,6 +22,12 @@ struct ocr *ocr_open(struct hil_err *err);
 /* The text of the frame, lines separated by '\n', trailing blank lines and
  * trailing spaces removed. NULL on error. */
 char *ocr_read(struct ocr *o, const struct frame *f, struct hil_err *err);
+/* Read one character cell (x, y, w, h in the frame) as a single character
+ * (page segmentation mode 10): for the cells the exact decoder cannot match.
+ * Returns what tesseract read (usually one character, possibly "" or more);
+ * NULL on error. */
+char *ocr_read_cell(struct ocr *o, const struct frame *f, int x, int y, int w, int h,
+		    struct hil_err *err);
 /* tesseract's version string, for the run record. */
 const char *ocr_version(void);
 void ocr_close(struct ocr *o);

@@ -32,6 +32,10 @@
 #define WIN_TEXT_HOLD    15000 /* from release after post to "text hold" */
 #define WIN_END          15000 /* from release after text to QEMU's exit */
 #define FRAME_RETRY_MS   300   /* pause between two looks at the screen */
+/* A frame with at most this many cells the decoder cannot trust keeps its
+ * exact reading, with those cells read one by one by tesseract; more, and the
+ * whole frame goes to tesseract (it is probably not a clean text screen). */
+#define OCR_CELLS_MAX    64
 #define STDERR_TAIL_MAX  4096  /* how much of QEMU's stderr goes into the record */
 #define GUEST_EXIT_CODE  16    /* what bios-post writes to isa-debug-exit on success */
 
@@ -354,6 +358,45 @@ static void card_seen(struct run *r, json_t *info, struct strbuf *why, int *ok)
 	}
 }
 
+/* The decoder matched every cell but a few; read those few with tesseract,
+ * one character each, and put what it read into the screen (printable ASCII
+ * only: the guest's lines are ASCII). Returns 1 if the screen can now be
+ * taken as read ("textmode+tesseract"), recording each such cell. */
+static int read_doubtful_cells(struct run *r, json_t *info)
+{
+	struct text_screen *scr = r->screen;
+	int doubtful = 0;
+	for (int row = 0; row < scr->rows; row++)
+		for (int col = 0; col < scr->cols; col++)
+			doubtful += scr->cell[row][col].confidence < TEXTMODE_TRUST;
+	if (doubtful > OCR_CELLS_MAX || !r->opts->ocr)
+		return 0;
+	json_t *cells = json_array();
+	for (int row = 0; row < scr->rows; row++) {
+		for (int col = 0; col < scr->cols; col++) {
+			struct text_cell *c = &scr->cell[row][col];
+			if (c->confidence >= TEXTMODE_TRUST)
+				continue;
+			struct hil_err err;
+			char *got = ocr_read_cell(r->opts->ocr, &r->last, scr->origin_x + col * scr->cell_w,
+						  scr->origin_y + row * scr->cell_h, scr->cell_w,
+						  scr->cell_h, &err);
+			char matched[5] = { 0 };
+			utf8_encode(cp437_to_unicode(c->code), matched);
+			if (got && strlen(got) == 1 && got[0] >= 0x20 && got[0] < 0x7f)
+				c->code = (uint8_t)got[0];
+			json_array_append_new(cells, json_pack("{s:i, s:i, s:s, s:f, s:s}", "row", row, "col",
+							       col, "matched", matched, "confidence",
+							       c->confidence, "tesseract", got ? got : err.msg));
+			c->confidence = TEXTMODE_TRUST; /* decided, by tesseract */
+			free(got);
+		}
+	}
+	json_object_set_new(info, "ocr_cells", cells);
+	r->reader = "textmode+tesseract";
+	return 1;
+}
+
 /* Read the frame: exactly with the text-mode decoder when the frame is
  * text mode at its native geometry and every cell matches a glyph; else
  * with tesseract, saying why. Sets r->reader and r->last_text. */
@@ -361,12 +404,15 @@ static void read_screen(struct run *r, json_t *info)
 {
 	struct hil_err err;
 	enum ninth_column_rule rule = r->cell->card->kind == CARD_EMULATED ? NINTH_QEMU : NINTH_VGA;
+	json_object_del(info, "ocr_cells"); /* from an earlier look */
 	int dec = r->opts->font ? textmode_decode(&r->last, r->opts->font, rule, r->screen, &err) : -1;
 	if (!r->opts->font)
 		hil_seterr(&err, "no font loaded");
 	if (dec == 0) {
 		float conf = textmode_min_confidence(r->screen);
 		json_object_set_new(info, "decoder_confidence", json_real(conf));
+		if (conf < TEXTMODE_TRUST && read_doubtful_cells(r, info))
+			conf = TEXTMODE_TRUST;
 		if (conf >= TEXTMODE_TRUST) {
 			struct strbuf sb = STRBUF_INIT;
 			char buf[TEXT_COLS_MAX * 4 + 1];
@@ -375,7 +421,9 @@ static void read_screen(struct run *r, json_t *info)
 				sb_addf(&sb, "%s\n", buf);
 			}
 			r->last_text = sb_detach(&sb);
-			r->reader = "textmode";
+			if (!json_object_get(info, "ocr_cells") ||
+			    !json_array_size(json_object_get(info, "ocr_cells")))
+				r->reader = "textmode";
 			json_object_set_new(info, "font", json_string(r->opts->font->source));
 			json_object_del(info, "fallback_reason");
 			return;
