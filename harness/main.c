@@ -16,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "calib.h"
 #include "catalog.h"
 #include "image.h"
 #include "ocr.h"
@@ -63,7 +64,7 @@ static void say_error(const char *fmt, ...)
 static const char usage_text[] =
 	"usage: hilrun --card ID [--guest G] [--firmware F] [--variant V] [--out DIR] [options]\n"
 	"       hilrun list [--cards DIR]\n"
-	"       hilrun decode IMAGE [--json] [--font ROM] [--ninth qemu|vga]\n"
+	"       hilrun decode IMAGE [--json] [--font ROM|CALIBRATION-FRAME] [--ninth qemu|vga]\n"
 	"       hilrun help | version\n"
 	"\n"
 	"Run options:\n"
@@ -491,6 +492,35 @@ static void print_screen_json(const struct text_screen *scr, const char *image, 
 	printf("  ]\n}\n");
 }
 
+/* --font takes a VGA BIOS ROM, or a calibration frame (an image of the
+ * bios-post calibration screen, e.g. a run's calibration.png). */
+static int load_font(struct vgafont *font, const char *path, struct hil_err *err)
+{
+	struct hil_err rom_err;
+	if (vgafont_from_rom(font, path, &rom_err) == 0)
+		return 0;
+	struct frame f;
+	frame_init(&f);
+	if (frame_read(&f, path, err) < 0) {
+		hil_seterr(err, "%s (and not an image either: %s)", rom_err.msg, err->msg);
+		return -1;
+	}
+	static const struct calib_layout bios_post = { 4, 8, 2, 16 };
+	struct calib_result *cal = xmalloc(sizeof *cal);
+	int rc = calib_learn(&f, &bios_post, cal, err);
+	if (rc == 0) {
+		*font = cal->font;
+		snprintf(font->source, sizeof font->source, "calibration frame %s", path);
+	} else {
+		char why[HIL_ERR_MAX];
+		snprintf(why, sizeof why, "%s", err->msg);
+		hil_seterr(err, "%s: not a VGA BIOS ROM, and no calibration screen: %s", path, why);
+	}
+	free(cal);
+	frame_release(&f);
+	return rc;
+}
+
 static int cmd_decode(int argc, char **argv, struct settings *s)
 {
 	static const struct option longopts[] = {
@@ -536,7 +566,7 @@ static int cmd_decode(int argc, char **argv, struct settings *s)
 		return EXIT_USAGE;
 	}
 	struct vgafont font;
-	if (vgafont_from_rom(&font, font_rom, &err) < 0) {
+	if (load_font(&font, font_rom, &err) < 0) {
 		say_error("%s", err.msg);
 		frame_release(&f);
 		return EXIT_USAGE;

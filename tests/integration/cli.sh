@@ -85,6 +85,11 @@ expect_exit 2 "unsupported text geometry 4x2 (this decoder reads 720x400 and 640
 expect_exit 2 "not a PNG, JPEG or PPM (P6) image" -- decode /etc/hostname
 expect_exit 2 "decode: expected one image file" -- decode
 expect_exit 1 "low confidence" -- decode "$FR/seabios-banner-stdvga-q80.jpg"
+"$HILRUN" decode --font "$FR/calibration-stdvga.png" "$FR/bios-post-stdvga-text.png" >"$OUT/decoded" || fail "decode with a calibration frame as the font failed"
+grep -v "^$" "$OUT/decoded" | diff -u "$FR/bios-post-stdvga-text.txt" - || fail "decode with the learned font differs"
+echo "ok: decode --font CALIBRATION-FRAME reads the frame exactly"
+check "the record of the font says where it came from" sh -c "'$HILRUN' decode --json --font '$FR/calibration-stdvga.png' '$FR/bios-post-stdvga-text.png' | jq -r .font | grep -q '^calibration frame '"
+expect_exit 2 "not a VGA BIOS ROM, and no calibration screen: calibration screen not shown" -- decode --font "$FR/bios-post-stdvga-text.png" "$FR/bios-post-stdvga-text.png"
 
 # a lab error is an error, not a card failure, and the record is still whole
 mkdir -p "$OUT/noguests"
