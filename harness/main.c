@@ -454,7 +454,9 @@ static void print_screen_json(const struct text_screen *scr, const char *image, 
 {
 	char buf[TEXT_COLS_MAX * 4 + 1];
 	printf("{\n  \"image\": ");
-	json_dumpf(json_string(image), stdout, JSON_ENCODE_ANY);
+	json_t *ji = json_string(image);
+	json_dumpf(ji, stdout, JSON_ENCODE_ANY);
+	json_decref(ji);
 	printf(",\n  \"reader\": \"textmode\",\n  \"font\": ");
 	json_t *jf = json_string(font);
 	json_dumpf(jf, stdout, JSON_ENCODE_ANY);
