@@ -2,12 +2,24 @@
  * character cell against the card's glyphs (an exact decoder; tesseract is
  * only the fallback for cells this cannot match).
  *
- * This version reads frames at text mode's native geometry: 720x400 (80x25
- * cells of 9x16, the 9th column blank, or a copy of the 8th for line-drawing
- * codes) and 640x400 (8x16 cells). Other geometries (scaled captures,
- * framebuffer text) return TEXTMODE_UNSUPPORTED so the caller can fall back.
+ * Frames at text mode's native geometry, 720x400 (80x25 cells of 9x16, the
+ * 9th column blank, or a copy of the 8th for line-drawing codes) and
+ * 640x400 (8x16 cells), are read pixel for pixel.
  *
- * Ownership: struct text_screen is plain data; no allocation. */
+ * Any other frame of at least 720x400 is taken for a capture of an 80x25
+ * screen (IP-KVM, HDMI capture box): scaled by any factors of at least 1
+ * (x and y may differ), inside a border of up to 5 % of each dimension (of
+ * any colour, also the text's background), JPEG-compressed. The decoder
+ * finds the cell grid from the frame itself (textmode.c says how), samples
+ * every cell at its text-mode pixel centres, splits the samples into two
+ * colours and matches the result by Hamming distance. Frames smaller than
+ * 720x400, and frames in which no grid reads as glyphs, return
+ * TEXTMODE_UNSUPPORTED so that the caller can fall back. Frames enlarged
+ * less than 1.3 times (either axis; e.g. 800x600) are read but never
+ * trusted: thin strokes and dither patterns blur away there.
+ *
+ * Ownership: struct text_screen is plain data; the decoder allocates
+ * scratch memory for scaled frames and frees it before returning. */
 #ifndef HIL_TEXTMODE_H
 #define HIL_TEXTMODE_H
 
@@ -29,13 +41,31 @@
  * QEMU does it for 0xB0-0xDF, real VGA hardware for 0xC0-0xDF. */
 enum ninth_column_rule { NINTH_QEMU, NINTH_VGA };
 
+/* Confidence: at native geometry, the fraction of the cell's pixels that
+ * match the reading. In a scaled frame, where resampling and compression
+ * blur glyph edges, it says how certain the character is: with d the
+ * distance in pixels of the binarised cell from the reading and d2 that of
+ * the nearest reading that draws the cell differently (a pixel of the 9th
+ * column, which has none of its own and takes colour from the next cell,
+ * counts a quarter), 1 for d = 0;
+ * 1 - d / 200 (0.995, 0.99: trusted) for d <= 2 and d2 - d >= 2 + d;
+ * otherwise 0.98 * (d2 - d) / (d2 + d), below TEXTMODE_TRUST. A cell read
+ * as one colour has 1, or 0.98 when its two colours were close enough to be
+ * a faint glyph. Colours of a scaled frame are the two colours as sampled
+ * (away from their edges) rounded per channel to the VGA levels 0x00, 0x57,
+ * 0xA8, 0xFF; the foreground of a glyph of a few pixels (". : ,") may read a
+ * level darker. */
 struct text_cell {
 	uint8_t code;          /* CP437 code */
 	uint8_t fg[3], bg[3];  /* RGB */
-	float confidence;      /* fraction of the cell's pixels that match, 0..1 */
+	float confidence;      /* see above, 0..1 */
 	uint8_t cursor;        /* cursor drawn over the cell (rows 13-14 inverted) */
 };
 
+/* The grid in the frame's pixels: cell (r, c) starts at origin_x + c *
+ * cell_w, origin_y + r * cell_h. Exact at native geometry; in a scaled
+ * frame each is the real value rounded (cell_w = 9 or 8 times the scale:
+ * the error adds up across a row, so this is for display, not to sample). */
 struct text_screen {
 	int cols, rows;
 	int cell_w, cell_h;
@@ -43,8 +73,10 @@ struct text_screen {
 	struct text_cell cell[TEXT_ROWS_MAX][TEXT_COLS_MAX];
 };
 
-/* Decode the frame. 0 ok; TEXTMODE_UNSUPPORTED if its geometry is not one
- * this version reads (err says which); -1 on other errors. */
+/* Decode the frame. 0 ok; TEXTMODE_UNSUPPORTED if it is not a text screen
+ * this version reads (too small, or no character grid found: err says
+ * which); -1 on other errors. Native frames take ~30-120 us, scaled ones
+ * milliseconds. */
 int textmode_decode(const struct frame *f, const struct vgafont *font,
 		    enum ninth_column_rule rule, struct text_screen *out, struct hil_err *err);
 

@@ -5,12 +5,21 @@
  * buffer. Where two readings draw the same pixels, the expected one is
  * worked out here by brute force from the font and the rule in textmode.h;
  * the pairs this font has are pinned in a list so that a change shows.
- * Microseconds per frame are printed for information only. */
+ * Microseconds per frame are printed for information only.
+ *
+ * Scaled captures: the fixtures are degraded at run time with ImageMagick's
+ * convert (scaled to capture sizes, JPEG quality 80-70, a black border),
+ * as an IP-KVM would send them, and read again: the text screens exactly,
+ * the all-codes screen within a character error rate, never a wrong
+ * character trusted. convert is required (ci/setup installs imagemagick). */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "image.h"
 #include "testutil.h"
@@ -470,23 +479,55 @@ END_TEST
 
 START_TEST(unsupported_geometry)
 {
-	static const int sizes[][2] = { { 1024, 768 }, { 720, 401 }, { 640, 480 }, { 1, 1 } };
-	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+	/* Smaller than a text screen: not one this decoder reads. */
+	static const int small[][2] = { { 640, 480 }, { 719, 400 }, { 1, 1 } };
+	for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
 		struct frame f;
 		struct hil_err err = { "" };
 		frame_init(&f);
-		ck_assert_int_eq(frame_alloc(&f, sizes[i][0], sizes[i][1]), 0);
+		ck_assert_int_eq(frame_alloc(&f, small[i][0], small[i][1]), 0);
 		ck_assert_int_eq(textmode_decode(&f, &font, NINTH_QEMU, screen, &err),
 				 TEXTMODE_UNSUPPORTED);
 		char *want = xasprintf("unsupported text geometry %dx%d (this decoder reads "
-				       "720x400 and 640x400)",
-				       sizes[i][0], sizes[i][1]);
+				       "720x400 and 640x400): too small for a scaled capture of "
+				       "them",
+				       small[i][0], small[i][1]);
 		ck_assert_str_eq(err.msg, want);
 		free(want);
 		frame_release(&f);
 	}
-	struct frame empty;
+	/* Big enough, but no grid in it: blank, or noise. */
+	static const int big[][2] = { { 1024, 768 }, { 720, 401 }, { 1920, 1080 } };
+	unsigned seed = 1;
+	for (size_t i = 0; i < 2 * sizeof big / sizeof big[0]; i++) {
+		const int *sz = big[i / 2];
+		struct frame f;
+		struct hil_err err = { "" };
+		frame_init(&f);
+		ck_assert_int_eq(frame_alloc(&f, sz[0], sz[1]), 0);
+		if (i & 1)
+			for (size_t p = 0; p < (size_t)sz[0] * sz[1] * 3; p++) {
+				seed = seed * 1103515245u + 12345u;
+				f.rgb[p] = (uint8_t)(seed >> 16);
+			}
+		ck_assert_int_eq(textmode_decode(&f, &font, NINTH_QEMU, screen, &err),
+				 TEXTMODE_UNSUPPORTED);
+		char *want = xasprintf(
+			"unsupported text geometry %dx%d: no 80x25 character grid found in it", sz[0],
+			sz[1]);
+		ck_assert_str_eq(err.msg, want);
+		free(want);
+		frame_release(&f);
+	}
+	/* A real 4x2 image. */
+	struct frame tiny;
 	struct hil_err err = { "" };
+	load_frame(&tiny, "tiny-rgb16.png");
+	ck_assert_int_eq(textmode_decode(&tiny, &font, NINTH_QEMU, screen, &err),
+			 TEXTMODE_UNSUPPORTED);
+	ck_assert_msg(strstr(err.msg, "4x2"), "%s", err.msg);
+	frame_release(&tiny);
+	struct frame empty;
 	frame_init(&empty);
 	ck_assert_int_eq(textmode_decode(&empty, &font, NINTH_QEMU, screen, &err), -1);
 	ck_assert_msg(err.msg[0], "no message");
@@ -600,6 +641,304 @@ START_TEST(speed)
 }
 END_TEST
 
+/* ---- Scaled captures ---- */
+
+/* How a capture box might send the screen: convert's arguments between
+ * the input and the output file. */
+struct variant {
+	const char *name, *ext;
+	const char *args[12];
+	/* All-codes character errors allowed, of 2000: 0.1 % (this version
+	 * makes at most one). */
+	int allcodes_max_errors;
+};
+
+static const struct variant variants[] = {
+	{ "1280x720-q80", "jpg",
+	  { "-filter", "Triangle", "-resize", "1280x720!", "-quality", "80", NULL }, 2 },
+	{ "1920x1080-q70", "jpg",
+	  { "-filter", "Triangle", "-resize", "1920x1080!", "-quality", "70", NULL }, 2 },
+	{ "1024x768-q70", "jpg",
+	  { "-filter", "Triangle", "-resize", "1024x768!", "-quality", "70", NULL }, 2 },
+	{ "200pc-png", "png", { "-resize", "200%", NULL }, 2 },
+	{ "1280x720-border3x5-q75", "jpg",
+	  { "-filter", "Triangle", "-resize", "1280x720!", "-bordercolor", "black", "-border",
+	    "3x5", "-quality", "75", NULL },
+	  2 },
+	{ "1274x710-border3x5-q75", "jpg",
+	  { "-filter", "Triangle", "-resize", "1274x710!", "-bordercolor", "black", "-border",
+	    "3x5", "-quality", "75", NULL },
+	  2 },
+};
+
+/* Run convert SRC ARGS... DST (an argv, no shell). */
+static void convert(const char *src, const char *const *args, const char *dst)
+{
+	const char *argv[20];
+	int n = 0;
+	argv[n++] = "convert";
+	argv[n++] = src;
+	for (int i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n++] = dst;
+	argv[n] = NULL;
+	fflush(stdout);
+	pid_t pid = fork();
+	ck_assert_msg(pid >= 0, "fork failed");
+	if (pid == 0) {
+		execvp("convert", (char *const *)argv);
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 127),
+		      "convert (ImageMagick) not found: install imagemagick (ci/setup does)");
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "convert %s -> %s failed",
+		      src, dst);
+}
+
+/* The fixture name (without .png) degraded as variant v, read into f. */
+static void load_degraded(struct frame *f, const char *name, const struct variant *v)
+{
+	struct hil_err err = { "" };
+	char *dir = test_tmpdir();
+	char *src = xasprintf("%s/frames/%s.png", fixtures_dir(), name);
+	char *dst = xasprintf("%s/%s-%s.%s", dir, name, v->name, v->ext);
+	convert(src, v->args, dst);
+	frame_init(f);
+	ck_assert_msg(frame_read(f, dst, &err) == 0, "%s", err.msg);
+	test_rmdir(dir);
+	free(dst);
+	free(src);
+	free(dir);
+}
+
+static double now_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+/* Every text frame, every variant: the same rows as the original. */
+START_TEST(scaled_text)
+{
+	const struct variant *v = &variants[_i];
+	for (size_t k = 0; k < sizeof real_frames / sizeof real_frames[0]; k++) {
+		const struct real_frame *rf = &real_frames[k];
+		if (!strcmp(rf->name, "seabios-banner-cirrus"))
+			continue; /* the same pixels as the std-vga one */
+		struct frame orig, f;
+		struct hil_err err = { "" };
+		char *png = xasprintf("%s.png", rf->name);
+		load_frame(&orig, png);
+		decode(&orig, NINTH_QEMU);
+		char want[25][TEXT_COLS_MAX + 1];
+		for (int r = 0; r < 25; r++)
+			textmode_row_ascii(screen, r, want[r]);
+
+		load_degraded(&f, rf->name, v);
+		double t0 = now_us();
+		int rc = textmode_decode(&f, &font, NINTH_QEMU, screen, &err);
+		double us = now_us() - t0;
+		ck_assert_msg(rc == 0, "%s %s: %s", rf->name, v->name, err.msg);
+		ck_assert_int_eq(screen->cols, 80);
+		ck_assert_int_eq(screen->rows, 25);
+		int low = 0;
+		for (int r = 0; r < 25; r++) {
+			char got[TEXT_COLS_MAX + 1];
+			textmode_row_ascii(screen, r, got);
+			ck_assert_msg(!strcmp(got, want[r]), "%s %s row %d: \"%s\", want \"%s\"",
+				      rf->name, v->name, r, got, want[r]);
+			for (int c = 0; c < 80; c++) {
+				const struct text_cell *tc = &screen->cell[r][c];
+				low += tc->confidence < TEXTMODE_TRUST;
+				int here = r == rf->cursor_row && c == rf->cursor_col;
+				ck_assert_msg(tc->cursor == here, "%s %s (%d,%d): cursor %d",
+					      rf->name, v->name, r, c, tc->cursor);
+				/* Grey on black text keeps its colours, but
+				 * for glyphs of a few pixels (". : ,") blur
+				 * may darken the foreground. */
+				if (rf->fg && tc->code != ' ') {
+					int n = 0;
+					for (int y = 0; y < 16; y++)
+						n += __builtin_popcount(font.glyph[tc->code][y]);
+					ck_assert_msg(rgb(tc->bg) == rf->bg &&
+							      (n < 12 || rgb(tc->fg) == rf->fg),
+						      "%s %s (%d,%d): %06x on %06x", rf->name,
+						      v->name, r, c, rgb(tc->fg), rgb(tc->bg));
+				}
+			}
+		}
+		/* Grey on black screens are clean enough to trust
+		 * (the recoloured one has cells of three colours). */
+		if (rf->fg)
+			ck_assert_msg(low == 0, "%s %s: %d cells below trust, min %.3f",
+				      rf->name, v->name, low, textmode_min_confidence(screen));
+		printf("textmode scaled: %s %s (%dx%d): rows exact, %d cells below trust, "
+		       "min confidence %.3f, %.0f us\n",
+		       rf->name, v->name, f.width, f.height, low,
+		       textmode_min_confidence(screen), us);
+		frame_release(&f);
+		frame_release(&orig);
+		free(png);
+	}
+	fflush(stdout);
+}
+END_TEST
+
+/* The all-codes screen, every variant: character error rate against the
+ * native reading (pinned by allcodes_720), and no wrong character with a
+ * trusted confidence. */
+START_TEST(scaled_allcodes)
+{
+	const struct variant *v = &variants[_i];
+	struct frame orig, f;
+	struct hil_err err = { "" };
+	load_frame(&orig, "allcodes.png");
+	decode(&orig, NINTH_QEMU);
+	struct text_cell(*want)[TEXT_COLS_MAX] = xmalloc(sizeof screen->cell);
+	memcpy(want, screen->cell, sizeof screen->cell);
+
+	load_degraded(&f, "allcodes", v);
+	const int runs = 3;
+	double t0 = now_us();
+	for (int i = 0; i < runs; i++)
+		ck_assert_msg(textmode_decode(&f, &font, NINTH_QEMU, screen, &err) == 0, "%s %s",
+			      v->name, err.msg);
+	double us = (now_us() - t0) / runs;
+	int errors = 0, trusted_wrong = 0, low = 0;
+	for (int r = 0; r < 25; r++)
+		for (int c = 0; c < 80; c++) {
+			const struct text_cell *tc = &screen->cell[r][c];
+			low += tc->confidence < TEXTMODE_TRUST;
+			if (tc->code == want[r][c].code)
+				continue;
+			errors++;
+			if (tc->confidence >= TEXTMODE_TRUST)
+				trusted_wrong++;
+			printf("textmode scaled: allcodes %s (%d,%d): 0x%02X, want 0x%02X, "
+			       "confidence %.3f\n",
+			       v->name, r, c, tc->code, want[r][c].code, tc->confidence);
+		}
+	printf("textmode scaled: allcodes %s (%dx%d): %d character errors (CER %.2f %%), %d "
+	       "cells below trust, %.0f us per frame\n",
+	       v->name, f.width, f.height, errors, errors * 100.0 / 2000, low, us);
+	fflush(stdout);
+	ck_assert_msg(trusted_wrong == 0, "%s: %d wrong characters trusted", v->name,
+		      trusted_wrong);
+	ck_assert_msg(errors <= v->allcodes_max_errors, "%s: %d character errors, at most %d",
+		      v->name, errors, v->allcodes_max_errors);
+	free(want);
+	frame_release(&f);
+	frame_release(&orig);
+}
+END_TEST
+
+/* Barely enlarged (800x600: 1.11 x 1.5), thin strokes and dither patterns
+ * blur away: the text screens still read exactly, but nothing is trusted. */
+START_TEST(scaled_low)
+{
+	static const struct variant v = {
+		"800x600-q70", "jpg",
+		{ "-filter", "Triangle", "-resize", "800x600!", "-quality", "70", NULL }, 0
+	};
+	static const char *const names[] = { "bios-post-stdvga-text", "seabios-banner-stdvga" };
+	for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+		struct frame orig, f;
+		char *png = xasprintf("%s.png", names[k]);
+		load_frame(&orig, png);
+		decode(&orig, NINTH_QEMU);
+		char want[25][TEXT_COLS_MAX + 1];
+		for (int r = 0; r < 25; r++)
+			textmode_row_ascii(screen, r, want[r]);
+		load_degraded(&f, names[k], &v);
+		decode(&f, NINTH_QEMU);
+		for (int r = 0; r < 25; r++) {
+			char got[TEXT_COLS_MAX + 1];
+			textmode_row_ascii(screen, r, got);
+			ck_assert_msg(!strcmp(got, want[r]), "%s 800x600 row %d: \"%s\", want \"%s\"",
+				      names[k], r, got, want[r]);
+		}
+		ck_assert_float_lt(textmode_min_confidence(screen), TEXTMODE_TRUST);
+		for (int r = 0; r < 25; r++)
+			for (int c = 0; c < 80; c++)
+				ck_assert_float_lt(screen->cell[r][c].confidence, TEXTMODE_TRUST);
+		frame_release(&f);
+		frame_release(&orig);
+		free(png);
+	}
+}
+END_TEST
+
+/* A screen in 8-dot mode (640x400, as drop_ninth_column makes it) scaled
+ * to 1280x720 and compressed: read as 8-pixel cells, the same as the native
+ * 640x400 reading. */
+START_TEST(scaled_8dot)
+{
+	static const char *const names[] = { "allcodes", "seabios-banner-stdvga" };
+	static const char *const args[] = { "-filter", "Triangle", "-resize", "1280x720!",
+					    "-quality", "80", NULL };
+	for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+		struct frame wide, narrow, f;
+		struct hil_err err = { "" };
+		char *png = xasprintf("%s.png", names[k]);
+		load_frame(&wide, png);
+		drop_ninth_column(&narrow, &wide);
+		decode(&narrow, NINTH_QEMU);
+		struct text_cell(*want)[TEXT_COLS_MAX] = xmalloc(sizeof screen->cell);
+		memcpy(want, screen->cell, sizeof screen->cell);
+
+		char *dir = test_tmpdir();
+		char *src = xasprintf("%s/%s-640.png", dir, names[k]);
+		char *dst = xasprintf("%s/%s-640-1280x720.jpg", dir, names[k]);
+		ck_assert_msg(frame_write_png(&narrow, src, &err) == 0, "%s", err.msg);
+		convert(src, args, dst);
+		frame_init(&f);
+		ck_assert_msg(frame_read(&f, dst, &err) == 0, "%s", err.msg);
+		decode(&f, NINTH_QEMU);
+		ck_assert_int_eq(screen->cell_w, 16); /* 8 pixels at 2.0 */
+		int errors = 0, trusted_wrong = 0;
+		for (int r = 0; r < 25; r++)
+			for (int c = 0; c < 80; c++) {
+				const struct text_cell *tc = &screen->cell[r][c];
+				if (tc->code != want[r][c].code) {
+					errors++;
+					trusted_wrong += tc->confidence >= TEXTMODE_TRUST;
+				}
+			}
+		printf("textmode scaled: %s 640x400 as 1280x720-q80: %d character errors\n",
+		       names[k], errors);
+		ck_assert_int_eq(trusted_wrong, 0);
+		ck_assert_int_le(errors, 2);
+		test_rmdir(dir);
+		free(dst);
+		free(src);
+		free(dir);
+		free(want);
+		free(png);
+		frame_release(&f);
+		frame_release(&narrow);
+		frame_release(&wide);
+	}
+}
+END_TEST
+
+/* Decoding allocates scratch memory for scaled frames and frees it: many
+ * decodes leave nothing behind (valgrind and ASan check the rest). */
+START_TEST(scaled_repeat)
+{
+	struct frame f;
+	load_degraded(&f, "bios-post-stdvga-text", &variants[0]);
+	for (int i = 0; i < 20; i++)
+		decode(&f, NINTH_QEMU);
+	char ascii[TEXT_COLS_MAX + 1];
+	textmode_row_ascii(screen, 0, ascii);
+	ck_assert_str_eq(ascii, "hilrun bios-post v1");
+	frame_release(&f);
+}
+END_TEST
+
 static Suite *textmode_suite(void)
 {
 	Suite *s = suite_create("textmode");
@@ -620,6 +959,17 @@ static Suite *textmode_suite(void)
 	tcase_add_test(tc, box_drawing_utf8);
 	tcase_add_test(tc, speed);
 	suite_add_tcase(s, tc);
+
+	TCase *sc = tcase_create("scaled");
+	tcase_set_timeout(sc, 900);
+	tcase_add_unchecked_fixture(sc, test_tmproot_setup, test_tmproot_teardown);
+	tcase_add_checked_fixture(sc, setup, teardown);
+	tcase_add_loop_test(sc, scaled_text, 0, sizeof variants / sizeof variants[0]);
+	tcase_add_loop_test(sc, scaled_allcodes, 0, sizeof variants / sizeof variants[0]);
+	tcase_add_test(sc, scaled_low);
+	tcase_add_test(sc, scaled_8dot);
+	tcase_add_test(sc, scaled_repeat);
+	suite_add_tcase(s, sc);
 	return s;
 }
 
