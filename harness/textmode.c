@@ -32,6 +32,13 @@ struct glyphset {
 	int nuniq;
 	uint8_t uniq[256];  /* canonical codes of the distinct glyphs */
 	int16_t slot[HASH_SLOTS]; /* canonical code, or -1 */
+	/* Scaled frames only (see nine_twins()): the glyph has a twin that
+	 * draws its 8 columns the same, in the same or swapped colours, and
+	 * differs only in the 9th. */
+	uint8_t twin9[256];
+	/* Scaled frames only (see grid_evidence()): the glyph, read exactly,
+	 * says the grid is right. */
+	uint8_t evidence[256];
 };
 
 /* What one cell holds: its two colours and where they are. */
@@ -449,10 +456,13 @@ static int blank_band(const uint8_t *line, size_t stride)
  *    of the pixel period, are candidates; that harmonic's phase says where
  *    the text-mode pixel boundaries are.
  * 3. For each candidate (and 9- or 8-pixel cells), which pixel boundary
- *    starts a cell (cw x 16 choices, then thirds of a pixel either way for
- *    the best two): the one where most inked cells near the text's centre
- *    read as a glyph exactly. A candidate reading GOOD_SCORE of them ends
- *    the search; if the best reads fewer than MIN_SCORE, there is no grid.
+ *    starts a cell (cw x 16 choices, across at thirds of a pixel, then
+ *    sixths either way for the best two): the one where most inked cells
+ *    near the text's centre read as a glyph exactly. Glyphs that a grid
+ *    off by part of a cell makes of coloured cells (half blocks, bars:
+ *    grid_evidence()) do not count. A candidate reading GOOD_SCORE of
+ *    them ends the search; if the best reads fewer than MIN_SCORE, there
+ *    is no grid.
  * 4. Scale per axis within +-2 % (about that centre), by the same count
  *    over inked cells all over the screen: the fold's period can be off by
  *    a percent when the text is sparse.
@@ -461,12 +471,17 @@ static int blank_band(const uint8_t *line, size_t stride)
  *    pixel centres, sit closest to two colours when on the pixels), then a
  *    weighted line through the offsets; the glyphs then say again which
  *    whole pixel starts a cell. A last local polish of the same measure.
+ *    The fit is kept only if it reads as many inked cells as before it.
  * 6. Every cell: one colour inside its outer ring of samples (which takes
- *    colour from the neighbours) is a space; else its samples (bilinear,
- *    RGB) split into two colours by 2-means (by luma alone where the two
- *    differ in luma by LUMA_SPLIT: JPEG keeps luma sharp and blurs colour),
- *    binarised, and matched by Hamming distance with the exact decoder's
- *    tie-breaking, cursor rule included.
+ *    colour from the neighbours) is a space (trusted only if that colour
+ *    is a palette colour; else most likely a blurred dither, guessed);
+ *    else its samples (bilinear, RGB), sharpened against the resampling
+ *    blur (sharpen_k()), split into two colours by 2-means started and
+ *    fitted inside the ring (by luma alone where the two differ in luma by
+ *    LUMA_SPLIT: JPEG keeps luma sharp and blurs colour), binarised, and
+ *    matched by Hamming distance with the exact decoder's tie-breaking,
+ *    cursor rule included. Cells told apart by colour alone, or only by
+ *    the 9th column, are never trusted.
  * Below LOW_SCALE thin strokes and dither patterns blur into their
  * background: such frames are read, but no cell is trusted.
  * ------------------------------------------------------------------------ */
@@ -484,6 +499,14 @@ static int blank_band(const uint8_t *line, size_t stride)
 #define MIN_SCORE 0.3       /* share of inked cells a grid must read exactly */
 #define BLANK_DIST2 (40.0f * 40.0f) /* RGB distance^2 of a cell's two colours
 				     * below which it is one colour... */
+#ifndef SHARPEN
+#define SHARPEN 0.24f
+#endif
+#define LUMA_TRUST 16.0f   /* luma difference below which no cell is trusted */
+#define PALETTE_NEAR 15.0f /* see pal_dist() */
+#define DITHER_NEAR 12.0f  /* see dither_guess() */
+#define DITHER_CONFIDENCE 0.5f
+#define BLANK_LUMA 14.0f  /* inner luma range from which two close colours are a glyph */
 #define BLANK_SURE2 (32.0f * 32.0f) /* ...and certainly so below this */
 
 struct grid {
@@ -673,6 +696,51 @@ static struct near nearest(const struct glyphset *gs, const uint16_t *on, unsign
 				best.d2 = dd;
 		}
 	return best;
+}
+
+/* Fill gs->twin9. In a resampled frame the 9th column takes as much
+ * colour from the next cell as from its own, so it cannot tell such twins
+ * apart surely enough to trust (e.g. 0x07 and 0x08 in swapped colours). */
+static void nine_twins(struct glyphset *gs)
+{
+	memset(gs->twin9, 0, sizeof gs->twin9);
+	if (gs->cw != 9)
+		return;
+	for (int i = 0; i < gs->nuniq; i++)
+		for (int j = 0; j < gs->nuniq; j++) {
+			if (i == j)
+				continue;
+			const uint16_t *a = gs->row[gs->uniq[i]], *b = gs->row[gs->uniq[j]];
+			for (int sw = 0; sw < 2; sw++) {
+				int main_same = 1, differ = 0;
+				for (int r = 0; r < CELL_H && main_same; r++) {
+					unsigned x = (unsigned)(a[r] ^ (sw ? ~b[r] : b[r])) & gs->full;
+					main_same = !(x & ~1u);
+					differ |= (int)(x & 1u);
+				}
+				if (main_same && differ)
+					gs->twin9[gs->uniq[i]] = 1;
+			}
+		}
+}
+
+/* Fill gs->evidence: glyphs that are inked and neither the same on every
+ * row nor each row solid or blank. A grid off by part of a cell cuts
+ * cells of different colours into exactly such shapes (half blocks, bars:
+ * a screen of coloured cells read half a cell off is all 0xDD), so they
+ * say nothing about where the grid is. */
+static void grid_evidence(struct glyphset *gs)
+{
+	for (int c = 0; c < 256; c++) {
+		const uint16_t *g = gs->row[c];
+		int same = 1, solid_rows = 1;
+		for (int r = 0; r < CELL_H; r++) {
+			same &= g[r] == g[0];
+			solid_rows &= g[r] == 0 || g[r] == gs->full;
+		}
+		gs->evidence[c] = (uint8_t)(gs->lit[c] > 0 && gs->lit[c] < gs->cw * CELL_H && !same &&
+					    !solid_rows);
+	}
 }
 
 /* Does a glyph mean ink (neither blank nor solid)? */
@@ -871,7 +939,7 @@ static int exact_hits(const struct scaled *s, const struct glyphset *gs, const s
 				off[r] = (uint16_t)(~on[r] & gs->full);
 			code = lookup(gs, off);
 		}
-		hits += code >= 0 && inked(gs, code);
+		hits += code >= 0 && gs->evidence[code];
 	}
 	return hits;
 }
@@ -1182,15 +1250,19 @@ static int find_grid(const struct scaled *s, const struct glyphset *gs9,
 				int cn = 0;
 				for (double rad = 48; rad < 2000 && cn < 12; rad *= 1.5)
 					cn = near_cells(ink, nink, cw, cx, cy, rad, cc, 12);
-				/* A first look with a few cells, then the best
-				 * few phases with all. */
+				/* A first look with a few cells at every pixel
+				 * boundary, across at every third of a pixel (the
+				 * phase of the 9- or 8-pixel harmonic may be off by
+				 * that much), then the best few phases with all. */
 				enum { FEW = 4, KEEP = 8 };
 				int keep[KEEP], keep_hits[KEEP], nkeep = 0;
+#define PHASE_X(q) (place(phx + ((q) % 64 % 3 - 1) * g.sx / 3, (q) % 64 / 3, g.sx, g.cw, GRID_COLS, w))
+#define PHASE_Y(q) (place(phy, (q) / 64, g.sy, CELL_H, GRID_ROWS, h))
 				for (int j = 0; j < CELL_H; j++)
-					for (int k = 0; k < g.cw; k++) {
+					for (int k = 0; k < 3 * g.cw; k++) {
 						struct grid t = g;
-						t.ox = place(phx, k, g.sx, g.cw, GRID_COLS, w);
-						t.oy = place(phy, j, g.sy, CELL_H, GRID_ROWS, h);
+						t.ox = PHASE_X(j * 64 + k);
+						t.oy = PHASE_Y(j * 64 + k);
 						int hits = exact_hits(s, cgs, &t, cc, cn < FEW ? cn : FEW);
 						int at = nkeep < KEEP ? nkeep++ : KEEP;
 						while (at > 0 && keep_hits[at - 1] < hits) {
@@ -1201,18 +1273,17 @@ static int find_grid(const struct scaled *s, const struct glyphset *gs9,
 							at--;
 						}
 						if (at < KEEP) {
-							keep[at] = j * 16 + k;
+							keep[at] = j * 64 + k;
 							keep_hits[at] = hits;
 						}
 					}
-				/* The harmonic's phase may be off by a fraction of
-				 * a pixel: the best two also a third either way. */
+				/* The best two also a sixth of a pixel either way. */
 				int top2[2] = { -1, -1 };
 				double top2_sc[2] = { -1, -1 };
 				for (int q = 0; q < nkeep; q++) {
 					struct grid t = g;
-					t.ox = place(phx, keep[q] % 16, g.sx, g.cw, GRID_COLS, w);
-					t.oy = place(phy, keep[q] / 16, g.sy, CELL_H, GRID_ROWS, h);
+					t.ox = PHASE_X(keep[q]);
+					t.oy = PHASE_Y(keep[q]);
 					double sc = (double)exact_hits(s, cgs, &t, cc, cn) / cn;
 					if (sc > top2_sc[0]) {
 						top2[1] = top2[0];
@@ -1228,10 +1299,8 @@ static int find_grid(const struct scaled *s, const struct glyphset *gs9,
 					for (int sub = 0; sub < 9; sub++) {
 						const int q = top2[q2];
 						struct grid t = g;
-						t.ox = place(phx, keep[q] % 16, g.sx, g.cw, GRID_COLS, w) +
-						       (sub % 3 - 1) * g.sx / 3;
-						t.oy = place(phy, keep[q] / 16, g.sy, CELL_H, GRID_ROWS, h) +
-						       (sub / 3 - 1) * g.sy / 3;
+						t.ox = PHASE_X(keep[q]) + (sub % 3 - 1) * g.sx / 6;
+						t.oy = PHASE_Y(keep[q]) + (sub / 3 - 1) * g.sy / 6;
 						double sc = sub == 4 ? top2_sc[q2] :
 								       (double)exact_hits(s, cgs, &t, cc, cn) / cn;
 						/* 8-pixel cells only when clearly better:
@@ -1246,6 +1315,8 @@ static int find_grid(const struct scaled *s, const struct glyphset *gs9,
 							ay = cy;
 						}
 					}
+#undef PHASE_X
+#undef PHASE_Y
 			}
 		}
 	}
@@ -1303,7 +1374,11 @@ static int find_grid(const struct scaled *s, const struct glyphset *gs9,
 				}
 			}
 	}
-	/* Fit origin and scale to cells ever further from there. */
+	/* Fit origin and scale to cells ever further from there. The fit
+	 * can go astray (a cell's own best offset is only sought within half
+	 * a pixel): kept only if it reads at least as many inked cells all
+	 * over the screen exactly as the grid before it. */
+	const struct grid before = best;
 	for (double rad = 64;; rad *= 4) {
 		nink = inked_cells(s, &best, ink);
 		n = near_cells(ink, nink, best.cw, ax, ay, rad, cells, 16);
@@ -1333,6 +1408,19 @@ static int find_grid(const struct scaled *s, const struct glyphset *gs9,
 	n = near_cells(ink, nink, best.cw, ax, ay, 1e9, cells, SAMPLE_CELLS);
 	free(ink);
 	refine(s, &best, cells, n);
+	{
+		uint16_t *all = malloc(GRID_ROWS * GRID_COLS * sizeof *all);
+		if (all) {
+			int na = inked_cells(s, &before, all);
+			int m = near_cells(all, na, before.cw, ax, ay, 1e9, all, 4 * SAMPLE_CELLS);
+			if (exact_hits(s, gs, &before, all, m) > exact_hits(s, gs, &best, all, m)) {
+				best = before;
+				n = near_cells(all, na, best.cw, ax, ay, 1e9, cells, SAMPLE_CELLS);
+				refine(s, &best, cells, n);
+			}
+			free(all);
+		}
+	}
 	*out = best;
 	rc = 1;
 out:
@@ -1377,6 +1465,84 @@ static float scaled_confidence(int qd, int qd2)
 	return 0.98f * (float)(qd2 - qd) / (float)(qd2 + qd);
 }
 
+/* The 16 colours of the VGA text palette. */
+static const uint8_t vga16[16][3] = {
+	{ 0x00, 0x00, 0x00 }, { 0x00, 0x00, 0xA8 }, { 0x00, 0xA8, 0x00 }, { 0x00, 0xA8, 0xA8 },
+	{ 0xA8, 0x00, 0x00 }, { 0xA8, 0x00, 0xA8 }, { 0xA8, 0x57, 0x00 }, { 0xA8, 0xA8, 0xA8 },
+	{ 0x57, 0x57, 0x57 }, { 0x57, 0x57, 0xFF }, { 0x57, 0xFF, 0x57 }, { 0x57, 0xFF, 0xFF },
+	{ 0xFF, 0x57, 0x57 }, { 0xFF, 0x57, 0xFF }, { 0xFF, 0xFF, 0x57 }, { 0xFF, 0xFF, 0xFF },
+};
+
+/* Distance of a colour from the nearest palette colour. A cell of one
+ * colour far from all of them is not one colour but a pattern blurred
+ * into its mean (the dithers 0xB0-0xB2, a faint glyph): not a space to
+ * trust. */
+static float pal_dist(const float *c)
+{
+	float best = 1e9f;
+	for (int q = 0; q < 16; q++) {
+		float d = 0;
+		for (int k = 0; k < 3; k++)
+			d += (c[k] - vga16[q][k]) * (c[k] - vga16[q][k]);
+		best = d < best ? d : best;
+	}
+	return sqrtf(best);
+}
+
+/* A cell that reads as one colour far from the palette: most likely a
+ * dither (0xB0-0xB2) blurred into the mix of its two colours. The pair of
+ * palette colours and dither whose mix is nearest the mean, untrusted
+ * (0xB0 in a, b mixes as 0xB2 in b, a: a guess). */
+static void dither_guess(const struct glyphset *gs, const float *mean, struct text_cell *tc)
+{
+	const float total = (float)(gs->cw * CELL_H);
+	float best = 1e9f;
+	int bc = -1, ba = 0, bb = 0;
+	for (int code = 0xB0; code <= 0xB2; code++) {
+		if (!inked(gs, code))
+			return;
+		const float r = (float)gs->lit[code] / total;
+		for (int a = 0; a < 16; a++)
+			for (int b = 0; b < 16; b++) {
+				if (a == b)
+					continue;
+				float d = 0;
+				for (int k = 0; k < 3; k++) {
+					float e = r * vga16[a][k] + (1 - r) * vga16[b][k] - mean[k];
+					d += e * e;
+				}
+				if (d < best) {
+					best = d;
+					bc = code;
+					ba = a;
+					bb = b;
+				}
+			}
+	}
+	if (bc < 0 || best > DITHER_NEAR * DITHER_NEAR)
+		return;
+	tc->code = (uint8_t)bc;
+	memcpy(tc->fg, vga16[ba], 3);
+	memcpy(tc->bg, vga16[bb], 3);
+	tc->confidence = DITHER_CONFIDENCE;
+}
+
+#ifndef SHARPEN_SLOPE
+#define SHARPEN_SLOPE 0.2f
+#endif
+#ifndef SHARPEN_MAX
+#define SHARPEN_MAX 0.2f
+#endif
+/* How much of a text-mode pixel's colour its neighbour's sample holds at
+ * scale s: 1/8 at 2 (bilinear enlargement), more below, where JPEG's
+ * blocks and halved colour resolution blur the same number of frame
+ * pixels over more of the text (fitted to captures at 1.78, 2 and 2.67). */
+static float sharpen_k(double s)
+{
+	float k = 0.125f + SHARPEN_SLOPE * (float)(2.0 - s);
+	return k < 0.125f ? 0.125f : k > SHARPEN_MAX ? SHARPEN_MAX : k;
+}
+
 static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 			     const struct grid *g, int col, int row, struct text_cell *tc)
 {
@@ -1417,6 +1583,10 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 			put_levels(tc->fg, mean);
 			put_levels(tc->bg, mean);
 			tc->confidence = 1.0f;
+			if (pal_dist(mean) >= PALETTE_NEAR) {
+				tc->confidence = 0.98f;
+				dither_guess(gs, mean, tc);
+			}
 			return;
 		}
 	}
@@ -1424,22 +1594,11 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 	float xs[9];
 	for (int i = 0; i < cw; i++)
 		xs[i] = (float)(g->ox + ((double)(col * cw + i) + 0.5) * g->sx);
-	int k = 0, dark = 0, bright = 0;
-	float ldark = 1e9f, lbright = -1;
+	int k = 0;
 	for (int y = 0; y < CELL_H; y++) {
 		float fy = (float)(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy);
-		for (int i = 0; i < cw; i++, k++) {
+		for (int i = 0; i < cw; i++, k++)
 			rgb_at(s, xs[i], fy, v[k]);
-			float l = 0.299f * v[k][0] + 0.587f * v[k][1] + 0.114f * v[k][2];
-			if (l < ldark) {
-				ldark = l;
-				dark = k;
-			}
-			if (l > lbright) {
-				lbright = l;
-				bright = k;
-			}
-		}
 	}
 	/* One colour inside the outer ring of samples: a space. The ring is
 	 * left out because its samples take colour from the neighbouring
@@ -1462,6 +1621,20 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 		mean[c] /= (float)ninner;
 	}
 	tc->cursor = 0;
+	/* The luma range inside the ring: JPEG keeps luma sharp, so a faint
+	 * glyph shows there even where its colours blur together. */
+	float ilr = 0;
+	{
+		float a = 1e9f, b = -1;
+		for (int y = 1; y < CELL_H - 1; y++)
+			for (int i = 1; i < cw - 1; i++) {
+				const float *p = v[y * cw + i];
+				float l = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+				a = l < a ? l : a;
+				b = l > b ? l : b;
+			}
+		ilr = b - a;
+	}
 	if (range2 < BLANK_DIST2) {
 		tc->code = 0x20;
 		put_levels(tc->fg, mean);
@@ -1469,12 +1642,86 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 		/* Two colours this close may be a faint glyph as well as
 		 * compression noise: not sure enough to trust. */
 		tc->confidence = range2 < BLANK_SURE2 ? 1.0f : 0.98f;
+		if (pal_dist(mean) >= PALETTE_NEAR) {
+			tc->confidence = 0.98f;
+			dither_guess(gs, mean, tc);
+		}
 		return;
 	}
-	/* 2-means in RGB from the darkest and brightest samples. */
+	/* Resampling spreads each text-mode pixel into its neighbours' samples
+	 * (a bilinear enlargement by 2 keeps 3/4 at a pixel's centre and
+	 * gives 1/8 to each side): undone, per axis, as far as SHARPEN says,
+	 * with the samples of the neighbouring cells' pixels at the edges. */
+	float raw[9 * CELL_H][3];
+	memcpy(raw, v, sizeof raw);
+	{
+		float e[CELL_H + 2][9 + 2][3];
+		for (int y = -1; y <= CELL_H; y++) {
+			float fy = (float)(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy);
+			for (int i = -1; i <= cw; i++) {
+				if (y >= 0 && y < CELL_H && i >= 0 && i < cw) {
+					memcpy(e[y + 1][i + 1], v[y * cw + i], sizeof e[0][0]);
+					continue;
+				}
+				float fx = (float)(g->ox + ((double)(col * cw + i) + 0.5) * g->sx);
+				rgb_at(s, fx, fy, e[y + 1][i + 1]);
+			}
+		}
+		const float kx = sharpen_k(g->sx), nx = 1.0f / (1.0f - 2.0f * kx);
+		const float ky = sharpen_k(g->sy), ny = 1.0f / (1.0f - 2.0f * ky);
+		float h[CELL_H + 2][9][3];
+		for (int y = 0; y < CELL_H + 2; y++)
+			for (int i = 0; i < cw; i++)
+				for (int c = 0; c < 3; c++)
+					h[y][i][c] = (e[y][i + 1][c] - kx * (e[y][i][c] + e[y][i + 2][c])) * nx;
+		for (int y = 0; y < CELL_H; y++)
+			for (int i = 0; i < cw; i++)
+				for (int c = 0; c < 3; c++) {
+					float x = (h[y + 1][i][c] - ky * (h[y][i][c] + h[y + 2][i][c])) * ny;
+					v[y * cw + i][c] = x < 0 ? 0 : x > 255 ? 255 : x;
+				}
+	}
+	/* 2-means in RGB, started from two samples inside the outer ring
+	 * (whose samples take colour from the neighbouring cells and would
+	 * start it on a colour that is not this cell's): the one furthest
+	 * from the inner samples' mean, and the one furthest from that. Two
+	 * colours of about the same luma are as far apart as any. */
 	float c0[3], c1[3];
-	memcpy(c0, v[dark], sizeof c0);
-	memcpy(c1, v[bright], sizeof c1);
+	{
+		int a = -1, b = -1;
+		float da = -1, db = -1;
+		for (int y = 1; y < CELL_H - 1; y++)
+			for (int i = 1; i < cw - 1; i++) {
+				const float *p = v[y * cw + i];
+				float d = 0;
+				for (int c = 0; c < 3; c++)
+					d += (p[c] - mean[c]) * (p[c] - mean[c]);
+				if (d > da) {
+					da = d;
+					a = y * cw + i;
+				}
+			}
+		for (int y = 1; y < CELL_H - 1; y++)
+			for (int i = 1; i < cw - 1; i++) {
+				const float *p = v[y * cw + i];
+				float d = 0;
+				for (int c = 0; c < 3; c++)
+					d += (p[c] - v[a][c]) * (p[c] - v[a][c]);
+				if (d > db) {
+					db = d;
+					b = y * cw + i;
+				}
+			}
+		float la = 0.299f * v[a][0] + 0.587f * v[a][1] + 0.114f * v[a][2];
+		float lb = 0.299f * v[b][0] + 0.587f * v[b][1] + 0.114f * v[b][2];
+		if (la > lb) {
+			int t = a;
+			a = b;
+			b = t;
+		}
+		memcpy(c0, v[a], sizeof c0);
+		memcpy(c1, v[b], sizeof c1);
+	}
 	uint8_t in1[9 * CELL_H];
 	int n1 = 0;
 	for (int it = 0; it < 5; it++) {
@@ -1488,6 +1735,8 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 				d1 += b * b;
 			}
 			in1[k] = d1 < d0;
+			if (k < cw || k >= np - cw || k % cw == 0 || k % cw == cw - 1)
+				continue;
 			for (int c = 0; c < 3; c++) {
 				if (in1[k])
 					s1[c] += v[k][c];
@@ -1506,10 +1755,13 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 			c1[c] = s1[c] / (float)m1;
 		}
 	}
+	n1 = 0;
+	for (k = 0; k < np; k++)
+		n1 += in1[k];
 	float dist2 = 0;
 	for (int c = 0; c < 3; c++)
 		dist2 += (c1[c] - c0[c]) * (c1[c] - c0[c]);
-	if (n1 == 0 || n1 == np || dist2 < BLANK_DIST2) {
+	if (n1 == 0 || n1 == np || (dist2 < BLANK_DIST2 && ilr < BLANK_LUMA)) {
 		float m[3] = { 0, 0, 0 };
 		for (k = 0; k < np; k++)
 			for (int c = 0; c < 3; c++)
@@ -1521,7 +1773,11 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 		put_levels(tc->bg, m);
 		/* Two colours this close may be a faint glyph as well as
 		 * compression noise: not sure enough to trust. */
-		tc->confidence = dist2 < BLANK_SURE2 || n1 == 0 || n1 == np ? 1.0f : 0.98f;
+		tc->confidence = n1 == 0 || n1 == np ? 1.0f : 0.98f;
+		if (pal_dist(m) >= PALETTE_NEAR) {
+			tc->confidence = 0.98f;
+			dither_guess(gs, m, tc);
+		}
 		return;
 	}
 	/* JPEG keeps luma sharp and blurs colour (4:2:0 halves its
@@ -1538,10 +1794,23 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 	}
 	/* The colours: blur pulls a thin stroke's samples towards the other
 	 * colour, so each is the mean of its samples furthest from the other
-	 * colour (within 80 % of the furthest, and not nearer than its mean). */
-	float colour[2][3];
+	 * colour (within 80 % of the furthest, and not nearer than its mean),
+	 * as sampled: sharpening overshoots. */
+	float colour[2][3], rmean[2][3] = { { 0, 0, 0 }, { 0, 0, 0 } };
+	{
+		int cnt[2] = { 0, 0 };
+		for (k = 0; k < np; k++) {
+			cnt[in1[k]]++;
+			for (int c = 0; c < 3; c++)
+				rmean[in1[k]][c] += raw[k][c];
+		}
+		for (int side = 0; side < 2; side++)
+			for (int c = 0; c < 3; c++)
+				rmean[side][c] = cnt[side] ? rmean[side][c] / (float)cnt[side] :
+							     (side ? c1[c] : c0[c]);
+	}
 	for (int side = 0; side < 2; side++) {
-		const float *me = side ? c1 : c0, *other = side ? c0 : c1;
+		const float *me = rmean[side], *other = rmean[!side];
 		float dist[9 * CELL_H], ref = 0, dmax = 0, sum[3] = { 0, 0, 0 };
 		int m = 0;
 		for (int c = 0; c < 3; c++)
@@ -1551,7 +1820,7 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 			if (in1[k] != side)
 				continue;
 			for (int c = 0; c < 3; c++)
-				dist[k] += (v[k][c] - other[c]) * (v[k][c] - other[c]);
+				dist[k] += (raw[k][c] - other[c]) * (raw[k][c] - other[c]);
 			if (dist[k] > dmax)
 				dmax = dist[k];
 		}
@@ -1559,7 +1828,7 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 		for (k = 0; k < np; k++)
 			if (in1[k] == side && dist[k] >= cut) {
 				for (int c = 0; c < 3; c++)
-					sum[c] += v[k][c];
+					sum[c] += raw[k][c];
 				m++;
 			}
 		for (int c = 0; c < 3; c++)
@@ -1605,6 +1874,13 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 	put_levels(tc->bg, best.swapped ? colour[1] : colour[0]);
 	tc->cursor = (uint8_t)cursor;
 	tc->confidence = scaled_confidence(best.d, best.d2);
+	/* Two colours of about the same luma are told apart by colour alone,
+	 * which JPEG keeps at half resolution: a detail of a pixel or two
+	 * (the stub of 0xB6) can be gone without a trace. */
+	if (fabsf(y1 - y0) < LUMA_TRUST && tc->confidence > LOW_SCALE_CONFIDENCE)
+		tc->confidence = LOW_SCALE_CONFIDENCE;
+	if (gs->twin9[best.code] && tc->confidence > LOW_SCALE_CONFIDENCE)
+		tc->confidence = LOW_SCALE_CONFIDENCE;
 }
 
 static int decode_scaled(const struct frame *f, const struct vgafont *font,
@@ -1633,6 +1909,10 @@ static int decode_scaled(const struct frame *f, const struct vgafont *font,
 	}
 	glyphset_build(&gs[0], font, 9, rule);
 	glyphset_build(&gs[1], font, 8, rule);
+	nine_twins(&gs[0]);
+	nine_twins(&gs[1]);
+	grid_evidence(&gs[0]);
+	grid_evidence(&gs[1]);
 	struct grid g;
 	int found = find_grid(&s, &gs[0], &gs[1], &g, err);
 	int rc = 0;

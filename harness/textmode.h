@@ -49,9 +49,15 @@ enum ninth_column_rule { NINTH_QEMU, NINTH_VGA };
  * column, which has none of its own and takes colour from the next cell,
  * counts a quarter), 1 for d = 0;
  * 1 - d / 200 (0.995, 0.99: trusted) for d <= 2 and d2 - d >= 2 + d;
- * otherwise 0.98 * (d2 - d) / (d2 + d), below TEXTMODE_TRUST. A cell read
+ * otherwise 0.98 * (d2 - d) / (d2 + d), below TEXTMODE_TRUST; at most 0.98
+ * (never trusted) where the two colours differ little in luma (JPEG keeps
+ * colour at half resolution: a stroke of a pixel or two can vanish), or
+ * where a reading differs from another only in the 9th column. A cell read
  * as one colour has 1, or 0.98 when its two colours were close enough to be
- * a faint glyph. Colours of a scaled frame are the two colours as sampled
+ * a faint glyph or its colour is not one of the 16 palette colours (a
+ * dither blurred into the mix of its two colours: then it may read as the
+ * nearest mix of 0xB0-0xB2, with 0.5). Colours of a scaled frame are the
+ * two colours as sampled
  * (away from their edges) rounded per channel to the VGA levels 0x00, 0x57,
  * 0xA8, 0xFF; the foreground of a glyph of a few pixels (". : ,") may read a
  * level darker. */
