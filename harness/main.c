@@ -444,54 +444,34 @@ out:
 	return exit_code;
 }
 
-static void print_colour(const uint8_t rgb[3])
-{
-	printf("\"#%02x%02x%02x\"", rgb[0], rgb[1], rgb[2]);
-}
-
-/* Print the decoded screen as JSON: rows of text, and every cell. */
-static void print_screen_json(const struct text_screen *scr, const char *image, const char *font)
+/* The decoded screen as JSON: its geometry, rows of text, and every cell. */
+static json_t *screen_json(const struct text_screen *scr, const char *image, const char *font)
 {
 	char buf[TEXT_COLS_MAX * 4 + 1];
-	printf("{\n  \"image\": ");
-	json_t *ji = json_string(image);
-	json_dumpf(ji, stdout, JSON_ENCODE_ANY);
-	json_decref(ji);
-	printf(",\n  \"reader\": \"textmode\",\n  \"font\": ");
-	json_t *jf = json_string(font);
-	json_dumpf(jf, stdout, JSON_ENCODE_ANY);
-	json_decref(jf);
-	printf(",\n  \"cols\": %d, \"rows\": %d, \"cell\": [%d, %d], \"origin\": [%d, %d],\n",
-	       scr->cols, scr->rows, scr->cell_w, scr->cell_h, scr->origin_x, scr->origin_y);
-	printf("  \"min_confidence\": %.4f,\n  \"text\": [\n", textmode_min_confidence(scr));
+	json_t *text = json_array(), *cells = json_array();
 	for (int r = 0; r < scr->rows; r++) {
 		textmode_row_utf8(scr, r, buf);
-		json_t *js = json_string(buf);
-		printf("    ");
-		json_dumpf(js, stdout, JSON_ENCODE_ANY);
-		json_decref(js);
-		printf("%s\n", r + 1 < scr->rows ? "," : "");
-	}
-	printf("  ],\n  \"cells\": [\n");
-	for (int r = 0; r < scr->rows; r++) {
-		printf("    [");
+		json_array_append_new(text, json_string(buf));
+		json_t *row = json_array();
 		for (int c = 0; c < scr->cols; c++) {
 			const struct text_cell *cell = &scr->cell[r][c];
 			char ch[5] = { 0 };
 			utf8_encode(cp437_to_unicode(cell->code), ch);
-			json_t *js = json_string(ch);
-			printf("%s{\"ch\": ", c ? ", " : "");
-			json_dumpf(js, stdout, JSON_ENCODE_ANY);
-			json_decref(js);
-			printf(", \"code\": %u, \"fg\": ", cell->code);
-			print_colour(cell->fg);
-			printf(", \"bg\": ");
-			print_colour(cell->bg);
-			printf(", \"confidence\": %.4f%s}", cell->confidence, cell->cursor ? ", \"cursor\": true" : "");
+			char fg[8], bg[8];
+			snprintf(fg, sizeof fg, "#%02x%02x%02x", cell->fg[0], cell->fg[1], cell->fg[2]);
+			snprintf(bg, sizeof bg, "#%02x%02x%02x", cell->bg[0], cell->bg[1], cell->bg[2]);
+			json_t *jc = json_pack("{s:s, s:i, s:s, s:s, s:f}", "ch", ch, "code", cell->code,
+					       "fg", fg, "bg", bg, "confidence", cell->confidence);
+			if (cell->cursor)
+				json_object_set_new(jc, "cursor", json_true());
+			json_array_append_new(row, jc);
 		}
-		printf("]%s\n", r + 1 < scr->rows ? "," : "");
+		json_array_append_new(cells, row);
 	}
-	printf("  ]\n}\n");
+	return json_pack("{s:s, s:s, s:s, s:i, s:i, s:[i,i], s:[i,i], s:f, s:o, s:o}", "image", image,
+			 "reader", "textmode", "font", font, "cols", scr->cols, "rows", scr->rows, "cell",
+			 scr->cell_w, scr->cell_h, "origin", scr->origin_x, scr->origin_y,
+			 "min_confidence", textmode_min_confidence(scr), "text", text, "cells", cells);
 }
 
 /* --font takes a VGA BIOS ROM, or a calibration frame (an image of the
@@ -580,17 +560,15 @@ static int cmd_decode(int argc, char **argv, struct settings *s)
 		say_error("%s: %s", image, err.msg);
 		exit_code = EXIT_USAGE;
 	} else if (json) {
-		print_screen_json(scr, image, font.source);
+		json_t *j = screen_json(scr, image, font.source);
+		json_dumpf(j, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(j);
 	} else {
-		char buf[TEXT_COLS_MAX * 4 + 1];
-		int last = scr->rows - 1;
-		textmode_row_utf8(scr, last, buf);
-		while (last > 0 && !*buf) /* no trailing blank rows */
-			textmode_row_utf8(scr, --last, buf);
-		for (int r = 0; r <= last; r++) {
-			textmode_row_utf8(scr, r, buf);
-			puts(buf);
-		}
+		char *text = textmode_text(scr);
+		if (*text)
+			puts(text);
+		free(text);
 	}
 	if (rc == 0 && textmode_min_confidence(scr) < TEXTMODE_TRUST) {
 		/* Printed above for inspection, but not a reading to rely on. */

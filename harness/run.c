@@ -89,9 +89,10 @@ struct run {
 	int64_t next_look;      /* when to ask for the next frame */
 	struct frame last;      /* the last frame looked at in this check */
 	char *last_text;        /* what the reader read on it */
-	const char *reader;     /* "textmode" (exact) or "tesseract" (fallback) */
+	const char *reader;     /* textmode, textmode+tesseract, tesseract: for the record */
+	int grid;               /* screen holds a cell-by-cell reading: judge exactly */
 	char reader_error[HIL_ERR_MAX];
-	struct text_screen *screen; /* the decoded frame, when reader is textmode */
+	struct text_screen *screen; /* the decoded frame, when grid */
 	int looks;
 
 	/* what the guest reported */
@@ -99,12 +100,12 @@ struct run {
 	json_t *text_lines;     /* [{row, text}] of this text phase */
 	json_t *pci;            /* [{bdf, id, class}] */
 	int end_code;           /* -1 until "end exit" */
+	int protocol_errors;    /* malformed report lines */
 
 	/* calibration: the frames judged so far, re-read with the learned glyphs */
 	struct frame judged[ST_COUNT];
 	struct calib_layout calib;
 	int calib_announced;
-	int protocol_errors;
 };
 
 static double scaled(struct run *r, int ms)
@@ -196,6 +197,13 @@ static enum stage_id current_stage(struct run *r)
 	}
 }
 
+/* Which codes the card repeats into a 9th pixel column: QEMU's rule for its
+ * emulated adapters, real VGA hardware's for passed-through cards. */
+static enum ninth_column_rule card_rule(const struct run *r)
+{
+	return r->cell->card->kind == CARD_EMULATED ? NINTH_QEMU : NINTH_VGA;
+}
+
 static char *artifact(struct run *r, const char *name)
 {
 	return xasprintf("%s/%s", r->tmp_dir, name);
@@ -213,9 +221,8 @@ static void send_ack(struct run *r)
 static void keep_evidence(struct run *r, enum stage_id s)
 {
 	json_t *info = r->stages[s].info;
-	if (r->last.rgb)
-		frame_copy(&r->judged[s], &r->last);
 	if (r->last.rgb) {
+		frame_copy(&r->judged[s], &r->last); /* for calibration to re-read */
 		char *name = xasprintf("%s.png", stage_names[s]);
 		char *path = artifact(r, name);
 		struct hil_err err;
@@ -265,7 +272,7 @@ static void screen_row(struct run *r, int row, char *buf)
 /* The post rule: the firmware's banner is on the screen. */
 static int judge_post(struct run *r, json_t *info)
 {
-	if (!strcmp(r->reader, "textmode")) {
+	if (r->grid) {
 		char buf[TEXT_COLS_MAX * 3 + 1];
 		json_object_set_new(info, "expected", json_string(JUDGE_SEABIOS_BANNER));
 		for (int row = 0; row < r->screen->rows; row++) {
@@ -294,7 +301,11 @@ static int judge_text(struct run *r, json_t *info, struct strbuf *why)
 	json_t *matches = json_array();
 	size_t i;
 	json_t *line;
-	if (!strcmp(r->reader, "textmode")) {
+	if (json_array_size(r->text_lines) == 0) {
+		sb_adds(why, "the guest reported no text lines");
+		ok = 0;
+	}
+	if (r->grid) {
 		/* Exact: each reported line is the whole text of its row. */
 		char buf[TEXT_COLS_MAX * 3 + 1];
 		json_array_foreach(r->text_lines, i, line) {
@@ -312,10 +323,6 @@ static int judge_text(struct run *r, json_t *info, struct strbuf *why)
 		}
 		json_object_set_new(info, "match_rule", json_string("exact, at the reported row"));
 		json_object_set_new(info, "lines", matches);
-		if (json_array_size(r->text_lines) == 0) {
-			sb_adds(why, "the guest reported no text lines");
-			ok = 0;
-		}
 		return ok;
 	}
 	json_array_foreach(r->text_lines, i, line) {
@@ -333,10 +340,6 @@ static int judge_text(struct run *r, json_t *info, struct strbuf *why)
 	}
 	json_object_set_new(info, "threshold", json_real(JUDGE_TEXT_THRESHOLD));
 	json_object_set_new(info, "lines", matches);
-	if (json_array_size(r->text_lines) == 0) {
-		sb_adds(why, "the guest reported no text lines");
-		ok = 0;
-	}
 	return ok;
 }
 
@@ -356,6 +359,16 @@ static void card_seen(struct run *r, json_t *info, struct strbuf *why, int *ok)
 			sb_addf(why, "the guest found no PCI display device %s", want);
 		*ok = 0;
 	}
+}
+
+/* Apply stage s's rule to what was read; why gets the first mismatch. */
+static int judge_stage(struct run *r, enum stage_id s, json_t *info, struct strbuf *why)
+{
+	if (s == ST_POST)
+		return judge_post(r, info);
+	int ok = judge_text(r, info, why);
+	card_seen(r, info, why, &ok);
+	return ok;
 }
 
 /* The decoder matched every cell but a few; read those few with tesseract,
@@ -393,37 +406,32 @@ static int read_doubtful_cells(struct run *r, json_t *info)
 		}
 	}
 	json_object_set_new(info, "ocr_cells", cells);
-	r->reader = "textmode+tesseract";
 	return 1;
 }
 
-/* Read the frame: exactly with the text-mode decoder when the frame is
- * text mode at its native geometry and every cell matches a glyph; else
- * with tesseract, saying why. Sets r->reader and r->last_text. */
+/* Read the frame: cell by cell with the text-mode decoder when it finds the
+ * grid and trusts every cell (or all but a few, which tesseract then reads
+ * one by one); else all of it with tesseract, saying why. Sets r->reader,
+ * r->grid and r->last_text. */
 static void read_screen(struct run *r, json_t *info)
 {
 	struct hil_err err;
-	enum ninth_column_rule rule = r->cell->card->kind == CARD_EMULATED ? NINTH_QEMU : NINTH_VGA;
 	json_object_del(info, "ocr_cells"); /* from an earlier look */
-	int dec = r->opts->font ? textmode_decode(&r->last, r->opts->font, rule, r->screen, &err) : -1;
+	int dec = r->opts->font ? textmode_decode(&r->last, r->opts->font, card_rule(r), r->screen, &err) : -1;
 	if (!r->opts->font)
 		hil_seterr(&err, "no font loaded");
 	if (dec == 0) {
 		float conf = textmode_min_confidence(r->screen);
 		json_object_set_new(info, "decoder_confidence", json_real(conf));
-		if (conf < TEXTMODE_TRUST && read_doubtful_cells(r, info))
-			conf = TEXTMODE_TRUST;
-		if (conf >= TEXTMODE_TRUST) {
-			struct strbuf sb = STRBUF_INIT;
-			char buf[TEXT_COLS_MAX * 4 + 1];
-			for (int row = 0; row < r->screen->rows; row++) {
-				textmode_row_utf8(r->screen, row, buf);
-				sb_addf(&sb, "%s\n", buf);
-			}
-			r->last_text = sb_detach(&sb);
-			if (!json_object_get(info, "ocr_cells") ||
-			    !json_array_size(json_object_get(info, "ocr_cells")))
-				r->reader = "textmode";
+		int trusted = conf >= TEXTMODE_TRUST;
+		r->reader = "textmode";
+		if (!trusted && read_doubtful_cells(r, info)) {
+			r->reader = "textmode+tesseract";
+			trusted = 1;
+		}
+		if (trusted) {
+			r->grid = 1;
+			r->last_text = textmode_text(r->screen);
 			json_object_set_new(info, "font", json_string(r->opts->font->source));
 			json_object_del(info, "fallback_reason");
 			return;
@@ -431,83 +439,62 @@ static void read_screen(struct run *r, json_t *info)
 		hil_seterr(&err, "decoder confidence %.3f is below %.2f", conf, TEXTMODE_TRUST);
 	}
 	json_object_set_new(info, "fallback_reason", json_string(err.msg));
+	r->grid = 0;
 	r->reader = "tesseract";
 	r->last_text = ocr_read(r->opts->ocr, &r->last, &err);
 	if (!r->last_text)
 		snprintf(r->reader_error, sizeof r->reader_error, "%s", err.msg);
 }
 
-/* Re-read a frame judged earlier with the learned glyphs: what the card's
- * own font says the screen showed. Evidence only, in this version. */
-static json_t *reread(struct run *r, enum stage_id s, const struct calib_result *cal)
+/* Read stage s's judged frame again with the card's own glyphs and record
+ * it under KEY_reread. If decide is set and that reading is trusted, apply
+ * the stage's rule to it: the card's own glyphs are the better witness, so
+ * that outcome stands, and the stage's record says if it changed. */
+static void reread(struct run *r, enum stage_id s, const struct calib_result *cal, json_t *cinfo,
+		   int decide)
 {
-	if (!r->judged[s].rgb)
-		return json_pack("{s:s}", "error", "no frame was judged");
+	const char *name = stage_names[s];
+	char key[32];
+	snprintf(key, sizeof key, "%s_reread", name);
 	struct hil_err err;
-	struct text_screen *scr = xmalloc(sizeof *scr);
-	int rc = textmode_decode(&r->judged[s], &cal->font, NINTH_QEMU, scr, &err);
-	json_t *o;
-	if (rc < 0) {
-		o = json_pack("{s:s}", "error", err.msg);
-	} else {
-		json_t *rows = json_array();
-		char buf[TEXT_COLS_MAX * 4 + 1];
-		int last = -1;
-		for (int row = 0; row < scr->rows; row++) {
-			textmode_row_utf8(scr, row, buf);
-			if (*buf)
-				last = row;
-		}
-		for (int row = 0; row <= last; row++) {
-			textmode_row_utf8(scr, row, buf);
-			json_array_append_new(rows, json_string(buf));
-		}
-		o = json_pack("{s:f, s:o}", "confidence", textmode_min_confidence(scr), "text", rows);
-	}
-	free(scr);
-	return o;
-}
-
-/* Judge stage s again on its frame, read with the card's own glyphs. The
- * outcome changes only if that reading is trusted and the rule then says
- * otherwise; the stage's record says what happened either way. */
-static void rejudge(struct run *r, enum stage_id s, const struct calib_result *cal, json_t *cinfo)
-{
-	struct stage *st = &r->stages[s];
-	const char *key = s == ST_POST ? "post_rejudged" : "text_rejudged";
-	if (!st->outcome || (strcmp(st->outcome, "pass") && strcmp(st->outcome, "fail")) ||
-	    !r->judged[s].rgb)
+	if (!r->judged[s].rgb) {
+		json_object_set_new(cinfo, key, json_pack("{s:s}", "error", "no frame was judged"));
 		return;
-	struct hil_err err;
-	enum ninth_column_rule rule = r->cell->card->kind == CARD_EMULATED ? NINTH_QEMU : NINTH_VGA;
-	if (textmode_decode(&r->judged[s], &cal->font, rule, r->screen, &err) < 0) {
+	}
+	if (textmode_decode(&r->judged[s], &cal->font, card_rule(r), r->screen, &err) < 0) {
 		json_object_set_new(cinfo, key, json_pack("{s:s}", "error", err.msg));
 		return;
 	}
 	float conf = textmode_min_confidence(r->screen);
+	char *text = textmode_text(r->screen);
+	json_t *rows = json_array();
+	for (char *line = text, *next; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		json_array_append_new(rows, json_string(line));
+	}
+	free(text);
+	json_object_set_new(cinfo, key, json_pack("{s:f, s:o}", "confidence", conf, "text", rows));
+
+	struct stage *st = &r->stages[s];
+	if (!decide || !st->outcome || (strcmp(st->outcome, "pass") && strcmp(st->outcome, "fail")))
+		return;
+	snprintf(key, sizeof key, "%s_rejudged", name);
 	if (conf < TEXTMODE_TRUST) {
 		json_object_set_new(cinfo, key, json_pack("{s:s, s:f}", "error",
 							 "the learned glyphs do not read this frame with confidence",
 							 "confidence", conf));
 		return;
 	}
-	const char *saved_reader = r->reader;
-	r->reader = "textmode";
+	r->grid = 1;
 	json_t *info = json_object();
 	struct strbuf why = STRBUF_INIT;
-	int ok;
-	if (s == ST_POST) {
-		ok = judge_post(r, info);
-	} else {
-		ok = judge_text(r, info, &why);
-		card_seen(r, info, &why, &ok);
-	}
-	r->reader = saved_reader;
+	int ok = judge_stage(r, s, info, &why);
 	const char *now = ok ? "pass" : "fail";
 	json_object_set_new(info, "outcome", json_string(now));
 	json_object_set_new(info, "previous", json_string(st->outcome));
 	json_object_set_new(info, "confidence", json_real(conf));
-	/* The card's own glyphs are the better witness: they decide. */
 	json_object_set_new(st->info, "reader", json_string("calibration"));
 	if (strcmp(now, st->outcome)) {
 		st->outcome = now;
@@ -562,14 +549,11 @@ static void on_calib_frame(struct run *r)
 	json_object_set_new(info, "ninth_column_copied", json_string(sb_str(&ninth)));
 	json_object_set_new(info, "colours", json_pack("{s:[i,i,i], s:[i,i,i]}", "fg", cal->fg[0], cal->fg[1],
 							   cal->fg[2], "bg", cal->bg[0], cal->bg[1], cal->bg[2]));
-	json_object_set_new(info, "post_reread", reread(r, ST_POST, cal));
-	json_object_set_new(info, "text_reread", reread(r, ST_TEXT, cal));
 	/* Where the decoder's font is not the card's, or the decoder could not
-	 * read a stage's frame, the card's own glyphs judge it again. */
+	 * read a stage's frame by itself, the card's own glyphs judge it again. */
 	for (enum stage_id st = ST_POST; st <= ST_TEXT; st++) {
 		const char *reader = json_string_value(json_object_get(r->stages[st].info, "reader"));
-		if (ndiff != 0 || !reader || strcmp(reader, "textmode"))
-			rejudge(r, st, cal, info);
+		reread(r, st, cal, info, ndiff != 0 || !reader || strcmp(reader, "textmode"));
 	}
 	json_object_set_new(info, "looks", json_integer(r->looks));
 	sb_release(&ninth);
@@ -578,6 +562,16 @@ static void on_calib_frame(struct run *r)
 	send_ack(r);
 	r->phase = PH_WAIT_END;
 	r->phase_deadline = deadline_in(r, WIN_END);
+}
+
+/* A screen check ended (decided either way): release the guest and wait
+ * for its next checkpoint. */
+static void check_done(struct run *r, enum stage_id s)
+{
+	send_ack(r);
+	r->phase = s == ST_POST ? PH_WAIT_TEXT_HOLD : PH_WAIT_CALIB;
+	r->phase_deadline = deadline_in(r, WIN_TEXT_HOLD);
+	stage_begin(r, s == ST_POST ? ST_TEXT : ST_SHUTDOWN);
 }
 
 /* A whole frame arrived during a check: read it and apply the rule. */
@@ -601,21 +595,11 @@ static void on_frame(struct run *r)
 		return;
 	}
 	struct strbuf why = STRBUF_INIT;
-	int ok;
-	if (r->phase == PH_CHECK_POST) {
-		ok = judge_post(r, info);
-	} else {
-		ok = judge_text(r, info, &why);
-		card_seen(r, info, &why, &ok);
-	}
-	if (ok) {
+	if (judge_stage(r, s, info, &why)) {
 		keep_evidence(r, s);
 		stage_end(r, s, "pass", s == ST_POST ? "the firmware's banner is on the screen"
 						  : "every reported line is on the screen");
-		send_ack(r);
-		r->phase = s == ST_POST ? PH_WAIT_TEXT_HOLD : PH_WAIT_CALIB;
-		r->phase_deadline = deadline_in(r, s == ST_POST ? WIN_TEXT_HOLD : WIN_TEXT_HOLD);
-		stage_begin(r, s == ST_POST ? ST_TEXT : ST_SHUTDOWN);
+		check_done(r, s);
 	} else {
 		json_object_set_new(info, "last_mismatch", json_string(sb_str(&why)));
 		r->next_look = now_ms() + FRAME_RETRY_MS;
@@ -648,10 +632,7 @@ static void check_timeout(struct run *r)
 	stage_end(r, s, "fail", detail);
 	free(detail);
 	/* Release the guest anyway: its later stages are still evidence. */
-	send_ack(r);
-	r->phase = s == ST_POST ? PH_WAIT_TEXT_HOLD : PH_WAIT_CALIB;
-	r->phase_deadline = deadline_in(r, WIN_TEXT_HOLD);
-	stage_begin(r, s == ST_POST ? ST_TEXT : ST_SHUTDOWN);
+	check_done(r, s);
 }
 
 static void on_report(struct run *r, const struct report_msg *m)

@@ -1876,7 +1876,7 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 	tc->confidence = scaled_confidence(best.d, best.d2);
 	/* Two colours of about the same luma are told apart by colour alone,
 	 * which JPEG keeps at half resolution: a detail of a pixel or two
-	 * (the stub of 0xB6) can be gone without a trace. */
+	 * (such as the short stroke that tells 0xB6 from 0xBA) can vanish. */
 	if (fabsf(y1 - y0) < LUMA_TRUST && tc->confidence > LOW_SCALE_CONFIDENCE)
 		tc->confidence = LOW_SCALE_CONFIDENCE;
 	if (gs->twin9[best.code] && tc->confidence > LOW_SCALE_CONFIDENCE)
@@ -2034,6 +2034,24 @@ void textmode_row_ascii(const struct text_screen *s, int r, char *buf)
 		buf[c] = code >= 0x20 && code <= 0x7E ? (char)code : '?';
 	}
 	buf[end] = 0;
+}
+
+char *textmode_text(const struct text_screen *s)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char buf[TEXT_COLS_MAX * 4 + 1];
+	size_t keep = 0; /* length up to the last row with text */
+	for (int r = 0; r < s->rows; r++) {
+		textmode_row_utf8(s, r, buf);
+		if (r)
+			sb_adds(&sb, "\n");
+		sb_adds(&sb, buf);
+		if (*buf)
+			keep = sb.len;
+	}
+	char *text = sb_detach(&sb);
+	text[keep] = '\0';
+	return text;
 }
 
 float textmode_min_confidence(const struct text_screen *s)

@@ -92,6 +92,9 @@ void textmode_row_utf8(const struct text_screen *s, int r, char *buf);
 /* Row r as raw CP437 codes mapped only for printable ASCII (others '?'),
  * trailing spaces trimmed: what the guest's report lines are compared to. */
 void textmode_row_ascii(const struct text_screen *s, int r, char *buf);
+/* The whole screen as UTF-8: rows as textmode_row_utf8, joined by '\n',
+ * trailing blank rows dropped, no final newline. Caller frees. */
+char *textmode_text(const struct text_screen *s);
 /* Lowest confidence over all cells. */
 float textmode_min_confidence(const struct text_screen *s);
 

@@ -24,17 +24,6 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static char *screen_text(const struct text_screen *s)
-{
-	struct strbuf sb = STRBUF_INIT;
-	char buf[TEXT_COLS_MAX * 4 + 1];
-	for (int r = 0; r < s->rows; r++) {
-		textmode_row_utf8(s, r, buf);
-		sb_addf(&sb, "%s%s", r ? "\n" : "", buf);
-	}
-	return sb_detach(&sb);
-}
-
 int main(int argc, char **argv)
 {
 	if (argc < 4 || (strcmp(argv[1], "textmode") && strcmp(argv[1], "tesseract"))) {
@@ -73,7 +62,7 @@ int main(int argc, char **argv)
 			} else {
 				int rc = textmode_decode(&f, &font, NINTH_QEMU, scr, &err);
 				if (rc == 0) {
-					text = screen_text(scr);
+					text = textmode_text(scr);
 					if (textmode_min_confidence(scr) < TEXTMODE_TRUST)
 						status = "low-confidence";
 				}

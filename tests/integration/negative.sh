@@ -64,6 +64,7 @@ cat "$OUT/err"
 rec=$(ls "$OUT"/font/runs/*/run.json)
 check "run with a foreign font exits 0 (got $rc)" [ "$rc" -eq 0 ]
 check "the doubtful cells were read one by one by tesseract" [ "$(jq -r '[.stages[2].ocr_cells[].tesseract] | unique | join(",")' "$rec")" = e ]
+check "and the patched reading is judged exactly, at its rows" [ "$(jq -r '.stages[2].match_rule' "$rec")" = "exact, at the reported row" ]
 check "as many as there are e's on the screen" [ "$(jq -r '.stages[2].ocr_cells | length' "$rec")" -eq "$(jq -r '[.stages[2].lines[].expected] | join("") | [scan("e")] | length' "$rec")" ]
 check "calibration found the glyph that differs ('e')" [ "$(jq -r '.stages[2].calibration.differing_codes | join(",")' "$rec")" = 65 ]
 check "text re-judged exactly with the card's own glyphs" [ "$(jq -r '.stages[2].reader + " " + .stages[2].calibration.text_rejudged.outcome' "$rec")" = "calibration pass" ]

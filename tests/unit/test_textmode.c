@@ -594,6 +594,23 @@ START_TEST(rows)
 	textmode_row_ascii(screen, -1, buf);
 	ck_assert_str_eq(buf, "");
 	ck_assert_float_eq(textmode_min_confidence(screen), 0.75f);
+
+	/* The whole screen: rows joined by newlines, trailing blank rows and
+	 * the final newline dropped. */
+	screen->cell[1][TEXT_COLS_MAX - 1].code = ' ';
+	screen->cell[1][0].code = 'b';
+	screen->rows = 3; /* row 2 is blank */
+	for (int c = 0; c < TEXT_COLS_MAX; c++)
+		screen->cell[2][c].code = ' ';
+	char *text = textmode_text(screen);
+	ck_assert_str_eq(text, "╔═╗ a☺ ░█ \u00A0\nb");
+	free(text);
+	for (int c = 0; c < TEXT_COLS_MAX; c++)
+		screen->cell[0][c].code = screen->cell[1][c].code = ' ';
+	text = textmode_text(screen);
+	ck_assert_str_eq(text, "");
+	free(text);
+
 	screen->rows = 0;
 	ck_assert_float_eq(textmode_min_confidence(screen), 0.0f);
 }
