@@ -1920,7 +1920,8 @@ static int decode_scaled(const struct frame *f, const struct vgafont *font,
 		rc = -1;
 	} else if (!found) {
 		hil_seterr(err,
-			   "unsupported text geometry %dx%d: no 80x25 character grid found in it",
+			   "unsupported text geometry %dx%d: no 80x25 character grid found in it, "
+			   "nor framebuffer text",
 			   f->width, f->height);
 		rc = TEXTMODE_UNSUPPORTED;
 	} else {
@@ -1948,6 +1949,112 @@ static int decode_scaled(const struct frame *f, const struct vgafont *font,
 	return rc;
 }
 
+/* ------------------------------------------------------------------------
+ * Framebuffer text: a VGA BIOS printing (int 10h teletype) in a VBE
+ * graphics mode draws its 8x16 font pixel for pixel into the framebuffer,
+ * as many cells as fit (1024x768: 128x48), with no 9th column and no
+ * cursor. Such a frame reads exactly: every cell is two colours and one of
+ * them draws a glyph. The grid is not assumed to start at the corner: of
+ * the 8 x 16 possible origins, the first (in order from 0,0) at which
+ * every cell reads exactly, and some cell draws a glyph, is the grid. At a
+ * wrong origin the first glyph met straddles two cells and fails at once,
+ * so the search costs little more than one reading. A resampled capture
+ * never reads exactly: it falls through to decode_scaled(). */
+
+/* Is this cell exactly a glyph (or one colour)? Sets *inked for a glyph. */
+static int cell_exact(const struct glyphset *gs, const uint8_t *p, size_t stride, int *inked)
+{
+	struct cellbits cb;
+	read_cell(p, stride, gs->cw, &cb);
+	if (cb.fg == cb.bg)
+		return 1;
+	if (!cb.two_colour || (lookup(gs, cb.f) < 0 && lookup(gs, cb.b) < 0))
+		return 0;
+	*inked = 1;
+	return 1;
+}
+
+/* Does every cell of the grid at (ox, oy) read exactly, and is some cell
+ * a glyph? uniform[y] is 1 where scan line y is one colour, the colour in
+ * line_colour[y]: a band of such lines all alike is a row of spaces. */
+static int fb_grid_reads(const struct frame *f, const struct glyphset *gs, int ox, int oy,
+			 const uint8_t *uniform, const uint32_t *line_colour)
+{
+	const size_t stride = (size_t)f->width * 3;
+	const int cols = (f->width - ox) / 8, rows = (f->height - oy) / CELL_H;
+	int inked = 0;
+	for (int r = 0; r < rows; r++) {
+		const int y0 = oy + r * CELL_H;
+		int blank = 1;
+		for (int y = y0; y < y0 + CELL_H && blank; y++)
+			blank = uniform[y] && line_colour[y] == line_colour[y0];
+		if (blank)
+			continue;
+		const uint8_t *line = f->rgb + (size_t)y0 * stride + (size_t)ox * 3;
+		for (int c = 0; c < cols; c++)
+			if (!cell_exact(gs, line + (size_t)c * 8 * 3, stride, &inked))
+				return 0;
+	}
+	return inked;
+}
+
+/* 1: framebuffer text found and read into out; 0: not such a frame;
+ * -1: out of memory. */
+static int decode_framebuffer(const struct frame *f, const struct vgafont *font,
+			      enum ninth_column_rule rule, struct text_screen *out,
+			      struct hil_err *err)
+{
+	if (f->width < 8 || f->height < CELL_H)
+		return 0;
+	const size_t stride = (size_t)f->width * 3;
+	uint8_t *uniform = malloc((size_t)f->height);
+	uint32_t *line_colour = malloc((size_t)f->height * sizeof *line_colour);
+	struct glyphset *gs = malloc(sizeof *gs);
+	if (!uniform || !line_colour || !gs) {
+		free(uniform);
+		free(line_colour);
+		free(gs);
+		hil_seterr(err, "out of memory");
+		return -1;
+	}
+	for (int y = 0; y < f->height; y++) {
+		const uint8_t *line = f->rgb + (size_t)y * stride;
+		line_colour[y] = pixel(line);
+		uniform[y] = !memcmp(line, line + 3, stride - 3);
+	}
+	glyphset_build(gs, font, 8, rule);
+
+	int found = 0, ox = 0, oy = 0;
+	for (int q = 0; q < 8 * CELL_H && !found; q++) {
+		ox = q % 8;
+		oy = q / 8;
+		const int cols = (f->width - ox) / 8, rows = (f->height - oy) / CELL_H;
+		if (cols >= 1 && rows >= 1 && cols <= TEXT_COLS_MAX && rows <= TEXT_ROWS_MAX)
+			found = fb_grid_reads(f, gs, ox, oy, uniform, line_colour);
+	}
+	if (found) {
+		out->cols = (f->width - ox) / 8;
+		out->rows = (f->height - oy) / CELL_H;
+		out->cell_w = 8;
+		out->cell_h = CELL_H;
+		out->origin_x = ox;
+		out->origin_y = oy;
+		for (int r = 0; r < out->rows; r++) {
+			const uint8_t *line = f->rgb + (size_t)(oy + r * CELL_H) * stride +
+					      (size_t)ox * 3;
+			for (int c = 0; c < out->cols; c++) {
+				struct cellbits cb;
+				read_cell(line + (size_t)c * 8 * 3, stride, 8, &cb);
+				decode_cell(gs, &cb, &out->cell[r][c]);
+			}
+		}
+	}
+	free(uniform);
+	free(line_colour);
+	free(gs);
+	return found;
+}
+
 int textmode_decode(const struct frame *f, const struct vgafont *font,
 		    enum ninth_column_rule rule, struct text_screen *out, struct hil_err *err)
 {
@@ -1966,7 +2073,11 @@ int textmode_decode(const struct frame *f, const struct vgafont *font,
 	} else if (f->width == 640 && f->height == 400) {
 		cw = 8;
 	} else {
-		/* Anything else is a capture of the screen, resampled. */
+		/* Anything else is text drawn into a framebuffer, or a
+		 * capture of the screen, resampled. */
+		int fb = decode_framebuffer(f, font, rule, out, err);
+		if (fb)
+			return fb < 0 ? -1 : 0;
 		return decode_scaled(f, font, rule, out, err);
 	}
 

@@ -6,6 +6,10 @@
  * 9th column blank, or a copy of the 8th for line-drawing codes) and
  * 640x400 (8x16 cells), are read pixel for pixel.
  *
+ * Text a VGA BIOS drew into a linear framebuffer (a VBE mode such as
+ * 1024x768: 128x48 cells of 8x16, no 9th column) reads exactly too, from
+ * any frame up to 1920x1200: the grid's origin is found, not assumed.
+ *
  * Any other frame of at least 720x400 is taken for a capture of an 80x25
  * screen (IP-KVM, HDMI capture box): scaled by any factors of at least 1
  * (x and y may differ), inside a border of up to 5 % of each dimension (of
@@ -28,8 +32,8 @@
 #include "vgafont.h"
 #include "util.h"
 
-#define TEXT_COLS_MAX 132
-#define TEXT_ROWS_MAX 60
+#define TEXT_COLS_MAX 240 /* 1920 / 8: framebuffer text */
+#define TEXT_ROWS_MAX 75  /* 1200 / 16 */
 #define TEXTMODE_UNSUPPORTED (-2)
 /* A decoding is trusted when every cell matched at least this well (at
  * most one stray pixel in a 9x16 cell: "e" and "ë" differ by four); a

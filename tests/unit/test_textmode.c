@@ -513,7 +513,9 @@ START_TEST(unsupported_geometry)
 		ck_assert_int_eq(textmode_decode(&f, &font, NINTH_QEMU, screen, &err),
 				 TEXTMODE_UNSUPPORTED);
 		char *want = xasprintf(
-			"unsupported text geometry %dx%d: no 80x25 character grid found in it", sz[0],
+			"unsupported text geometry %dx%d: no 80x25 character grid found in it, "
+			"nor framebuffer text",
+			sz[0],
 			sz[1]);
 		ck_assert_str_eq(err.msg, want);
 		free(want);
@@ -582,7 +584,7 @@ START_TEST(rows)
 	ck_assert_str_eq(buf, "╔═╗ a☺ ░█ \u00A0");
 	textmode_row_ascii(screen, 0, buf);
 	ck_assert_str_eq(buf, "??? a???? ?");
-	/* A full row: 131 spaces then a line drawing code, 3 bytes. */
+	/* A full row: spaces then a line drawing code, 3 bytes. */
 	textmode_row_utf8(screen, 1, buf);
 	ck_assert_uint_eq(strlen(buf), TEXT_COLS_MAX - 1 + 3);
 	ck_assert_str_eq(buf + TEXT_COLS_MAX - 1, "─");
@@ -632,6 +634,110 @@ START_TEST(box_drawing_utf8)
 }
 END_TEST
 
+/* ---- Framebuffer text ---- */
+
+/* The real 1024x768 frame (SeaBIOS's VGA BIOS teletype in VBE mode 0x118),
+ * read at origin (dx, dy) of a copy shifted by that much: 128x48 cells of
+ * 8x16, the .txt's rows exactly, every cell a perfect match. */
+static void expect_fbtext(int dx, int dy)
+{
+	struct frame raw, f;
+	load_frame(&raw, "fbtext-1024x768.png");
+	frame_init(&f);
+	ck_assert_int_eq(frame_alloc(&f, raw.width, raw.height), 0);
+	for (int y = dy; y < f.height; y++)
+		memcpy(f.rgb + ((size_t)y * f.width + dx) * 3, raw.rgb + (size_t)(y - dy) * raw.width * 3,
+		       (size_t)(f.width - dx) * 3);
+	decode(&f, NINTH_QEMU);
+	ck_assert_int_eq(screen->cell_w, 8);
+	ck_assert_int_eq(screen->cell_h, 16);
+	ck_assert_int_eq(screen->origin_x, dx);
+	ck_assert_int_eq(screen->origin_y, dy);
+	ck_assert_int_eq(screen->cols, (1024 - dx) / 8);
+	ck_assert_int_eq(screen->rows, (768 - dy) / 16);
+	ck_assert_float_eq(textmode_min_confidence(screen), 1.0f);
+
+	struct hil_err err = { "" };
+	char *txt = xasprintf("%s/frames/fbtext-1024x768.txt", fixtures_dir());
+	char *want = read_file(txt, 1 << 16, NULL, &err);
+	ck_assert_msg(want != NULL, "%s", err.msg);
+	/* The full block is one colour: a space in the other colours. */
+	char *block = strstr(want, "█");
+	ck_assert_ptr_nonnull(block);
+	memmove(block, block + strlen("█"), strlen(block + strlen("█")) + 1);
+	want[strcspn(block, "\n") + (size_t)(block - want)] = '\0';
+	char *got = textmode_text(screen);
+	ck_assert_str_eq(got, want);
+	ck_assert_int_eq(screen->cell[3][21].code, ' ');
+	ck_assert_uint_eq(rgb(screen->cell[3][21].bg), rgb(screen->cell[3][0].fg));
+	free(got);
+	free(want);
+	free(txt);
+	frame_release(&f);
+	frame_release(&raw);
+}
+
+START_TEST(framebuffer_text)
+{
+	expect_fbtext(0, 0);
+	/* The grid is found, not assumed at the corner. */
+	expect_fbtext(3, 5);
+	expect_fbtext(7, 15);
+}
+END_TEST
+
+/* A 1280x800 framebuffer (160x50 cells, more than 132 columns) drawn here
+ * from the font: letters and digits, whose glyphs all differ, in random
+ * palette pairs; every cell comes back with its colours. */
+START_TEST(framebuffer_wide)
+{
+	static const char chars[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	struct frame f;
+	frame_init(&f);
+	ck_assert_int_eq(frame_alloc(&f, 1280, 800), 0);
+	unsigned seed = 7;
+	static uint8_t code[50][160], fgi[50][160], bgi[50][160];
+	for (int r = 0; r < 50; r++)
+		for (int c = 0; c < 160; c++) {
+			seed = seed * 1103515245u + 12345u;
+			code[r][c] = (uint8_t)chars[(seed >> 16) % (sizeof chars - 1)];
+			fgi[r][c] = (uint8_t)((seed >> 8) % 16);
+			bgi[r][c] = (uint8_t)((fgi[r][c] + 1 + (seed >> 24) % 15) % 16);
+			for (int y = 0; y < 16; y++)
+				for (int x = 0; x < 8; x++) {
+					int on = font.glyph[code[r][c]][y] >> (7 - x) & 1;
+					uint32_t col = palette[on ? fgi[r][c] : bgi[r][c]];
+					uint8_t *px = f.rgb + ((size_t)(r * 16 + y) * 1280 + c * 8 + x) * 3;
+					px[0] = (uint8_t)(col >> 16);
+					px[1] = (uint8_t)(col >> 8);
+					px[2] = (uint8_t)col;
+				}
+		}
+	decode(&f, NINTH_VGA);
+	ck_assert_int_eq(screen->cols, 160);
+	ck_assert_int_eq(screen->rows, 50);
+	for (int r = 0; r < 50; r++)
+		for (int c = 0; c < 160; c++) {
+			const struct text_cell *tc = &screen->cell[r][c];
+			ck_assert_msg(tc->code == code[r][c], "(%d,%d): 0x%02X, want '%c'", r, c,
+				      tc->code, code[r][c]);
+			ck_assert_uint_eq(rgb(tc->fg), palette[fgi[r][c]]);
+			ck_assert_uint_eq(rgb(tc->bg), palette[bgi[r][c]]);
+			ck_assert_float_eq(tc->confidence, 1.0f);
+		}
+	/* One damaged pixel in a glyph: no longer exact framebuffer text,
+	 * and not an 80x25 capture either: unsupported, never a wrong
+	 * reading. */
+	f.rgb[((size_t)(20 * 16 + 7) * 1280 + 33 * 8 + 4) * 3] ^= 0x80;
+	struct hil_err err = { "" };
+	ck_assert_int_eq(textmode_decode(&f, &font, NINTH_VGA, screen, &err),
+			 TEXTMODE_UNSUPPORTED);
+	ck_assert_msg(strstr(err.msg, "nor framebuffer text"), "%s", err.msg);
+	frame_release(&f);
+}
+END_TEST
+
 static double time_decode(const struct frame *f, int n)
 {
 	struct hil_err err = { "" };
@@ -646,7 +752,8 @@ static double time_decode(const struct frame *f, int n)
 
 START_TEST(speed)
 {
-	static const char *const names[] = { "seabios-banner-stdvga.png", "allcodes.png" };
+	static const char *const names[] = { "seabios-banner-stdvga.png", "allcodes.png",
+					      "fbtext-1024x768.png" };
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		struct frame f;
 		load_frame(&f, names[i]);
@@ -1125,6 +1232,8 @@ static Suite *textmode_suite(void)
 	tcase_add_test(tc, blank);
 	tcase_add_test(tc, rows);
 	tcase_add_test(tc, box_drawing_utf8);
+	tcase_add_test(tc, framebuffer_text);
+	tcase_add_test(tc, framebuffer_wide);
 	tcase_add_test(tc, speed);
 	suite_add_tcase(s, tc);
 
