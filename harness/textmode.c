@@ -482,6 +482,11 @@ static int blank_band(const uint8_t *line, size_t stride)
  *    matched by Hamming distance with the exact decoder's tie-breaking,
  *    cursor rule included. Cells told apart by colour alone, or only by
  *    the 9th column, are never trusted.
+ * 7. A cell not trusted is read again against the frame's own pixels
+ *    (rerank()): the nearest glyphs are drawn as the capture would show
+ *    them, in text colours, and the one that fits best is the reading.
+ *    Its confidence stays below trust: this lowers the error rate of the
+ *    text that callers fall back from, it never makes a cell trusted.
  * Below LOW_SCALE thin strokes and dither patterns blur into their
  * background: such frames are read, but no cell is trusted.
  * ------------------------------------------------------------------------ */
@@ -1543,6 +1548,182 @@ static float sharpen_k(double s)
 	return k < 0.125f ? 0.125f : k > SHARPEN_MAX ? SHARPEN_MAX : k;
 }
 
+/* Re-ranking an uncertain reading against the frame itself. Binarising a
+ * blurred cell loses a stroke of a pixel whose colour the blur spread into
+ * its neighbours (the stub of 0xB6, the dots of 0x9A, an arrow's head):
+ * the Hamming distance then prefers the glyph without it. Here each of the
+ * RERANK_K nearest glyphs is drawn as the frame would show it (its mask,
+ * bilinear between text-mode pixel centres: how a capture enlarges), its
+ * two colours fitted per channel by least squares, and the glyph whose
+ * drawing leaves the smallest residual over the cell's frame pixels wins.
+ * Frame pixels whose drawing needs the neighbouring cells are left out. */
+#define RERANK_K 12
+#ifndef RERANK_BLUR
+#define RERANK_BLUR 1.0f
+#endif
+#define RERANK_PX 2048 /* frame pixels of one cell at most (1920x1080: ~700) */
+
+struct footprint {
+	int n;
+	uint8_t i0[RERANK_PX], j0[RERANK_PX]; /* text-mode pixel before the sample */
+	float fu[RERANK_PX], fv[RERANK_PX];   /* weights of the one after */
+	float yc[RERANK_PX][3];               /* the frame pixel: Y, Cb, Cr */
+};
+
+/* The 16 text colours (vga16) in the footprint's Y, Cb/2, Cr/2. */
+#define LUMA(r, g, b) (0.299f * (r) + 0.587f * (g) + 0.114f * (b))
+#define YCC(r, g, b) { LUMA(r, g, b), 0.5f * ((b) - LUMA(r, g, b)), 0.5f * ((r) - LUMA(r, g, b)) }
+static const float pal_ycc[16][3] = {
+	YCC(0x00, 0x00, 0x00), YCC(0x00, 0x00, 0xA8), YCC(0x00, 0xA8, 0x00), YCC(0x00, 0xA8, 0xA8),
+	YCC(0xA8, 0x00, 0x00), YCC(0xA8, 0x00, 0xA8), YCC(0xA8, 0x57, 0x00), YCC(0xA8, 0xA8, 0xA8),
+	YCC(0x57, 0x57, 0x57), YCC(0x57, 0x57, 0xFF), YCC(0x57, 0xFF, 0x57), YCC(0x57, 0xFF, 0xFF),
+	YCC(0xFF, 0x57, 0x57), YCC(0xFF, 0x57, 0xFF), YCC(0xFF, 0xFF, 0x57), YCC(0xFF, 0xFF, 0xFF),
+};
+#undef YCC
+
+static void cell_footprint(const struct scaled *s, const struct grid *g, int col, int row,
+			   struct footprint *fp)
+{
+	const double x0 = g->ox + (double)col * g->cw * g->sx, y0 = g->oy + (double)row * CELL_H * g->sy;
+	const int xa = (int)ceil(x0), xb = (int)floor(x0 + g->cw * g->sx);
+	const int ya = (int)ceil(y0), yb = (int)floor(y0 + CELL_H * g->sy);
+	fp->n = 0;
+	for (int y = ya < 0 ? 0 : ya; y < yb && y < s->h; y++) {
+		double v = (y + 0.5 - y0) / g->sy - 0.5;
+		int j = (int)floor(v);
+		if (j < 0 || j + 1 > CELL_H - 1)
+			continue;
+		const uint8_t *line = s->rgb + (size_t)y * (size_t)s->w * 3;
+		for (int x = xa < 0 ? 0 : xa; x < xb && x < s->w; x++) {
+			double u = (x + 0.5 - x0) / g->sx - 0.5;
+			int i = (int)floor(u);
+			if (i < 0 || i + 1 > g->cw - 1 || fp->n == RERANK_PX)
+				continue;
+			const uint8_t *p = line + (size_t)x * 3;
+			float *o = fp->yc[fp->n];
+			o[0] = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+			o[1] = 0.5f * (p[2] - o[0]); /* chroma at half weight: JPEG */
+			o[2] = 0.5f * (p[0] - o[0]); /* halves its resolution */
+			fp->i0[fp->n] = (uint8_t)i;
+			fp->j0[fp->n] = (uint8_t)j;
+			fp->fu[fp->n] = (float)(u - i);
+			fp->fv[fp->n] = (float)(v - j);
+			fp->n++;
+		}
+	}
+}
+
+/* The residual of the frame pixels after the best fit of glyph code drawn
+ * in two colours. */
+static float rerank_residual(const struct glyphset *gs, int code, const struct footprint *fp,
+			     float kx, float ky)
+{
+	float m0[CELL_H][9], m1[CELL_H][9], m[CELL_H][9];
+	const int cw = gs->cw;
+	for (int r = 0; r < CELL_H; r++)
+		for (int i = 0; i < cw; i++)
+			m0[r][i] = (float)(gs->row[code][r] >> (cw - 1 - i) & 1);
+	/* The capture blurs more than bilinear enlargement (see sharpen_k()):
+	 * the same spread, edges replicated. */
+	for (int r = 0; r < CELL_H; r++)
+		for (int i = 0; i < cw; i++)
+			m1[r][i] = (1 - 2 * kx) * m0[r][i] +
+				   kx * (m0[r][i > 0 ? i - 1 : i] + m0[r][i < cw - 1 ? i + 1 : i]);
+	for (int r = 0; r < CELL_H; r++)
+		for (int i = 0; i < cw; i++)
+			m[r][i] = (1 - 2 * ky) * m1[r][i] +
+				  ky * (m1[r > 0 ? r - 1 : r][i] + m1[r < CELL_H - 1 ? r + 1 : r][i]);
+	double sa = 0, saa = 0, sy[3] = { 0, 0, 0 }, syy[3] = { 0, 0, 0 }, say[3] = { 0, 0, 0 };
+	for (int k = 0; k < fp->n; k++) {
+		const int i = fp->i0[k], j = fp->j0[k];
+		const float fu = fp->fu[k], fv = fp->fv[k];
+		float top = m[j][i] + fu * (m[j][i + 1] - m[j][i]);
+		float bot = m[j + 1][i] + fu * (m[j + 1][i + 1] - m[j + 1][i]);
+		float a = top + fv * (bot - top);
+		sa += a;
+		saa += a * a;
+		for (int c = 0; c < 3; c++) {
+			sy[c] += fp->yc[k][c];
+			syy[c] += fp->yc[k][c] * fp->yc[k][c];
+			say[c] += a * fp->yc[k][c];
+		}
+	}
+	/* The least-squares colours, then the same with each snapped to the
+	 * nearest text colour: a free fit would let a bigger blot in a
+	 * paler colour pass for a small dot (0x07 for 0xF9), and one colour
+	 * for a dither blurred into its mix. */
+	const double n = fp->n, vaa = saa - sa * sa / n;
+	float col[2][3];
+	for (int c = 0; c < 3; c++) {
+		double beta = vaa < 1e-6 ? 0 : (say[c] - sa * sy[c] / n) / vaa;
+		double alpha = (sy[c] - beta * sa) / n;
+		col[0][c] = (float)alpha;
+		col[1][c] = (float)(alpha + beta);
+	}
+	for (int side = 0; side < 2; side++) {
+		int bq = 0;
+		float bd = 1e30f;
+		for (int q = 0; q < 16; q++) {
+			float d = 0;
+			for (int c = 0; c < 3; c++)
+				d += (col[side][c] - pal_ycc[q][c]) * (col[side][c] - pal_ycc[q][c]);
+			if (d < bd) {
+				bd = d;
+				bq = q;
+			}
+		}
+		memcpy(col[side], pal_ycc[bq], sizeof col[side]);
+	}
+	double res = 0;
+	for (int c = 0; c < 3; c++) {
+		const double b = col[0][c], d = col[1][c] - col[0][c];
+		res += syy[c] - 2 * b * sy[c] - 2 * d * say[c] + n * b * b + 2 * b * d * sa +
+		       d * d * saa;
+	}
+	return (float)res;
+}
+
+/* The code among the RERANK_K glyphs nearest the binarised cell (on) whose
+ * drawing fits the frame best; -1 if the footprint is too small to say. */
+static int rerank(const struct glyphset *gs, const uint16_t *on, const struct footprint *fp,
+		  float kx, float ky)
+{
+	if (fp->n < 32)
+		return -1;
+	int code[RERANK_K], dist[RERANK_K], n = 0;
+	const int total = gs->cw * CELL_H;
+	for (int q = 0; q < gs->nuniq; q++) {
+		const uint16_t *g = gs->row[gs->uniq[q]];
+		int d = 0;
+		for (int r = 0; r < CELL_H; r++)
+			d += pop((unsigned)(g[r] ^ on[r]) & gs->full);
+		if (total - d < d)
+			d = total - d;
+		int at = n < RERANK_K ? n++ : RERANK_K;
+		while (at > 0 && dist[at - 1] > d) {
+			if (at < RERANK_K) {
+				dist[at] = dist[at - 1];
+				code[at] = code[at - 1];
+			}
+			at--;
+		}
+		if (at < RERANK_K) {
+			dist[at] = d;
+			code[at] = gs->uniq[q];
+		}
+	}
+	int best = -1;
+	float bres = 0;
+	for (int q = 0; q < n; q++) {
+		float res = rerank_residual(gs, code[q], fp, kx, ky);
+		if (best < 0 || res < bres) {
+			best = code[q];
+			bres = res;
+		}
+	}
+	return best;
+}
+
 static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 			     const struct grid *g, int col, int row, struct text_cell *tc)
 {
@@ -1869,11 +2050,29 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 			}
 		}
 	}
+	tc->confidence = scaled_confidence(best.d, best.d2);
+	if (!cursor && tc->confidence < TEXTMODE_TRUST) {
+		struct footprint *fp = malloc(sizeof *fp);
+		int code2 = -1;
+		if (fp) {
+			cell_footprint(s, g, col, row, fp);
+			code2 = rerank(gs, on, fp, RERANK_BLUR * sharpen_k(g->sx), RERANK_BLUR * sharpen_k(g->sy));
+			free(fp);
+		}
+		if (code2 >= 0 && code2 != best.code) {
+			/* The colours stay as split: the orientation is the
+			 * one in which the new glyph is nearer the split. */
+			int d = 0;
+			for (int r = 0; r < CELL_H; r++)
+				d += pop((unsigned)(gs->row[code2][r] ^ on[r]) & gs->full);
+			best.code = code2;
+			best.swapped = 2 * d > total;
+		}
+	}
 	tc->code = (uint8_t)best.code;
 	put_levels(tc->fg, best.swapped ? colour[0] : colour[1]);
 	put_levels(tc->bg, best.swapped ? colour[1] : colour[0]);
 	tc->cursor = (uint8_t)cursor;
-	tc->confidence = scaled_confidence(best.d, best.d2);
 	/* Two colours of about the same luma are told apart by colour alone,
 	 * which JPEG keeps at half resolution: a detail of a pixel or two
 	 * (such as the short stroke that tells 0xB6 from 0xBA) can vanish. */
