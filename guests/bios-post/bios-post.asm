@@ -10,12 +10,24 @@
 ;      line also reported, then "text hold";
 ;   4. a calibration screen: every code 0-255 in a known grid and colour,
 ;      "calib show" with its layout, then "calib hold";
-;   5. "end exit code=16" and a write to isa-debug-exit (QEMU exits with 33).
+;   5. graphics: the card's VBE BIOS (4F00h, "graphics vbe"), its mode list
+;      walked with 4F01h ("graphics modes"), the best direct-colour mode with
+;      a linear framebuffer set with 4F02h (640x480x32, 640x480x16,
+;      800x600x32, 800x600x16, in that order; "graphics set"), or mode 13h
+;      (320x200x8) when there is no VBE, no such mode or 4F02h fails
+;      (then "graphics error" comes first); then the test pattern of
+;      docs/graphics-pattern.md with a per-run code from RDTSC, "graphics
+;      show", and "graphics hold";
+;   6. "end exit code=16" and a write to isa-debug-exit (QEMU exits with 33).
 ;
 ; Layout: sector 1 is the boot sector (loaded by the BIOS at 0000:7C00); it
 ; holds the serial routines and loads the rest (stage 2) to 0000:7E00, right
 ; behind itself, so the whole file is assembled with one origin.
 ; Real mode, 16-bit code; 32-bit registers are used for PCI dwords (386+).
+; The framebuffer, usually far above 1 MB, is written in "unreal mode": FS
+; gets a 4 GiB limit in a brief trip through protected mode (unreal_fs) and
+; is then used with 32-bit addresses; A20 is opened through port 92h first.
+; STAGE2_SECTORS follows the code's size (at most 17 sectors, checked here).
 
 bits 16
 cpu 386
@@ -58,6 +70,43 @@ CALIB_ATTR  equ 0x1F               ; bright white on blue
 %define CALIB_COL_STR "8"
 PCI_SHOW_MAX equ 8                 ; at most this many device lines on screen
 PCI_ENTRY   equ 8                  ; bytes per pci_table entry (see pci_scan)
+
+VBE_OK      equ 0x004F             ; AX after a successful VBE call
+VBE_MODES_MAX equ 1024             ; bound on the mode list walk (0FFFFh ends it)
+VBE_LFB     equ 0x4000             ; 4F02h: BX bit 14 selects the linear framebuffer
+MA_WANTED   equ 0x0091             ; mode attributes: supported (0), graphics (4), LFB (7)
+MM_PACKED   equ 4                  ; memory models in the mode info block
+MM_DIRECT   equ 6
+; VBE controller info block (4F00h)
+VBEI_SIG    equ 0x00               ; "VESA" (we pass "VBE2" in)
+VBEI_VERSION equ 0x04              ; BCD, e.g. 0300h
+VBEI_MODES  equ 0x0E               ; far pointer (offset, segment) to the mode list
+; VBE mode info block (4F01h)
+VBEM_ATTR   equ 0x00               ; word: mode attributes
+VBEM_PITCH  equ 0x10               ; word: BytesPerScanLine
+VBEM_WIDTH  equ 0x12               ; word: XResolution
+VBEM_HEIGHT equ 0x14               ; word: YResolution
+VBEM_BPP    equ 0x19               ; byte: BitsPerPixel
+VBEM_MODEL  equ 0x1B               ; byte: MemoryModel
+VBEM_RED    equ 0x1F               ; bytes: Red MaskSize, FieldPosition, then the
+VBEM_GREEN  equ 0x21               ;   same for green and blue
+VBEM_BLUE   equ 0x23
+VBEM_BASE   equ 0x28               ; dword: PhysBasePtr
+VBEM_LINPITCH equ 0x32             ; word: LinBytesPerScanLine (VBE 3.0)
+; The pattern (docs/graphics-pattern.md): 16 x 12 blocks; colours as RGB bits
+PAT_COLS    equ 16
+PAT_ROWS    equ 12
+C_BLACK     equ 0
+C_BLUE      equ 1
+C_GREEN     equ 2
+C_CYAN      equ 3
+C_RED       equ 4
+C_MAGENTA   equ 5
+C_YELLOW    equ 6
+C_WHITE     equ 7
+MODE13_BASE equ 0xA0000            ; mode 13h: 320x200, one byte per pixel
+GDT_CODE16  equ 0x08               ; selectors of unreal_gdt
+GDT_DATA4G  equ 0x10
 
 ; ===========================================================================
 ; Sector 1: boot sector
@@ -225,6 +274,10 @@ main:
         mov si, msg_calib_hold
         mov di, msg_calib_timeout
         call hold
+
+        ; Graphics: the test pattern in a VBE linear-framebuffer mode (mode
+        ; 13h when there is none), with this run's code, then "graphics hold".
+        call graphics_stage
 
         ; Done: end the VM.
         mov si, msg_end
@@ -758,6 +811,604 @@ text_screen:
         ret
 
 ; ---------------------------------------------------------------------------
+; Graphics
+; ---------------------------------------------------------------------------
+
+; graphics_stage: find the card's VBE, set the best direct-colour LFB mode
+; (640x480x32, 640x480x16, 800x600x32, 800x600x16, in that order), or mode
+; 13h when there is no VBE, no such mode, or 4F02h fails; draw the pattern
+; with this run's code, report "graphics show", then "graphics hold".
+graphics_stage:
+        pushad
+        push fs
+        call gfx_pick_code
+
+        ; VBE controller info, asking for the VBE 2.0 fields.
+        mov dword [vbe_info + VBEI_SIG], 'VBE2'
+        mov di, vbe_info           ; ES:DI = 0000:vbe_info
+        mov ax, 0x4F00
+        int 0x10
+        xor bx, bx
+        mov es, bx                 ; a BIOS should keep ES; make sure
+        mov [vbe_status], ax
+        xor dx, dx                 ; version 0 when the call failed
+        cmp ax, VBE_OK
+        jne .report_vbe
+        mov dx, [vbe_info + VBEI_VERSION]
+.report_vbe:
+        mov [vbe_version], dx
+        mov di, line_buf
+        mov si, msg_gfx_vbe
+        call fmt_str
+        movzx edx, word [vbe_status]
+        mov cx, 4
+        call fmt_hex
+        mov si, msg_gfx_version
+        call fmt_str
+        movzx edx, word [vbe_version]
+        call fmt_hex
+        call fmt_eol
+        mov si, line_buf
+        call serial_puts
+
+        cmp word [vbe_status], VBE_OK
+        jne .mode13
+        cmp dword [vbe_info + VBEI_SIG], 'VESA'
+        jne .mode13                ; no usable info block: no mode list
+
+        ; Walk the mode list, keeping the best-ranked suitable mode.
+        mov word [vbe_count], 0
+        mov word [vbe_rank], 0xFFFF ; none yet
+        lfs si, [vbe_info + VBEI_MODES]
+.walk:
+        mov cx, [fs:si]
+        cmp cx, 0xFFFF
+        je .walked
+        cmp word [vbe_count], VBE_MODES_MAX
+        jae .walked
+        inc word [vbe_count]
+        add si, 2
+        call vbe_mode_info
+        jne .walk                  ; 4F01h failed: not a candidate
+        call vbe_rank_mode
+        cmp ax, [vbe_rank]
+        jae .walk                  ; unsuitable (FFFFh) or not better
+        mov [vbe_rank], ax
+        mov [vbe_mode], cx
+        jmp .walk
+.walked:
+        mov di, line_buf
+        mov si, msg_gfx_modes
+        call fmt_str
+        mov ax, [vbe_count]
+        call fmt_dec
+        call fmt_eol
+        mov si, line_buf
+        call serial_puts
+
+        cmp word [vbe_rank], 0xFFFF
+        je .mode13                 ; no suitable mode
+        mov cx, [vbe_mode]
+        call vbe_mode_info         ; the chosen mode's info, again
+        jne .mode13
+        mov bx, cx
+        or bx, VBE_LFB
+        mov ax, 0x4F02
+        int 0x10
+        xor bx, bx
+        mov es, bx
+        mov [vbe_status], ax
+        cmp ax, VBE_OK
+        jne .set_failed
+        call gfx_use_vbe_mode
+        jmp .draw
+
+.set_failed:
+        mov di, line_buf
+        mov si, msg_gfx_error
+        call fmt_str
+        movzx edx, word [vbe_mode]
+        mov cx, 4
+        call fmt_hex
+        mov si, msg_gfx_status
+        call fmt_str
+        movzx edx, word [vbe_status]
+        call fmt_hex
+        call fmt_eol
+        mov si, line_buf
+        call serial_puts
+        ; fall through to mode 13h
+
+.mode13:
+        mov ax, 0x0013             ; 320x200, 256 colours, A000:0000
+        int 0x10
+        xor bx, bx
+        mov es, bx
+        call gfx_use_mode13
+
+.draw:
+        ; "graphics set mode=0xMMMM width=W height=H bpp=B status=0xSSSS"
+        mov di, line_buf
+        mov si, msg_gfx_set
+        call fmt_str
+        movzx edx, word [vbe_mode]
+        mov cx, 4
+        call fmt_hex
+        call fmt_geometry
+        mov si, msg_gfx_status
+        call fmt_str
+        movzx edx, word [vbe_status]
+        call fmt_hex
+        call fmt_eol
+        mov si, line_buf
+        call serial_puts
+
+        call gfx_draw
+
+        ; "graphics show width=W height=H bpp=B code=xxxxxxxx pattern=1"
+        mov di, line_buf
+        mov si, msg_gfx_show
+        call fmt_str
+        call fmt_geometry
+        mov si, msg_gfx_code
+        call fmt_str
+        mov edx, [gfx_code]
+        mov cx, 8
+        call fmt_hex
+        mov si, msg_gfx_pattern
+        call fmt_str
+        call fmt_eol
+        mov si, line_buf
+        call serial_puts
+
+        mov si, msg_gfx_hold
+        mov di, msg_gfx_timeout
+        call hold
+        pop fs
+        popad
+        ret
+
+; gfx_pick_code: gfx_code = low dword of the time stamp counter (the BIOS
+; tick count on a CPU without one), never 0.
+gfx_pick_code:
+        pushad
+        pushfd                     ; CPUID exists if EFLAGS.ID (bit 21) toggles
+        pop eax
+        mov ecx, eax
+        xor eax, 0x00200000
+        push eax
+        popfd
+        pushfd
+        pop eax
+        push ecx
+        popfd
+        xor eax, ecx
+        test eax, 0x00200000
+        jz .no_tsc
+cpu 586
+        xor eax, eax
+        cpuid
+        test eax, eax
+        jz .no_tsc                 ; no leaf 1
+        mov eax, 1
+        cpuid
+        test dl, 0x10              ; EDX bit 4: TSC
+        jz .no_tsc
+        rdtsc
+cpu 386
+        jmp .got
+.no_tsc:
+        mov eax, [BIOS_TICKS]
+.got:
+        test eax, eax
+        jnz .store
+        inc eax
+.store:
+        mov [gfx_code], eax
+        popad
+        ret
+
+; vbe_mode_info: 4F01h for mode CX into mode_info. ZF set if AX = 004Fh.
+; Keeps every register but AX (and FS:SI, which the walk relies on).
+vbe_mode_info:
+        push fs
+        push es
+        push ds
+        pushad
+        xor ax, ax
+        mov es, ax
+        mov di, mode_info
+        mov ax, 0x4F01
+        int 0x10
+        mov [vbe_call_ax], ax
+        popad
+        pop ds
+        pop es
+        pop fs
+        mov ax, [vbe_call_ax]
+        cmp ax, VBE_OK
+        ret
+
+; vbe_rank_mode: AX = rank of the mode in mode_info, 1 (best) to 4, or FFFFh
+; when it is unsuitable: it must be a supported graphics mode with a linear
+; framebuffer, in direct colour (memory model 6, or a packed-pixel model 4
+; that is not 8 bpp), at 640x480 or 800x600 and 32 or 16 bpp.
+vbe_rank_mode:
+        push bx
+        mov ax, [mode_info + VBEM_ATTR]
+        and ax, MA_WANTED
+        cmp ax, MA_WANTED
+        jne .unsuitable
+        cmp dword [mode_info + VBEM_BASE], 0
+        je .unsuitable
+        mov bl, [mode_info + VBEM_BPP]
+        mov al, [mode_info + VBEM_MODEL]
+        cmp al, MM_DIRECT
+        je .model_ok
+        cmp al, MM_PACKED          ; 16 and 32 bpp only, below: never 8
+        jne .unsuitable
+.model_ok:
+        xor ax, ax                 ; AX = 0 for 32 bpp, 1 for 16 bpp
+        cmp bl, 32
+        je .bpp_ok
+        inc ax
+        cmp bl, 16
+        jne .unsuitable
+.bpp_ok:
+        cmp word [mode_info + VBEM_WIDTH], 640
+        jne .not_640
+        cmp word [mode_info + VBEM_HEIGHT], 480
+        jne .unsuitable
+        inc ax                     ; 1, 2
+        pop bx
+        ret
+.not_640:
+        cmp word [mode_info + VBEM_WIDTH], 800
+        jne .unsuitable
+        cmp word [mode_info + VBEM_HEIGHT], 600
+        jne .unsuitable
+        add ax, 3                  ; 3, 4
+        pop bx
+        ret
+.unsuitable:
+        mov ax, 0xFFFF
+        pop bx
+        ret
+
+; gfx_use_vbe_mode: take the geometry, framebuffer and colour layout of the
+; mode just set from mode_info, and build gfx_pal for it.
+gfx_use_vbe_mode:
+        pushad
+        mov ax, [mode_info + VBEM_WIDTH]
+        mov [gfx_width], ax
+        mov ax, [mode_info + VBEM_HEIGHT]
+        mov [gfx_height], ax
+        movzx ax, byte [mode_info + VBEM_BPP]
+        mov [gfx_bpp], ax
+        shr ax, 3
+        mov [gfx_bypp], al
+        mov eax, [mode_info + VBEM_BASE]
+        mov [gfx_base], eax
+        ; The LFB's pitch: LinBytesPerScanLine from VBE 3.0 on, else (and
+        ; if that is 0) BytesPerScanLine, else width * bytes per pixel.
+        movzx eax, word [mode_info + VBEM_PITCH]
+        cmp word [vbe_version], 0x0300
+        jb .pitch
+        movzx ebx, word [mode_info + VBEM_LINPITCH]
+        test ebx, ebx
+        jz .pitch
+        mov eax, ebx
+.pitch:
+        test eax, eax
+        jnz .pitch_ok
+        movzx eax, word [gfx_width]
+        movzx ebx, byte [gfx_bypp]
+        mul ebx
+.pitch_ok:
+        mov [gfx_pitch], eax
+
+        ; Channel masks from the mask sizes and field positions; a block
+        ; that gives none (all sizes 0) gets 5:6:5 or x:8:8:8.
+        mov bx, [mode_info + VBEM_RED]   ; BL = size, BH = position
+        mov cx, [mode_info + VBEM_GREEN]
+        mov dx, [mode_info + VBEM_BLUE]
+        mov al, bl
+        or al, cl
+        or al, dl
+        jnz .fields
+        mov bx, 0x1008             ; 32 bpp: red 8 at 16, green 8 at 8, blue 8 at 0
+        mov cx, 0x0808
+        mov dx, 0x0008
+        cmp byte [gfx_bypp], 4
+        je .fields
+        mov bx, 0x0B05             ; 16 bpp: red 5 at 11, green 6 at 5, blue 5 at 0
+        mov cx, 0x0506
+        mov dx, 0x0005
+.fields:
+        mov si, cx
+        mov cx, bx
+        call gfx_field
+        mov [gfx_red], eax
+        mov cx, si
+        call gfx_field
+        mov [gfx_green], eax
+        mov cx, dx
+        call gfx_field
+        mov [gfx_blue], eax
+
+        ; gfx_pal[i] for the RGB bits of colour i.
+        xor si, si
+.colour:
+        xor eax, eax
+        test si, C_RED
+        jz .no_red
+        or eax, [gfx_red]
+.no_red:
+        test si, C_GREEN
+        jz .no_green
+        or eax, [gfx_green]
+.no_green:
+        test si, C_BLUE
+        jz .no_blue
+        or eax, [gfx_blue]
+.no_blue:
+        mov bx, si
+        shl bx, 2
+        mov [gfx_pal + bx], eax
+        inc si
+        cmp si, 8
+        jb .colour
+        popad
+        ret
+
+; gfx_field: EAX = a channel at full intensity, CL bits wide at bit CH.
+gfx_field:
+        push cx
+        mov eax, 1
+        shl eax, cl
+        dec eax
+        mov cl, ch
+        shl eax, cl
+        pop cx
+        ret
+
+; gfx_use_mode13: mode 13h was set: its geometry, A0000h, and the default
+; palette's bright EGA colours (colour i is index 8 + i, black is 0).
+gfx_use_mode13:
+        pushad
+        mov word [vbe_mode], 0x0013
+        mov word [vbe_status], 0x0000
+        mov word [gfx_width], 320
+        mov word [gfx_height], 200
+        mov word [gfx_bpp], 8
+        mov byte [gfx_bypp], 1
+        mov dword [gfx_base], MODE13_BASE
+        mov dword [gfx_pitch], 320
+        mov dword [gfx_pal], 0
+        mov eax, 9
+        mov bx, 4
+.colour:
+        mov [gfx_pal + bx], eax
+        inc eax
+        add bx, 4
+        cmp bx, 32
+        jb .colour
+        popad
+        ret
+
+; fmt_geometry: append " width=W height=H bpp=B" of the current mode.
+fmt_geometry:
+        push ax
+        push si
+        mov si, msg_gfx_width
+        call fmt_str
+        mov ax, [gfx_width]
+        call fmt_dec
+        mov si, msg_gfx_height
+        call fmt_str
+        mov ax, [gfx_height]
+        call fmt_dec
+        mov si, msg_gfx_bpp
+        call fmt_str
+        mov ax, [gfx_bpp]
+        call fmt_dec
+        pop si
+        pop ax
+        ret
+
+; gfx_block_colour: AL = colour (RGB bits) of pattern block column BL, row
+; BH (docs/graphics-pattern.md); rows from PAT_ROWS on are black.
+gfx_block_colour:
+        push cx
+        push edx
+        push si
+        cmp bh, 4
+        jb .bars
+        cmp bh, 6
+        jb .checker
+        cmp bh, 10
+        jb .bits
+        cmp bh, PAT_ROWS
+        jae .black
+        mov al, bl                 ; rows 10, 11: red where c + r is even
+        add al, bh
+        test al, 1
+        mov al, C_RED
+        jz .done
+        mov al, C_GREEN
+        jmp .done
+.bars:
+        movzx si, bl
+        shr si, 1
+        mov al, [bar_colours + si]
+        jmp .done
+.checker:
+        mov al, bl                 ; white where c + r is even
+        add al, bh
+        test al, 1
+        mov al, C_WHITE
+        jz .done
+.black:
+        mov al, C_BLACK
+        jmp .done
+.bits:
+        mov cl, 31                 ; rows 6-7: bit 31 - c; rows 8-9: 15 - c
+        cmp bh, 8
+        jb .bit
+        mov cl, 15
+.bit:
+        sub cl, bl
+        mov edx, [gfx_code]
+        shr edx, cl
+        test dl, 1
+        mov al, C_WHITE
+        jnz .done
+        mov al, C_BLUE
+.done:
+        pop si
+        pop edx
+        pop cx
+        ret
+
+; gfx_draw: draw the whole pattern into the framebuffer at gfx_base, every
+; pixel of the mode (the remainder right and below the blocks in black).
+; Each scan line is written with interrupts off, through FS in unreal mode
+; (base 0, limit 4 GiB) set up again for the line, so that no interrupt
+; handler can leave FS with a 64 KiB limit under our 32-bit addresses.
+gfx_draw:
+        pushad
+        push fs
+        call a20_enable
+        mov ax, [gfx_width]
+        xor dx, dx
+        mov bx, PAT_COLS
+        div bx
+        mov [gfx_bw], ax
+        mov ax, [gfx_height]
+        xor dx, dx
+        mov bx, PAT_ROWS
+        div bx
+        mov [gfx_bh], ax
+
+        xor bp, bp                 ; BP = y
+.line:
+        cmp bp, [gfx_height]
+        jae .done
+        ; BH = block row of line y: y / bh, or PAT_ROWS (all black) below
+        ; the blocks, and for every line when bh = 0 (a mode under 12 lines).
+        mov bh, PAT_ROWS
+        mov cx, [gfx_bh]
+        jcxz .have_row
+        mov ax, bp
+        xor dx, dx
+        div cx
+        cmp ax, PAT_ROWS
+        jae .have_row
+        mov bh, al
+.have_row:
+        xor bl, bl                 ; this line's block colours
+.block_colour:
+        call gfx_block_colour
+        movzx si, bl
+        mov [gfx_line + si], al
+        inc bl
+        cmp bl, PAT_COLS
+        jb .block_colour
+
+        movzx eax, bp              ; EDI = base + y * pitch
+        mul dword [gfx_pitch]
+        add eax, [gfx_base]
+        mov edi, eax
+        cli
+        call unreal_fs
+        xor si, si                 ; SI = block column c
+.block:
+        movzx bx, byte [gfx_line + si]
+        shl bx, 2
+        mov eax, [gfx_pal + bx]
+        mov cx, [gfx_bw]
+        call gfx_put
+        inc si
+        cmp si, PAT_COLS
+        jb .block
+        mov cx, [gfx_bw]           ; the remainder, W - 16 * bw pixels, black
+        shl cx, 4
+        neg cx
+        add cx, [gfx_width]
+        mov eax, [gfx_pal + C_BLACK * 4]
+        call gfx_put
+        sti
+        inc bp
+        jmp .line
+.done:
+        pop fs
+        popad
+        ret
+
+; gfx_put: write CX pixels (CX may be 0) of value EAX, gfx_bypp bytes each,
+; at FS:EDI (unreal mode), advancing EDI.
+gfx_put:
+        jcxz .done
+        cmp byte [gfx_bypp], 2
+        je .word
+        ja .dword
+.byte:
+        mov [fs:edi], al
+        inc edi
+        loop .byte
+        ret
+.word:
+        mov [fs:edi], ax
+        add edi, 2
+        loop .word
+        ret
+.dword:
+        mov [fs:edi], eax
+        add edi, 4
+        loop .dword
+.done:
+        ret
+
+; a20_enable: open the A20 gate through the fast-A20 bit of port 92h (QEMU
+; and most machines come up with it open already).
+a20_enable:
+        push ax
+        in al, 0x92
+        test al, 0x02
+        jnz .done
+        or al, 0x02
+        and al, 0xFE               ; bit 0 would reset the machine
+        out 0x92, al
+.done:
+        pop ax
+        ret
+
+; unreal_fs: give FS base 0 and a 4 GiB limit ("unreal mode"): enter
+; protected mode just long enough to load FS from unreal_gdt, then return
+; to real mode, where FS keeps that limit until it is next loaded in
+; protected mode. Call with interrupts off.
+unreal_fs:
+        push eax
+        push bx
+        lgdt [unreal_gdtr]
+        mov eax, cr0
+        or al, 1
+        mov cr0, eax
+        jmp GDT_CODE16:.protected
+.protected:
+        mov bx, GDT_DATA4G
+        mov fs, bx
+        and al, 0xFE
+        mov cr0, eax
+        jmp 0x0000:.real
+.real:
+        xor bx, bx
+        mov fs, bx                 ; real-mode base 0; the limit stays
+        pop bx
+        pop eax
+        ret
+
+; ---------------------------------------------------------------------------
 ; Data
 ; ---------------------------------------------------------------------------
 
@@ -787,6 +1438,36 @@ str_pci_display:  db "PCI display ", 0
 str_pci_id:       db " id ", 0
 str_pci_class:    db " class ", 0
 str_complete:     db "Text mode check complete", 0
+msg_gfx_vbe:      db PFX, "graphics vbe status=0x", 0
+msg_gfx_version:  db " version=0x", 0
+msg_gfx_modes:    db PFX, "graphics modes count=", 0
+msg_gfx_set:      db PFX, "graphics set mode=0x", 0
+msg_gfx_error:    db PFX, "graphics error reason=set-mode mode=0x", 0
+msg_gfx_status:   db " status=0x", 0
+msg_gfx_width:    db " width=", 0
+msg_gfx_height:   db " height=", 0
+msg_gfx_bpp:      db " bpp=", 0
+msg_gfx_show:     db PFX, "graphics show", 0
+msg_gfx_code:     db " code=", 0
+msg_gfx_pattern:  db " pattern=1", 0
+msg_gfx_hold:     db PFX, "graphics hold", 13, 10, 0
+msg_gfx_timeout:  db PFX, "graphics hold-timeout", 13, 10, 0
+
+; Colour bars, one entry per two block columns (rows 0-3 of the pattern).
+bar_colours:      db C_WHITE, C_YELLOW, C_CYAN, C_GREEN
+                  db C_MAGENTA, C_RED, C_BLUE, C_BLACK
+
+; GDT for unreal_fs: a 16-bit code segment like real mode's (base 0, 64 KiB)
+; and a data segment with base 0 and a 4 GiB limit.
+                  align 8, db 0
+unreal_gdt:       dq 0
+                  dw 0xFFFF, 0x0000        ; GDT_CODE16: limit 0FFFFh, base 0
+                  db 0x00, 0x9A, 0x00, 0x00 ;  present, code, readable, byte gran.
+                  dw 0xFFFF, 0x0000        ; GDT_DATA4G: limit 0FFFFFh pages, base 0
+                  db 0x00, 0x92, 0xCF, 0x00 ;  present, data, writable, 4 KiB gran.
+unreal_gdt_end:
+unreal_gdtr:      dw unreal_gdt_end - unreal_gdt - 1
+                  dd unreal_gdt
 
 stage2_end:
 
@@ -811,3 +1492,26 @@ pci_table:    resb PCI_SHOW_MAX * PCI_ENTRY
 show_buf:     resb TEXT_COLS + 1
 scr_buf:      resb 128
 line_buf:     resb 512
+vbe_info:     resb 512             ; VBE controller info block (4F00h)
+mode_info:    resb 256             ; VBE mode info block (4F01h)
+vbe_status:   resw 1               ; AX of the last 4F00h/4F02h (0 for mode 13h)
+vbe_version:  resw 1               ; VBE version from the info block, or 0
+vbe_call_ax:  resw 1
+vbe_count:    resw 1               ; entries in the mode list
+vbe_rank:     resw 1               ; rank of vbe_mode (vbe_rank_mode), FFFFh: none
+vbe_mode:     resw 1               ; the chosen mode (0013h after the fallback)
+gfx_code:     resd 1               ; this run's code, drawn and reported
+gfx_base:     resd 1               ; framebuffer physical address
+gfx_pitch:    resd 1               ; bytes per scan line
+gfx_width:    resw 1
+gfx_height:   resw 1
+gfx_bpp:      resw 1
+gfx_bypp:     resb 1               ; bytes per pixel: 1, 2 or 4
+              resb 1
+gfx_bw:       resw 1               ; block width, W / 16
+gfx_bh:       resw 1               ; block height, H / 12
+gfx_red:      resd 1               ; full-intensity channel values in the mode
+gfx_green:    resd 1
+gfx_blue:     resd 1
+gfx_pal:      resd 8               ; pixel value of each colour (RGB bits)
+gfx_line:     resb PAT_COLS        ; block colours of the line being drawn
