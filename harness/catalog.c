@@ -8,8 +8,12 @@
 #include <string.h>
 
 static const struct guest guests[] = {
-	{ "bios-post", "bios-post/bios-post.img", MEDIA_DISK, "seabios",
-	  "boot sector (disk image): PCI display list and VGA text in mode 3, reported on COM1" },
+	{ "bios-post", "bios-post/bios-post.img", MEDIA_DISK, "seabios", POST_SEABIOS_BANNER, 1,
+	  "boot sector (disk image): PCI display list, VGA text in mode 3, a VBE graphics mode; "
+	  "reported on COM1" },
+	{ "uefi-gop", "uefi-gop/uefi-gop.img", MEDIA_DISK, "ovmf", POST_FIRMWARE_OUTPUT, 0,
+	  "EFI application (FAT disk image): UEFI console text, the Graphics Output Protocol's "
+	  "modes, a GOP graphics mode; reported on COM1" },
 };
 
 const struct guest *guest_find(const char *id)
@@ -58,6 +62,21 @@ static void card_release(struct card *card)
 	free(card->reported);
 	free(card->reported_source);
 	free(card->expect);
+	for (size_t i = 0; i < card->ncell_expects; i++) {
+		free(card->cell_expects[i].firmware);
+		free(card->cell_expects[i].guest);
+		free(card->cell_expects[i].verdict);
+	}
+	free(card->cell_expects);
+}
+
+const char *card_expected(const struct card *card, const char *firmware, const char *guest)
+{
+	for (size_t i = 0; i < card->ncell_expects; i++)
+		if (!strcmp(card->cell_expects[i].firmware, firmware) &&
+		    !strcmp(card->cell_expects[i].guest, guest))
+			return card->cell_expects[i].verdict;
+	return card->expect;
 }
 
 static void station_release(struct station *s)
@@ -253,6 +272,34 @@ static int card_line(void *vctx, const char *file, struct line *l, struct hil_er
 		return 0;
 	}
 
+	/* expect FIRMWARE/GUEST VERDICT: one cell's expectation (repeatable);
+	 * the one-word form is the card-wide default (once). */
+	if (!strcmp(l->key, "expect") && l->words.n == 2) {
+		const char *cellname = l->words.v[0], *slash = strchr(cellname, '/');
+		if (!slash || slash == cellname || !slash[1] || strchr(slash + 1, '/') ||
+		    !is_verdict(l->words.v[1])) {
+			hil_seterr(err, "%s:%d: expected 'expect FIRMWARE/GUEST VERDICT' (e.g. 'expect "
+					"ovmf/uefi-gop fail:graphics'), got '%s'",
+				   file, l->no, l->rest);
+			return -1;
+		}
+		struct card *card = ctx->card;
+		for (size_t i = 0; i < card->ncell_expects; i++)
+			if (strlen(card->cell_expects[i].firmware) == (size_t)(slash - cellname) &&
+			    !strncmp(card->cell_expects[i].firmware, cellname, (size_t)(slash - cellname)) &&
+			    !strcmp(card->cell_expects[i].guest, slash + 1)) {
+				hil_seterr(err, "%s:%d: 'expect %s' given twice (first at line %d)", file,
+					   l->no, cellname, card->cell_expects[i].line);
+				return -1;
+			}
+		card->cell_expects = xrealloc(card->cell_expects,
+					      (card->ncell_expects + 1) * sizeof *card->cell_expects);
+		card->cell_expects[card->ncell_expects++] = (struct cell_expect){
+			xstrndup(cellname, (size_t)(slash - cellname)), xstrdup(slash + 1),
+			xstrdup(l->words.v[1]), l->no
+		};
+		return 0;
+	}
 	for (int k = 0; k < K_NKEYS; k++) {
 		if (strcmp(l->key, single_keys[k]))
 			continue;
@@ -487,6 +534,15 @@ static int card_check(struct card_ctx *ctx, const char *file, struct hil_err *er
 	}
 	if (!card->expect)
 		card->expect = xstrdup("pass");
+	for (size_t i = 0; i < card->ncell_expects; i++) {
+		const struct cell_expect *e = &card->cell_expects[i];
+		if (!card_has_firmware(card, e->firmware) || !card_has_guest(card, e->guest)) {
+			hil_seterr(err, "%s:%d: 'expect %s/%s': the card does not list that firmware "
+					"and guest",
+				   file, e->line, e->firmware, e->guest);
+			return -1;
+		}
+	}
 	return 0;
 }
 

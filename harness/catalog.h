@@ -34,6 +34,12 @@ struct reported {
 	int line;
 };
 
+/* An expectation for one firmware/guest pair of a card (every variant). */
+struct cell_expect {
+	char *firmware, *guest, *verdict;
+	int line;
+};
+
 struct card {
 	char *path;   /* file it came from */
 	char *id;
@@ -51,6 +57,8 @@ struct card {
 	size_t nreported;
 	char *reported_source;   /* where the reported outcomes come from */
 	char *expect;            /* expected verdict of every measured cell */
+	struct cell_expect *cell_expects; /* ... except these */
+	size_t ncell_expects;
 };
 
 struct station {
@@ -76,11 +84,19 @@ struct catalog {
  * sometimes a hang); the same image boots as an IDE disk in ~3.5 s. */
 enum guest_media { MEDIA_DISK };
 
+/* What the post stage looks for on the screen at the guest's "post hold". */
+enum post_rule {
+	POST_SEABIOS_BANNER,   /* SeaBIOS's banner line, read as text */
+	POST_FIRMWARE_OUTPUT,  /* anything the firmware drew: the frame is not one colour */
+};
+
 struct guest {
 	const char *id;
 	const char *image;       /* file name in the guest directory */
 	enum guest_media media;
 	const char *firmware;    /* the firmware it is written for */
+	enum post_rule post;
+	int reports_pci;         /* lists PCI display devices: text requires the card among them */
 	const char *description;
 };
 
@@ -100,6 +116,8 @@ const struct station *catalog_find_station(const struct catalog *c, const char *
 const struct variant *card_find_variant(const struct card *card, const char *name);
 int card_has_firmware(const struct card *card, const char *fw);
 int card_has_guest(const struct card *card, const char *guest);
+/* The verdict a cell of this firmware and guest should have. */
+const char *card_expected(const struct card *card, const char *firmware, const char *guest);
 const char *card_kind_name(enum card_kind k);
 
 const struct guest *guest_find(const char *id);

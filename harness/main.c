@@ -408,7 +408,8 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 		};
 		struct run_result res;
 		int rc = run_cell(&cells[i], &ro, &res, &err);
-		int as_expected = rc == 0 && !strcmp(res.verdict, card->expect);
+		const char *want = card_expected(card, cells[i].firmware, cells[i].guest->id);
+		int as_expected = rc == 0 && !strcmp(res.verdict, want);
 		int lab = !strncmp(res.verdict, "error:", 6);
 		if (!as_expected && !lab)
 			any_unexpected = 1;

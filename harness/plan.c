@@ -12,6 +12,10 @@ const char *plan_firmware_bin(const char *firmware)
 {
 	if (!strcmp(firmware, "seabios"))
 		return "/usr/share/seabios/bios-256k.bin";
+	/* The combined image as -bios: variables live in memory for the run,
+	 * so no per-run VARS copy is needed and nothing persists. */
+	if (!strcmp(firmware, "ovmf"))
+		return "/usr/share/ovmf/OVMF.fd";
 	return NULL;
 }
 
@@ -20,8 +24,8 @@ int plan_argv(struct argv *out, const struct cell *cell, const struct plan_env *
 {
 	const struct card *card = cell->card;
 
-	if (strcmp(cell->firmware, "seabios")) {
-		hil_seterr(err, "firmware '%s' is not supported yet (only seabios)", cell->firmware);
+	if (!plan_firmware_bin(cell->firmware)) {
+		hil_seterr(err, "firmware '%s' is not supported (seabios, ovmf)", cell->firmware);
 		return -1;
 	}
 	if (card->kind == CARD_VFIO) {
@@ -49,7 +53,9 @@ int plan_argv(struct argv *out, const struct cell *cell, const struct plan_env *
 	argv_push(out, "-machine");
 	argv_pushf(out, "pc,accel=%s", env->accel);
 	argv_push(out, "-m");
-	argv_pushf(out, "%d", env->memory_mb > 0 ? env->memory_mb : 128);
+	/* OVMF wants more than SeaBIOS's 128 MiB for its own structures. */
+	argv_pushf(out, "%d", env->memory_mb > 0 ? env->memory_mb
+						  : !strcmp(cell->firmware, "ovmf") ? 256 : 128);
 	argv_push(out, "-bios");
 	argv_push(out, env->firmware_bin ? env->firmware_bin : plan_firmware_bin(cell->firmware));
 	/* A guest that resets (triple fault, reboot) ends QEMU instead of looping. */

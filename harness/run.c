@@ -16,7 +16,9 @@
 
 #include "calib.h"
 #include "image.h"
+#include "accel.h"
 #include "judge.h"
+#include "pattern.h"
 #include "proc.h"
 #include "qmp.h"
 #include "record.h"
@@ -30,7 +32,8 @@
 #define WIN_POST_HOLD    30000 /* from cont to the guest's "post hold" */
 #define WIN_SCREEN_CHECK 12000 /* screen must show it: QEMU's idle VNC refresh is up to 3 s */
 #define WIN_TEXT_HOLD    15000 /* from release after post to "text hold" */
-#define WIN_END          15000 /* from release after text to QEMU's exit */
+#define WIN_GRAPHICS     20000 /* from release after text (or calibration) to "graphics hold" */
+#define WIN_END          15000 /* from the last release to QEMU's exit */
 #define FRAME_RETRY_MS   300   /* pause between two looks at the screen */
 /* A frame with at most this many cells the decoder cannot trust keeps its
  * exact reading, with those cells read one by one by tesseract; more, and the
@@ -39,16 +42,19 @@
 #define STDERR_TAIL_MAX  4096  /* how much of QEMU's stderr goes into the record */
 #define GUEST_EXIT_CODE  16    /* what bios-post writes to isa-debug-exit on success */
 
-enum stage_id { ST_START, ST_POST, ST_TEXT, ST_SHUTDOWN, ST_COUNT };
-static const char *const stage_names[ST_COUNT] = { "start", "post", "text", "shutdown" };
+enum stage_id { ST_START, ST_POST, ST_TEXT, ST_GRAPHICS, ST_SHUTDOWN, ST_COUNT };
+static const char *const stage_names[ST_COUNT] = { "start", "post", "text", "graphics",
+						   "shutdown" };
 
 enum phase {
 	PH_WAIT_POST_HOLD, /* guest booting; waiting for "post hold" */
 	PH_CHECK_POST,     /* guest holds; the firmware banner must be on screen */
 	PH_WAIT_TEXT_HOLD, /* guest printing; collecting "text line" reports */
 	PH_CHECK_TEXT,     /* guest holds; every reported line must be on screen */
-	PH_WAIT_CALIB,     /* guest drawing its calibration screen (or ending) */
+	PH_WAIT_CALIB,     /* guest drawing its calibration screen, or its pattern */
 	PH_CHECK_CALIB,    /* guest holds; learn the card's glyphs from the screen */
+	PH_WAIT_GRAPHICS,  /* guest setting its graphics mode and drawing the pattern */
+	PH_CHECK_GRAPHICS, /* guest holds; the pattern must be on the screen */
 	PH_WAIT_END,       /* guest released; waiting for QEMU to exit */
 	PH_DONE,
 };
@@ -106,6 +112,12 @@ struct run {
 	struct frame judged[ST_COUNT];
 	struct calib_layout calib;
 	int calib_announced;
+
+	/* graphics: what the guest said it shows ("graphics show") */
+	int gfx_announced;
+	int gfx_width, gfx_height, gfx_bpp;
+	uint32_t gfx_code;
+	char gfx_error[160];    /* the guest's own "graphics error", if any */
 };
 
 static double scaled(struct run *r, int ms)
@@ -192,7 +204,12 @@ static enum stage_id current_stage(struct run *r)
 	case PH_WAIT_TEXT_HOLD:
 	case PH_CHECK_TEXT:
 		return ST_TEXT;
-	default: /* calibration runs between text and the end: shutdown's span */
+	case PH_WAIT_CALIB: /* calibration is within graphics' span */
+	case PH_CHECK_CALIB:
+	case PH_WAIT_GRAPHICS:
+	case PH_CHECK_GRAPHICS:
+		return ST_GRAPHICS;
+	default:
 		return ST_SHUTDOWN;
 	}
 }
@@ -367,8 +384,44 @@ static int judge_stage(struct run *r, enum stage_id s, json_t *info, struct strb
 	if (s == ST_POST)
 		return judge_post(r, info);
 	int ok = judge_text(r, info, why);
-	card_seen(r, info, why, &ok);
+	if (r->cell->guest->reports_pci)
+		card_seen(r, info, why, &ok);
 	return ok;
+}
+
+/* QEMU shows this, in its own font, on a display no guest code has set up
+ * yet: it is not the firmware's output. */
+#define QEMU_PLACEHOLDER "Guest has not initialized the display"
+
+/* The post rule of a guest whose firmware draws no text banner (OVMF: a
+ * logo, its boot manager's lines): the firmware drew something. A frame of
+ * one colour is nothing drawn; QEMU's placeholder is not the firmware's. */
+static int judge_post_output(struct run *r, json_t *info, struct strbuf *why)
+{
+	const struct frame *f = &r->last;
+	const size_t n = (size_t)f->width * (size_t)f->height;
+	size_t differ = 0;
+	for (size_t i = 1; i < n; i++)
+		differ += memcmp(f->rgb, f->rgb + i * 3, 3) != 0;
+	json_object_set_new(info, "rule", json_string("the firmware drew on the screen"));
+	json_object_set_new(info, "pixels_not_background", json_integer((json_int_t)differ));
+	if (!differ) {
+		sb_addf(why, "the %dx%d screen is one colour: nothing drawn", f->width, f->height);
+		return 0;
+	}
+	struct hil_err err;
+	if (r->opts->font &&
+	    textmode_decode(f, r->opts->font, card_rule(r), r->screen, &err) == 0) {
+		char *text = textmode_text(r->screen);
+		int placeholder = strstr(text, QEMU_PLACEHOLDER) != NULL;
+		free(text);
+		if (placeholder) {
+			sb_addf(why, "QEMU's placeholder (\"%s\"): the firmware never set up "
+				     "the display", QEMU_PLACEHOLDER);
+			return 0;
+		}
+	}
+	return 1;
 }
 
 /* The decoder matched every cell but a few; read those few with tesseract,
@@ -560,8 +613,8 @@ static void on_calib_frame(struct run *r)
 	json_object_set_new(r->stages[ST_TEXT].info, "calibration", info);
 	free(cal);
 	send_ack(r);
-	r->phase = PH_WAIT_END;
-	r->phase_deadline = deadline_in(r, WIN_END);
+	r->phase = PH_WAIT_GRAPHICS;
+	r->phase_deadline = deadline_in(r, WIN_GRAPHICS);
 }
 
 /* A screen check ended (decided either way): release the guest and wait
@@ -569,9 +622,48 @@ static void on_calib_frame(struct run *r)
 static void check_done(struct run *r, enum stage_id s)
 {
 	send_ack(r);
+	if (s == ST_GRAPHICS) {
+		r->phase = PH_WAIT_END;
+		r->phase_deadline = deadline_in(r, WIN_END);
+		stage_begin(r, ST_SHUTDOWN);
+		return;
+	}
 	r->phase = s == ST_POST ? PH_WAIT_TEXT_HOLD : PH_WAIT_CALIB;
-	r->phase_deadline = deadline_in(r, WIN_TEXT_HOLD);
-	stage_begin(r, s == ST_POST ? ST_TEXT : ST_SHUTDOWN);
+	r->phase_deadline = deadline_in(r, s == ST_POST ? WIN_TEXT_HOLD : WIN_GRAPHICS);
+	stage_begin(r, s == ST_POST ? ST_TEXT : ST_GRAPHICS);
+}
+
+/* The pattern frame: the mode's size (a capture device's frame may be
+ * scaled), every block as the spec says, this run's code. */
+static void on_graphics_frame(struct run *r)
+{
+	json_t *info = r->stages[ST_GRAPHICS].info;
+	struct pattern_result pr;
+	struct hil_err err;
+	const int exact = r->cell->card->kind == CARD_EMULATED;
+	int rc = pattern_check(&r->last, r->gfx_width, r->gfx_height, r->gfx_code, exact, &pr,
+			       &err);
+	r->reader = "pattern";
+	if (rc < 0) {
+		json_object_set_new(info, "last_mismatch", json_string(err.msg));
+	} else if (rc == 0) {
+		json_object_set_new(info, "last_mismatch", json_string(pr.why));
+		json_object_set_new(info, "bad_blocks", json_integer(pr.bad_blocks));
+		json_object_set_new(info, "code_on_screen", json_sprintf("%08x", pr.code_read));
+	}
+	if (rc != 1) {
+		r->next_look = now_ms() + FRAME_RETRY_MS;
+		return;
+	}
+	json_object_del(info, "last_mismatch");
+	json_object_set_new(info, "bad_blocks", json_integer(0));
+	json_object_set_new(info, "code_on_screen", json_sprintf("%08x", pr.code_read));
+	keep_evidence(r, ST_GRAPHICS);
+	char *d = xasprintf("the %dx%d pattern with this run's code %08x is on the screen",
+			    r->gfx_width, r->gfx_height, r->gfx_code);
+	stage_end(r, ST_GRAPHICS, "pass", d);
+	free(d);
+	check_done(r, ST_GRAPHICS);
 }
 
 /* A whole frame arrived during a check: read it and apply the rule. */
@@ -585,20 +677,37 @@ static void on_frame(struct run *r)
 		on_calib_frame(r);
 		return;
 	}
+	if (r->phase == PH_CHECK_GRAPHICS) {
+		on_graphics_frame(r);
+		return;
+	}
 	free(r->last_text);
 	r->last_text = NULL;
 	enum stage_id s = current_stage(r);
 	json_t *info = r->stages[s].info;
-	read_screen(r, info);
-	if (!r->last_text) {
-		lab_error(r, current_stage(r), "reader", r->reader_error);
-		return;
-	}
 	struct strbuf why = STRBUF_INIT;
-	if (judge_stage(r, s, info, &why)) {
+	int ok;
+	if (s == ST_POST && r->cell->guest->post == POST_FIRMWARE_OUTPUT) {
+		/* Nothing to read: what counts is that something was drawn. */
+		r->reader = "none";
+		r->last_text = xstrdup("");
+		ok = judge_post_output(r, info, &why);
+	} else {
+		read_screen(r, info);
+		if (!r->last_text) {
+			lab_error(r, current_stage(r), "reader", r->reader_error);
+			sb_release(&why);
+			return;
+		}
+		ok = judge_stage(r, s, info, &why);
+	}
+	if (ok) {
 		keep_evidence(r, s);
-		stage_end(r, s, "pass", s == ST_POST ? "the firmware's banner is on the screen"
-						  : "every reported line is on the screen");
+		stage_end(r, s, "pass",
+			  s != ST_POST ? "every reported line is on the screen"
+			  : r->cell->guest->post == POST_FIRMWARE_OUTPUT
+				  ? "the firmware drew on the screen"
+				  : "the firmware's banner is on the screen");
 		check_done(r, s);
 	} else {
 		json_object_set_new(info, "last_mismatch", json_string(sb_str(&why)));
@@ -607,17 +716,38 @@ static void on_frame(struct run *r)
 	sb_release(&why);
 }
 
+/* Beside a frame that is not the pattern: where it differs. */
+static void keep_pattern_diff(struct run *r, json_t *info)
+{
+	struct pattern_result pr;
+	struct hil_err err;
+	if (pattern_check(&r->last, r->gfx_width, r->gfx_height, r->gfx_code, 0, &pr, &err) < 0)
+		return;
+	struct frame diff;
+	frame_init(&diff);
+	pattern_diff(&r->last, r->gfx_width, r->gfx_height, &pr, &diff);
+	char *path = artifact(r, "graphics-diff.png");
+	if (frame_write_png(&diff, path, &err) == 0)
+		json_object_set_new(info, "diff_frame", json_string("graphics-diff.png"));
+	else
+		json_object_set_new(info, "diff_frame_error", json_string(err.msg));
+	free(path);
+	frame_release(&diff);
+}
+
 /* The screen never agreed with the guest within the window. */
 static void check_timeout(struct run *r)
 {
 	enum stage_id s = current_stage(r);
 	keep_evidence(r, s);
 	json_t *info = r->stages[s].info;
+	if (s == ST_GRAPHICS && r->last.rgb)
+		keep_pattern_diff(r, info);
 	char *detail;
 	if (!r->looks)
 		detail = xasprintf("no whole frame arrived from the capture within %.0f s",
 				   scaled(r, WIN_SCREEN_CHECK) / 1000);
-	else if (s == ST_POST)
+	else if (s == ST_POST && r->cell->guest->post == POST_SEABIOS_BANNER)
 		detail = xasprintf("the firmware's banner was not on the screen in %d looks", r->looks);
 	else
 		detail = xasprintf("%s (%d looks)",
@@ -628,11 +758,65 @@ static void check_timeout(struct run *r)
 		free(detail);
 		return;
 	}
-	set_verdict(r, s, s == ST_POST ? "fail:no-post" : "fail:text");
+	set_verdict(r, s, "fail:%s", s == ST_POST ? "no-post" : stage_names[s]);
 	stage_end(r, s, "fail", detail);
 	free(detail);
 	/* Release the guest anyway: its later stages are still evidence. */
 	check_done(r, s);
+}
+
+/* The guest's graphics reports: the mode it set, its own errors, what it
+ * shows, and its hold. */
+static void on_graphics_report(struct run *r, const struct report_msg *m)
+{
+	json_t *info = r->stages[ST_GRAPHICS].info;
+	if (!strcmp(m->event, "set")) {
+		json_t *mode = json_object();
+		for (size_t i = 0; i < m->npairs; i++)
+			json_object_set_new(mode, m->key[i], json_string(m->val[i]));
+		json_object_set_new(info, "mode_set", mode);
+	} else if (!strcmp(m->event, "error")) {
+		struct strbuf e = STRBUF_INIT;
+		for (size_t i = 0; i < m->npairs; i++)
+			sb_addf(&e, "%s%s=%s", i ? " " : "", m->key[i], m->val[i]);
+		snprintf(r->gfx_error, sizeof r->gfx_error, "%s", sb_str(&e));
+		json_object_set_new(info, "guest_error", json_string(sb_str(&e)));
+		sb_release(&e);
+	} else if (!strcmp(m->event, "show")) {
+		const char *w = report_get(m, "width"), *h = report_get(m, "height");
+		const char *bpp = report_get(m, "bpp"), *code = report_get(m, "code");
+		char *end = NULL;
+		unsigned long c = code ? strtoul(code, &end, 16) : 0;
+		r->gfx_width = w ? atoi(w) : 0;
+		r->gfx_height = h ? atoi(h) : 0;
+		r->gfx_bpp = bpp ? atoi(bpp) : 0;
+		r->gfx_code = (uint32_t)c;
+		r->gfx_announced = r->gfx_width > 0 && r->gfx_height > 0 && code && end && !*end &&
+				   strlen(code) == 8;
+		json_object_set_new(info, "mode", json_sprintf("%dx%d", r->gfx_width, r->gfx_height));
+		json_object_set_new(info, "bpp", json_integer(r->gfx_bpp));
+		json_object_set_new(info, "code", json_string(code ? code : ""));
+		if (!r->gfx_announced)
+			snprintf(r->gfx_error, sizeof r->gfx_error,
+				 "its 'graphics show' line gives no usable width, height and code");
+	} else if (!strcmp(m->event, "hold")) {
+		if (r->phase != PH_WAIT_CALIB && r->phase != PH_WAIT_GRAPHICS)
+			return;
+		if (r->gfx_announced) {
+			check_begin(r, PH_CHECK_GRAPHICS);
+			return;
+		}
+		/* A hold we cannot judge: fail the stage, do not make the guest wait. */
+		char *d = xasprintf("the guest held at graphics without announcing its pattern%s%s",
+				    r->gfx_error[0] ? ": " : "", r->gfx_error);
+		set_verdict(r, ST_GRAPHICS, "fail:graphics");
+		stage_end(r, ST_GRAPHICS, "fail", d);
+		free(d);
+		send_ack(r);
+		stage_begin(r, ST_SHUTDOWN);
+		r->phase = PH_WAIT_END;
+		r->phase_deadline = deadline_in(r, WIN_END);
+	}
 }
 
 static void on_report(struct run *r, const struct report_msg *m)
@@ -675,8 +859,18 @@ static void on_report(struct run *r, const struct report_msg *m)
 		} else if (r->phase == PH_WAIT_CALIB) {
 			send_ack(r); /* a hold we cannot use: do not make the guest wait */
 		}
+	} else if (!strcmp(m->stage, "graphics")) {
+		on_graphics_report(r, m);
 	} else if (!strcmp(m->stage, "end") && !strcmp(m->event, "exit")) {
-		if (r->phase == PH_WAIT_CALIB) { /* a guest without calibration */
+		if (r->phase == PH_WAIT_CALIB || r->phase == PH_WAIT_GRAPHICS) {
+			/* Ending without showing a pattern: the guest could not
+			 * set a mode (or never tried). */
+			char *d = xasprintf("the guest ended without showing its graphics pattern%s%s",
+					    r->gfx_error[0] ? ": " : "", r->gfx_error);
+			set_verdict(r, ST_GRAPHICS, "fail:graphics");
+			stage_end(r, ST_GRAPHICS, "fail", d);
+			free(d);
+			stage_begin(r, ST_SHUTDOWN);
 			r->phase = PH_WAIT_END;
 			r->phase_deadline = deadline_in(r, WIN_END);
 		}
@@ -806,8 +1000,19 @@ static void on_deadline(struct run *r)
 	}
 	case PH_CHECK_POST:
 	case PH_CHECK_TEXT:
+	case PH_CHECK_GRAPHICS:
 		check_timeout(r);
 		break;
+	case PH_WAIT_GRAPHICS: {
+		char *d = xasprintf("the guest did not reach its graphics checkpoint within %.0f s",
+				    scaled(r, WIN_GRAPHICS) / 1000);
+		set_verdict(r, ST_GRAPHICS, "fail:guest-hang");
+		stage_end(r, ST_GRAPHICS, "fail", d);
+		free(d);
+		skip_rest(r, "not reached: the guest hung");
+		r->phase = PH_DONE;
+		break;
+	}
 	case PH_WAIT_CALIB:
 	case PH_CHECK_CALIB: {
 		/* Calibration is evidence, not a stage of its own (yet): note that
@@ -820,8 +1025,8 @@ static void on_deadline(struct run *r)
 						      : "no calibration frame could be read in time"));
 		if (r->phase == PH_CHECK_CALIB)
 			send_ack(r);
-		r->phase = PH_WAIT_END;
-		r->phase_deadline = deadline_in(r, WIN_END);
+		r->phase = PH_WAIT_GRAPHICS;
+		r->phase_deadline = deadline_in(r, WIN_GRAPHICS);
 		break;
 	}
 	case PH_WAIT_END: {
@@ -843,7 +1048,7 @@ static void supervise(struct run *r)
 	struct hil_err err;
 	while (r->phase != PH_DONE) {
 		int checking = r->phase == PH_CHECK_POST || r->phase == PH_CHECK_TEXT ||
-			       r->phase == PH_CHECK_CALIB;
+			       r->phase == PH_CHECK_CALIB || r->phase == PH_CHECK_GRAPHICS;
 		if (checking && !r->frame_pending && now_ms() >= r->next_look) {
 			if (vnc_request_full(r->vnc, &err) < 0) {
 				if (proc_poll(&r->qemu)) {
@@ -919,30 +1124,13 @@ static void supervise(struct run *r)
 				break;
 			}
 			if (got == 1 && (r->phase == PH_CHECK_POST || r->phase == PH_CHECK_TEXT ||
-					 r->phase == PH_CHECK_CALIB))
+					 r->phase == PH_CHECK_CALIB || r->phase == PH_CHECK_GRAPHICS))
 				on_frame(r);
 		}
 		(void)i_proc;
 		if (r->phase != PH_DONE && now_ms() >= r->phase_deadline)
 			on_deadline(r);
 	}
-}
-
-const char *run_probe_accel(char *reason, size_t n)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(reason, n, "/dev/kvm: %s; using TCG", strerror(errno));
-		return "tcg";
-	}
-	int version = ioctl(fd, 0xAE00 /* KVM_GET_API_VERSION */, 0);
-	close(fd);
-	if (version != 12) {
-		snprintf(reason, n, "/dev/kvm answered API version %d, not 12; using TCG", version);
-		return "tcg";
-	}
-	snprintf(reason, n, "/dev/kvm opened and answered KVM API version 12");
-	return "kvm";
 }
 
 /* Starting failed. If QEMU exited meanwhile, its stderr says why (a bad
@@ -1204,13 +1392,16 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 	r.events_log = fopen(p, "we");
 	free(p);
 
-	char accel_reason[160];
+	char accel_reason[320];
 	const char *accel;
 	if (opts->accel) {
 		accel = opts->accel;
 		snprintf(accel_reason, sizeof accel_reason, "chosen with --accel");
 	} else {
-		accel = run_probe_accel(accel_reason, sizeof accel_reason);
+		char *cache = xasprintf("%s/accel-cache.json", opts->out_dir);
+		accel = accel_choose(opts->qemu, cell->firmware, plan_firmware_bin(cell->firmware),
+				     cache, accel_reason, sizeof accel_reason);
+		free(cache);
 	}
 	if (!strcmp(accel, "tcg"))
 		r.scale *= 3; /* software emulation is slower: widen every window */
@@ -1264,8 +1455,9 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 	json_object_set_new(rec, "stages", stages_json(&r));
 	json_object_set_new(rec, "verdict", json_string(verdict));
 	json_object_set_new(rec, "furthest_stage", json_string(furthest_stage(&r)));
-	json_object_set_new(rec, "expected", json_string(cell->card->expect));
-	json_object_set_new(rec, "as_expected", json_boolean(!strcmp(verdict, cell->card->expect)));
+	const char *expected = card_expected(cell->card, cell->firmware, cell->guest->id);
+	json_object_set_new(rec, "expected", json_string(expected));
+	json_object_set_new(rec, "as_expected", json_boolean(!strcmp(verdict, expected)));
 	json_object_set_new(rec, "font", opts->font ? json_string(opts->font->source) : json_null());
 	json_object_set_new(rec, "guest_reports", json_incref(r.reports));
 	json_object_set_new(rec, "guest_pci_display", json_incref(r.pci));

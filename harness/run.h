@@ -63,7 +63,4 @@ void run_result_release(struct run_result *r);
 int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_result *r,
 	     struct hil_err *err);
 
-/* KVM if /dev/kvm answers, else TCG; reason says what was found. */
-const char *run_probe_accel(char *reason, size_t n);
-
 #endif

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "proc.h"
-#include "run.h"
+#include "accel.h"
 #include "sock.h"
 #include "testutil.h"
 #include "util.h"
@@ -46,7 +46,7 @@ static inline void qemutest_start(struct qemutest *t, const char *const *extra)
 	argv_push(&a, "-nodefaults");
 	argv_push(&a, "-no-user-config");
 	argv_push(&a, "-machine");
-	argv_pushf(&a, "pc,accel=%s", run_probe_accel(reason, sizeof reason));
+	argv_pushf(&a, "pc,accel=%s", accel_probe_dev_kvm(reason, sizeof reason));
 	argv_push(&a, "-m");
 	argv_push(&a, "32");
 	argv_push(&a, "-display");

@@ -111,8 +111,12 @@ START_TEST(real_card_fields)
 		ck_assert_ptr_nonnull(card->reported_source);
 	}
 	ck_assert(card_has_firmware(card, "seabios"));
-	ck_assert(!card_has_firmware(card, "ovmf"));
 	ck_assert(card_has_guest(card, "bios-post"));
+	/* Emulated cards run both firmware; the physical ones' cards list
+	 * SeaBIOS only until a station has tried them under OVMF. */
+	const int emulated = card->kind == CARD_EMULATED;
+	ck_assert_int_eq(card_has_firmware(card, "ovmf"), emulated);
+	ck_assert_int_eq(card_has_guest(card, "uefi-gop"), emulated);
 	ck_assert_ptr_nonnull(card_find_variant(card, "default"));
 	ck_assert_uint_eq(card_find_variant(card, "default")->args.n, 0);
 	ck_assert_str_eq(card->expect, "pass");
@@ -170,8 +174,15 @@ START_TEST(guests_builtin)
 	const struct guest *g = guest_find("bios-post");
 	ck_assert_ptr_nonnull(g);
 	ck_assert_str_eq(g->firmware, "seabios");
+	ck_assert_int_eq(g->post, POST_SEABIOS_BANNER);
+	ck_assert(g->reports_pci);
 	ck_assert_ptr_eq(guest_at(0), g);
-	ck_assert_ptr_null(guest_at(1));
+	const struct guest *u = guest_find("uefi-gop");
+	ck_assert_ptr_nonnull(u);
+	ck_assert_str_eq(u->firmware, "ovmf");
+	ck_assert_int_eq(u->post, POST_FIRMWARE_OUTPUT);
+	ck_assert_ptr_eq(guest_at(1), u);
+	ck_assert_ptr_null(guest_at(2));
 	ck_assert_ptr_null(guest_find("dos"));
 }
 END_TEST
@@ -191,9 +202,11 @@ START_TEST(card_full_vfio)
 		"rom required\n"
 		"firmware seabios ovmf\n"
 		"guest bios-post\n"
+		"guest uefi-gop\n"
 		"variant default\n"
 		"variant kvm-hidden -cpu host,kvm=off   -machine q35\n"
 		"expect fail:no-post\n"
+		"expect ovmf/uefi-gop   fail:graphics\n"
 		"reported-source  somebody's notes\n"
 		"reported post pass\n"
 		"reported driver:vendor  fail:code43   driver  said   43\n";
@@ -222,12 +235,15 @@ START_TEST(card_full_vfio)
 	ck_assert_str_eq(v->args.v[2], "-machine");
 	ck_assert_str_eq(v->args.v[3], "q35");
 	ck_assert_str_eq(card->expect, "fail:no-post");
+	ck_assert_str_eq(card_expected(card, "ovmf", "uefi-gop"), "fail:graphics");
+	ck_assert_str_eq(card_expected(card, "seabios", "bios-post"), "fail:no-post");
+	ck_assert_str_eq(card_expected(card, "ovmf", "bios-post"), "fail:no-post");
 	ck_assert_str_eq(card->reported_source, "somebody's notes");
 	ck_assert_uint_eq(card->nreported, 2);
 	ck_assert_str_eq(card->reported[1].what, "driver:vendor");
 	ck_assert_str_eq(card->reported[1].result, "fail:code43");
 	ck_assert_str_eq(card->reported[1].note, "driver  said   43");
-	ck_assert_int_eq(card->reported[1].line, 16);
+	ck_assert_int_eq(card->reported[1].line, 18);
 	catalog_release(&c);
 	ck_assert_uint_eq(c.ncards, 0);
 	ck_assert_ptr_null(c.cards);
@@ -345,6 +361,16 @@ static const struct {
 	  "t.card:2: expected a verdict (pass, fail:REASON, error:REASON) after 'expect', got 'maybe'" },
 	{ "format 1\nexpect fail:\n",
 	  "t.card:2: expected a verdict (pass, fail:REASON, error:REASON) after 'expect', got 'fail:'" },
+	{ "format 1\nexpect ovmf fail:graphics\n",
+	  "t.card:2: expected 'expect FIRMWARE/GUEST VERDICT' (e.g. 'expect ovmf/uefi-gop "
+	  "fail:graphics'), got 'ovmf fail:graphics'" },
+	{ "format 1\nexpect ovmf/uefi-gop maybe\n",
+	  "t.card:2: expected 'expect FIRMWARE/GUEST VERDICT' (e.g. 'expect ovmf/uefi-gop "
+	  "fail:graphics'), got 'ovmf/uefi-gop maybe'" },
+	{ "format 1\nexpect ovmf/uefi-gop pass\nexpect ovmf/uefi-gop fail:text\n",
+	  "t.card:3: 'expect ovmf/uefi-gop' given twice (first at line 2)" },
+	{ EMU "expect ovmf/uefi-gop pass\n",
+	  "t.card:10: 'expect ovmf/uefi-gop': the card does not list that firmware and guest" },
 	{ "format 1\nreported-source\n",
 	  "t.card:2: expected where the reported outcomes come from after 'reported-source'" },
 	/* duplicates */
@@ -357,7 +383,7 @@ static const struct {
 	{ "format 1\nfirmware bios\n", "t.card:2: expected 'seabios' or 'ovmf' after 'firmware', got 'bios'" },
 	{ "format 1\nfirmware seabios ovmf seabios\n",
 	  "t.card:2: expected 'seabios' and/or 'ovmf' after 'firmware'" },
-	{ "format 1\nguest dos\n", "t.card:2: expected a known guest (bios-post) after 'guest', got 'dos'" },
+	{ "format 1\nguest dos\n", "t.card:2: expected a known guest (bios-post, uefi-gop) after 'guest', got 'dos'" },
 	{ "format 1\nguest\n", "t.card:2: expected one guest id after 'guest'" },
 	{ "format 1\nvariant fast cpu host\n",
 	  "t.card:2: expected QEMU options (starting with '-') after variant 'fast', got 'cpu'" },

@@ -85,6 +85,28 @@ START_TEST(emulated_card_argv)
 }
 END_TEST
 
+/* The OVMF cell: the combined OVMF image as -bios, more memory, the
+ * uefi-gop image as the disk; a physical card's OVMF argv is parsed by
+ * real QEMU in real_qemu_accepts_every_vfio_argv. */
+START_TEST(ovmf_cell_argv)
+{
+	struct cell c = cell_of("std-vga", "default");
+	c.firmware = "ovmf";
+	c.guest = guest_find("uefi-gop");
+	ck_assert_ptr_nonnull(c.guest);
+	struct plan_env env = env_for(NULL, NULL);
+	env.guest_image = "/g/uefi-gop.img";
+	struct argv a = ARGV_INIT;
+	struct hil_err err;
+	ck_assert_msg(plan_argv(&a, &c, &env, &err) == 0, "%s", err.msg);
+	ck_assert_int_ge(find_pair(&a, "-bios", "/usr/share/ovmf/OVMF.fd"), 0);
+	ck_assert_int_ge(find_pair(&a, "-m", "256"), 0);
+	ck_assert_int_ge(find_pair(&a, "-drive", "if=ide,format=raw,snapshot=on,file=/g/uefi-gop.img"), 0);
+	ck_assert_int_ge(find_pair(&a, "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"), 0);
+	argv_release(&a);
+}
+END_TEST
+
 START_TEST(vfio_card_argv_with_variant_and_rom)
 {
 	struct cell c = cell_of("g98", "kvm-hidden");
@@ -119,10 +141,10 @@ START_TEST(configuration_errors)
 	ck_assert_str_eq(err.msg, "card g98 is a physical (vfio) card: it needs a station (--host BDF or a stations file)");
 	argv_release(&a);
 
-	c.firmware = "ovmf";
+	c.firmware = "coreboot";
 	env = env_for("0000:01:00.0", NULL);
 	ck_assert_int_eq(plan_argv(&a, &c, &env, &err), -1);
-	ck_assert_str_eq(err.msg, "firmware 'ovmf' is not supported yet (only seabios)");
+	ck_assert_str_eq(err.msg, "firmware 'coreboot' is not supported (seabios, ovmf)");
 	argv_release(&a);
 
 	/* A card file that requires a ROM. */
@@ -195,8 +217,13 @@ START_TEST(real_qemu_accepts_every_vfio_argv)
 	static const char *const ids[] = { "cedar", "rv370", "g98", "g86", "g72" };
 	for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) {
 		const struct card *card = catalog_find_card(&cat, ids[i]);
-		for (size_t v = 0; v < card->nvariants; v++) {
-			struct cell c = cell_of(ids[i], card->variants[v].name);
+		/* Every variant under SeaBIOS, then the default under OVMF. */
+		for (size_t v = 0; v <= card->nvariants; v++) {
+			struct cell c = cell_of(ids[i], card->variants[v % card->nvariants].name);
+			if (v == card->nvariants) {
+				c.firmware = "ovmf";
+				c.guest = guest_find("uefi-gop");
+			}
 			/* A real ROM file, so romfile= is exercised too. */
 			struct plan_env env = env_for("0000:01:00.0", "/usr/share/seabios/vgabios-stdvga.bin");
 			struct argv a = ARGV_INIT;
@@ -208,7 +235,7 @@ START_TEST(real_qemu_accepts_every_vfio_argv)
 			ck_assert_msg(!strstr(out, "not found") && !strstr(out, "expects") &&
 				      !strstr(out, "invalid") && !strstr(out, "Invalid") &&
 				      !strstr(out, "unsupported"),
-				      "%s/%s: QEMU rejected an option: %s", ids[i], card->variants[v].name, out);
+				      "%s/%s/%s: QEMU rejected an option: %s", ids[i], c.firmware, c.variant->name, out);
 			/* It fails where it opens the device: or, with -cpu host
 			 * under this machine's nested KVM, a step earlier, when
 			 * KVM refuses MSR 0x10a (QEMU asserts; a real lab host
@@ -216,8 +243,8 @@ START_TEST(real_qemu_accepts_every_vfio_argv)
 			int at_device = strstr(out, "vfio /sys/bus/pci/devices/0000:01:00.0: no such host device") != NULL;
 			int nested_msr = strstr(out, "failed to set MSR 0x10a") != NULL &&
 					 find_pair(&a, "-cpu", "host,kvm=off,hv-vendor-id=hilrunhilrun") >= 0;
-			ck_assert_msg(at_device || nested_msr, "%s/%s: unexpected QEMU failure: %s", ids[i],
-				      card->variants[v].name, out);
+			ck_assert_msg(at_device || nested_msr, "%s/%s/%s: unexpected QEMU failure: %s", ids[i],
+				      c.firmware, c.variant->name, out);
 			ck_assert(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
 			free(out);
 			argv_release(&a);
@@ -254,6 +281,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, emulated_card_argv);
 	tcase_add_test(tc, vfio_card_argv_with_variant_and_rom);
+	tcase_add_test(tc, ovmf_cell_argv);
 	tcase_add_test(tc, configuration_errors);
 	tcase_add_test(tc, real_qemu_accepts_every_vfio_argv);
 	tcase_add_test(tc, real_qemu_rejects_a_bad_property);

@@ -795,32 +795,6 @@ static const struct variant variants[] = {
 	  2 },
 };
 
-/* Run convert SRC ARGS... DST (an argv, no shell). */
-static void convert(const char *src, const char *const *args, const char *dst)
-{
-	const char *argv[20];
-	int n = 0;
-	argv[n++] = "convert";
-	argv[n++] = src;
-	for (int i = 0; args[i]; i++)
-		argv[n++] = args[i];
-	argv[n++] = dst;
-	argv[n] = NULL;
-	fflush(stdout);
-	pid_t pid = fork();
-	ck_assert_msg(pid >= 0, "fork failed");
-	if (pid == 0) {
-		execvp("convert", (char *const *)argv);
-		_exit(errno == ENOENT ? 127 : 126);
-	}
-	int status;
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 127),
-		      "convert (ImageMagick) not found: install imagemagick (ci/setup does)");
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "convert %s -> %s failed",
-		      src, dst);
-}
-
 /* The fixture name (without .png) degraded as variant v, read into f. */
 static void load_degraded(struct frame *f, const char *name, const struct variant *v)
 {
@@ -828,7 +802,7 @@ static void load_degraded(struct frame *f, const char *name, const struct varian
 	char *dir = test_tmpdir();
 	char *src = xasprintf("%s/frames/%s.png", fixtures_dir(), name);
 	char *dst = xasprintf("%s/%s-%s.%s", dir, name, v->name, v->ext);
-	convert(src, v->args, dst);
+	test_convert(src, v->args, dst);
 	frame_init(f);
 	ck_assert_msg(frame_read(f, dst, &err) == 0, "%s", err.msg);
 	test_rmdir(dir);
@@ -1017,7 +991,7 @@ START_TEST(scaled_8dot)
 		char *src = xasprintf("%s/%s-640.png", dir, names[k]);
 		char *dst = xasprintf("%s/%s-640-1280x720.jpg", dir, names[k]);
 		ck_assert_msg(frame_write_png(&narrow, src, &err) == 0, "%s", err.msg);
-		convert(src, args, dst);
+		test_convert(src, args, dst);
 		frame_init(&f);
 		ck_assert_msg(frame_read(&f, dst, &err) == 0, "%s", err.msg);
 		decode(&f, NINTH_QEMU);
@@ -1109,7 +1083,7 @@ static int read_low(const struct frame *orig, size_t k, const struct text_cell (
 	char *src = xasprintf("%s/screen.png", dir);
 	char *dst = xasprintf("%s/screen-%s.%s", dir, low_variants[k].name, low_variants[k].ext);
 	ck_assert_msg(frame_write_png(orig, src, &err) == 0, "%s", err.msg);
-	convert(src, low_variants[k].args, dst);
+	test_convert(src, low_variants[k].args, dst);
 	frame_init(&f);
 	ck_assert_msg(frame_read(&f, dst, &err) == 0, "%s", err.msg);
 	int rc = textmode_decode(&f, &font, NINTH_QEMU, screen, &err);

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -127,6 +129,33 @@ static inline int test_count_entries(const char *dir)
 			n++;
 	closedir(d);
 	return n;
+}
+
+/* Run ImageMagick's convert SRC ARGS... DST (an argv, no shell); the test
+ * fails if convert is missing or fails. */
+static inline void test_convert(const char *src, const char *const *args, const char *dst)
+{
+	const char *argv[20];
+	int n = 0;
+	argv[n++] = "convert";
+	argv[n++] = src;
+	for (int i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n++] = dst;
+	argv[n] = NULL;
+	fflush(stdout);
+	pid_t pid = fork();
+	ck_assert_msg(pid >= 0, "fork failed");
+	if (pid == 0) {
+		execvp("convert", (char *const *)argv);
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 127),
+		      "convert (ImageMagick) not found: install imagemagick (ci/setup does)");
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "convert %s -> %s failed",
+		      src, dst);
 }
 
 /* Run a suite (CK_NORMAL; CK_FORK from the environment); 1 if any failed. */
