@@ -31,6 +31,14 @@
 #define WIN_CONNECT      10000 /* QEMU connects QMP and serial; VNC handshake */
 #define WIN_POST_HOLD    30000 /* from cont to the guest's "post hold" */
 #define WIN_SCREEN_CHECK 12000 /* screen must show it: QEMU's idle VNC refresh is up to 3 s */
+/* The guests stop holding after 30 s (docs/report-protocol.md): a check,
+ * however scaled, must end before that, or the guest moves on under it. */
+#define GUEST_HOLD_MS    30000
+#define WIN_CHECK_MAX    (GUEST_HOLD_MS - 5000)
+/* QEMU's placeholder at a post hold (the firmware has finished and never
+ * set the display up) is settled after this long: no need to wait out the
+ * whole window. */
+#define WIN_PLACEHOLDER  3000
 #define WIN_TEXT_HOLD    15000 /* from release after post to "text hold" */
 #define WIN_GRAPHICS     20000 /* from release after text (or calibration) to "graphics hold" */
 #define WIN_END          15000 /* from the last release to QEMU's exit */
@@ -93,6 +101,7 @@ struct run {
 	/* screen checks */
 	int frame_pending;      /* a full-frame request is outstanding */
 	int64_t next_look;      /* when to ask for the next frame */
+	int64_t check_started;
 	struct frame last;      /* the last frame looked at in this check */
 	char *last_text;        /* what the reader read on it */
 	const char *reader;     /* textmode, textmode+tesseract, tesseract: for the record */
@@ -266,10 +275,18 @@ static void keep_evidence(struct run *r, enum stage_id s)
 	json_object_set_new(info, "looks", json_integer(r->looks));
 }
 
+/* How long a screen check may look: scaled, but within the guest's hold. */
+static int64_t check_window(struct run *r)
+{
+	double w = scaled(r, WIN_SCREEN_CHECK);
+	return (int64_t)(w < WIN_CHECK_MAX ? w : WIN_CHECK_MAX);
+}
+
 static void check_begin(struct run *r, enum phase ph)
 {
 	r->phase = ph;
-	r->phase_deadline = deadline_in(r, WIN_SCREEN_CHECK);
+	r->check_started = now_ms();
+	r->phase_deadline = r->check_started + check_window(r);
 	r->next_look = now_ms();
 	r->frame_pending = 0;
 	r->looks = 0;
@@ -393,6 +410,15 @@ static int judge_stage(struct run *r, enum stage_id s, json_t *info, struct strb
  * yet: it is not the firmware's output. */
 #define QEMU_PLACEHOLDER "Guest has not initialized the display"
 
+/* The screen is QEMU's placeholder while the guest holds: nothing will draw
+ * on it now, so the check ends soon rather than at its window's end. */
+static void placeholder_settles(struct run *r)
+{
+	int64_t settled = r->check_started + (int64_t)scaled(r, WIN_PLACEHOLDER);
+	if (settled < r->phase_deadline)
+		r->phase_deadline = settled;
+}
+
 /* The post rule of a guest whose firmware draws no text banner (OVMF: a
  * logo, its boot manager's lines): the firmware drew something. A frame of
  * one colour is nothing drawn; QEMU's placeholder is not the firmware's. */
@@ -418,6 +444,7 @@ static int judge_post_output(struct run *r, json_t *info, struct strbuf *why)
 		if (placeholder) {
 			sb_addf(why, "QEMU's placeholder (\"%s\"): the firmware never set up "
 				     "the display", QEMU_PLACEHOLDER);
+			placeholder_settles(r);
 			return 0;
 		}
 	}
@@ -712,6 +739,8 @@ static void on_frame(struct run *r)
 	} else {
 		json_object_set_new(info, "last_mismatch", json_string(sb_str(&why)));
 		r->next_look = now_ms() + FRAME_RETRY_MS;
+		if (r->grid && r->last_text && strstr(r->last_text, QEMU_PLACEHOLDER))
+			placeholder_settles(r);
 	}
 	sb_release(&why);
 }
@@ -746,7 +775,7 @@ static void check_timeout(struct run *r)
 	char *detail;
 	if (!r->looks)
 		detail = xasprintf("no whole frame arrived from the capture within %.0f s",
-				   scaled(r, WIN_SCREEN_CHECK) / 1000);
+				   (double)check_window(r) / 1000);
 	else if (s == ST_POST && r->cell->guest->post == POST_SEABIOS_BANNER)
 		detail = xasprintf("the firmware's banner was not on the screen in %d looks", r->looks);
 	else
@@ -852,7 +881,8 @@ static void on_report(struct run *r, const struct report_msg *m)
 	} else if (!strcmp(m->stage, "calib") && !strcmp(m->event, "hold")) {
 		if (r->phase == PH_WAIT_CALIB && r->calib_announced) {
 			r->phase = PH_CHECK_CALIB;
-			r->phase_deadline = deadline_in(r, WIN_SCREEN_CHECK);
+			r->check_started = now_ms();
+			r->phase_deadline = r->check_started + check_window(r);
 			r->next_look = now_ms();
 			r->frame_pending = 0;
 			r->looks = 0;
