@@ -1,8 +1,10 @@
 #!/bin/sh
 # negative.sh HILRUN: the judge can fail. A card file that claims a PCI id
 # the guest will not find (QEMU's std VGA is 1234:1111) must end fail:text
-# with exit 1; the same card expecting that failure exits 0. And the TCG path:
-# std-vga forced onto TCG passes and records it.
+# with exit 1; the same card expecting that failure exits 0. Graphics: an
+# adapter with too little video memory for the mode a guest insists on, and
+# a guest that draws another run's code, must end fail:graphics. And the TCG
+# path: std-vga forced onto TCG passes and records it.
 . "$(dirname "$0")/lib.sh"
 HILRUN=$1
 OUT=$(tmpdir)
@@ -26,7 +28,7 @@ cat "$OUT/err"
 rec=$(ls "$OUT"/a/runs/*/run.json)
 check "unexpected failure exits 1 (got $rc)" [ "$rc" -eq 1 ]
 check "verdict fail:text" [ "$(jq -r .verdict "$rec")" = fail:text ]
-check "post passed, text failed" [ "$(jq -r '[.stages[] | .outcome] | join(",")' "$rec")" = pass,pass,fail,pass ]
+check "post passed, text failed" [ "$(jq -r '[.stages[] | .outcome] | join(",")' "$rec")" = pass,pass,fail,pass,pass ]
 check "furthest stage is post" [ "$(jq -r .furthest_stage "$rec")" = post ]
 check "text stage says why" sh -c "jq -r '.stages[2].detail' '$rec' | grep -q 'the guest found no PCI display device 1234:9999'"
 check "the frame judged is kept" [ -f "$(dirname "$rec")/text.png" ]
@@ -41,12 +43,14 @@ check "record says as expected" [ "$(jq -r .as_expected "$OUT"/b/runs/*/run.json
 rc=0
 "$HILRUN" --card std-vga --accel tcg --out "$OUT/tcg" 2>"$OUT/err" || rc=$?
 cat "$OUT/err"
-rec=$(ls "$OUT"/tcg/runs/*/run.json)
 check "std-vga under TCG exits 0 (got $rc)" [ "$rc" -eq 0 ]
-check "accel tcg recorded" [ "$(jq -r .accel "$rec")" = tcg ]
-check "reason recorded" [ "$(jq -r .accel_reason "$rec")" = "chosen with --accel" ]
-check "TCG widens the windows" [ "$(jq -r .timeout_scale "$rec")" = 3 ]
-check "verdict pass under TCG" [ "$(jq -r .verdict "$rec")" = pass ]
+check "both cells ran under TCG" [ "$(ls "$OUT"/tcg/runs/*/run.json | wc -l)" -eq 2 ]
+for rec in "$OUT"/tcg/runs/*/run.json; do
+	check "accel tcg recorded" [ "$(jq -r .accel "$rec")" = tcg ]
+	check "reason recorded" [ "$(jq -r .accel_reason "$rec")" = "chosen with --accel" ]
+	check "TCG widens the windows" [ "$(jq -r .timeout_scale "$rec")" = 3 ]
+	check "verdict pass under TCG" [ "$(jq -r .verdict "$rec")" = pass ]
+done
 # A font that is not the card's: the decoder cannot trust its reading, the
 # runner falls back to tesseract and says so, and the verdict still holds.
 cp /usr/share/seabios/vgabios-stdvga.bin "$OUT/odd-font.rom"
@@ -59,7 +63,7 @@ rc=0
 check "decode with a foreign font exits 1 (low confidence, got $rc)" [ "$rc" -eq 1 ]
 check "decode says why" grep -q "low confidence" "$OUT/err"
 rc=0
-"$HILRUN" --card std-vga --font "$OUT/odd-font.rom" --out "$OUT/font" 2>"$OUT/err" || rc=$?
+"$HILRUN" --card std-vga --firmware seabios --font "$OUT/odd-font.rom" --out "$OUT/font" 2>"$OUT/err" || rc=$?
 cat "$OUT/err"
 rec=$(ls "$OUT"/font/runs/*/run.json)
 check "run with a foreign font exits 0 (got $rc)" [ "$rc" -eq 0 ]
@@ -70,8 +74,61 @@ check "calibration found the glyph that differs ('e')" [ "$(jq -r '.stages[2].ca
 check "text re-judged exactly with the card's own glyphs" [ "$(jq -r '.stages[2].reader + " " + .stages[2].calibration.text_rejudged.outcome' "$rec")" = "calibration pass" ]
 check "post re-judged too" [ "$(jq -r '.stages[1].reader' "$rec")" = calibration ]
 
+# Graphics that must fail. The guest is assembled here from its source with
+# a test knob (see the header of guests/bios-post/bios-post.asm).
+ASM="$(dirname "$0")/../../guests/bios-post/bios-post.asm"
+guest_with() { # guest_with DIR NASM-DEFINES...: DIR/bios-post/bios-post.img
+	d=$1; shift
+	mkdir -p "$d/bios-post"
+	nasm -f bin -w+all -Werror "$@" -o "$d/bios-post/bios-post.img" "$ASM"
+}
+# 1. Too little video memory for the mode the guest insists on: std VGA with
+#    4 MiB cannot offer 1280x1024 at 32 bpp (5 MiB).
+guest_with "$OUT/insist" -DINSIST_WIDTH=1280 -DINSIST_HEIGHT=1024 -DINSIST_BPP=32
+cat >"$OUT/cards/small-vram.card" <<EOC
+format 1
+id        small-vram
+name      std VGA with 4 MiB of video memory
+kind      emulated
+pci-id    1234:1111
+device    VGA
+firmware  seabios
+guest     bios-post
+variant   default -global VGA.vgamem_mb=4
+EOC
+rc=0
+"$HILRUN" --card small-vram --cards "$OUT/cards" --guests "$OUT/insist" --out "$OUT/vram" 2>"$OUT/err" || rc=$?
+cat "$OUT/err"
+rec=$(ls "$OUT"/vram/runs/*/run.json)
+check "too little video memory exits 1 (got $rc)" [ "$rc" -eq 1 ]
+check "verdict fail:graphics" [ "$(jq -r .verdict "$rec")" = fail:graphics ]
+check "post and text passed, graphics failed" [ "$(jq -r '[.stages[] | .outcome] | join(",")' "$rec")" = pass,pass,pass,fail,pass ]
+check "the guest's reason is recorded" [ "$(jq -r '.stages[3].guest_error' "$rec")" = "reason=no-mode width=1280 height=1024 bpp=32" ]
+check "graphics says why" sh -c "jq -r '.stages[3].detail' '$rec' | grep -q 'ended without showing its graphics pattern'"
+# The same image where the memory suffices: the insisted mode is set and passes.
+rc=0
+"$HILRUN" --card std-vga --firmware seabios --guests "$OUT/insist" --out "$OUT/big" 2>"$OUT/err" || rc=$?
+cat "$OUT/err"
+rec=$(ls "$OUT"/big/runs/*/run.json)
+check "with 16 MiB the insisted mode passes (got $rc)" [ "$rc" -eq 0 ]
+check "recorded mode 1280x1024" [ "$(jq -r '.stages[3].mode + " " + .stages[3].frame_size' "$rec")" = "1280x1024 1280x1024" ]
+# 2. A frame that is not this run's: the guest draws another code.
+guest_with "$OUT/wrong" -DWRONG_CODE
+rc=0
+"$HILRUN" --card std-vga --firmware seabios --guests "$OUT/wrong" --out "$OUT/wc" 2>"$OUT/err" || rc=$?
+cat "$OUT/err"
+rec=$(ls "$OUT"/wc/runs/*/run.json)
+check "another run's code exits 1 (got $rc)" [ "$rc" -eq 1 ]
+check "verdict fail:graphics" [ "$(jq -r .verdict "$rec")" = fail:graphics ]
+code=$(jq -r '.stages[3].code' "$rec")
+check "the code on screen is the reported one with its high half flipped" [ "$(jq -r '.stages[3].code_on_screen' "$rec")" = "$(printf '%08x' $((0x$code ^ 0xffff0000)))" ]
+check "graphics says it is not this run's frame" sh -c "jq -r '.stages[3].detail' '$rec' | grep -q 'not this run.s frame'"
+check "32 code blocks differ (16 bits, two rows each)" [ "$(jq -r '.stages[3].bad_blocks' "$rec")" -eq 32 ]
+check "the frame and the diff image are kept" [ -f "$(dirname "$rec")/graphics.png" ] && [ -f "$(dirname "$rec")/graphics-diff.png" ]
+check "the diff image is listed with its checksum" [ "$(jq -r '[.artifacts[].path] | index("graphics-diff.png") != null' "$rec")" = true ]
+
 # SIGINT mid-run: QEMU stopped, the record written, exit 130.
-"$HILRUN" --card std-vga --out "$OUT/int" 2>"$OUT/err" &
+"$HILRUN" --card std-vga --firmware seabios --out "$OUT/int" 2>"$OUT/err" &
 pid=$!
 sleep 1.5
 kill -INT $pid
