@@ -28,6 +28,16 @@
 ; gets a 4 GiB limit in a brief trip through protected mode (unreal_fs) and
 ; is then used with 32-bit addresses; A20 is opened through port 92h first.
 ; STAGE2_SECTORS follows the code's size (at most 17 sectors, checked here).
+;
+; Test builds: two NASM defines, off by default, build images for negative
+; tests of the runner. -DINSIST_WIDTH=W -DINSIST_HEIGHT=H -DINSIST_BPP=B
+; (all three; B 16 or 32) takes only a VBE mode of exactly WxHxB (with a
+; linear framebuffer, direct colour) and never falls back to mode 13h: with
+; no such mode (or no VBE) it reports "graphics error reason=no-mode
+; width=W height=H bpp=B" and goes on to "end" with no pattern, no show and
+; no hold (after a failed 4F02h, the set-mode error, then "end" likewise).
+; -DWRONG_CODE draws the pattern with the code XOR FFFF0000h but reports the
+; real code in "graphics show": a frame that is not this run's pattern.
 
 bits 16
 cpu 386
@@ -77,6 +87,16 @@ VBE_LFB     equ 0x4000             ; 4F02h: BX bit 14 selects the linear framebu
 MA_WANTED   equ 0x0091             ; mode attributes: supported (0), graphics (4), LFB (7)
 MM_PACKED   equ 4                  ; memory models in the mode info block
 MM_DIRECT   equ 6
+%if %isdef(INSIST_WIDTH) || %isdef(INSIST_HEIGHT) || %isdef(INSIST_BPP)
+ %if !(%isdef(INSIST_WIDTH) && %isdef(INSIST_HEIGHT) && %isdef(INSIST_BPP))
+  %error "INSIST_WIDTH, INSIST_HEIGHT and INSIST_BPP go together"
+ %elif INSIST_BPP != 16 && INSIST_BPP != 32
+  %error "INSIST_BPP must be 16 or 32"
+ %elif INSIST_WIDTH < 1 || INSIST_WIDTH > 0xFFFF || INSIST_HEIGHT < 1 || INSIST_HEIGHT > 0xFFFF
+  %error "INSIST_WIDTH and INSIST_HEIGHT must be 1 to 65535"
+ %endif
+ %define INSIST                    ; test build: that mode or none (header)
+%endif
 ; VBE controller info block (4F00h)
 VBEI_SIG    equ 0x00               ; "VESA" (we pass "VBE2" in)
 VBEI_VERSION equ 0x04              ; BCD, e.g. 0300h
@@ -852,9 +872,9 @@ graphics_stage:
         call serial_puts
 
         cmp word [vbe_status], VBE_OK
-        jne .mode13
+        jne .no_mode
         cmp dword [vbe_info + VBEI_SIG], 'VESA'
-        jne .mode13                ; no usable info block: no mode list
+        jne .no_mode               ; no usable info block: no mode list
 
         ; Walk the mode list, keeping the best-ranked suitable mode.
         mov word [vbe_count], 0
@@ -887,10 +907,10 @@ graphics_stage:
         call serial_puts
 
         cmp word [vbe_rank], 0xFFFF
-        je .mode13                 ; no suitable mode
+        je .no_mode                ; no suitable mode
         mov cx, [vbe_mode]
         call vbe_mode_info         ; the chosen mode's info, again
-        jne .mode13
+        jne .no_mode
         mov bx, cx
         or bx, VBE_LFB
         mov ax, 0x4F02
@@ -917,14 +937,31 @@ graphics_stage:
         call fmt_eol
         mov si, line_buf
         call serial_puts
+%ifdef INSIST
+        jmp .done                  ; test build: no mode 13h
+
+.no_mode:                          ; test build: no such mode, no pattern
+        mov di, line_buf
+        mov si, msg_gfx_no_mode
+        call fmt_str
+        mov word [gfx_width], INSIST_WIDTH
+        mov word [gfx_height], INSIST_HEIGHT
+        mov word [gfx_bpp], INSIST_BPP
+        call fmt_geometry
+        call fmt_eol
+        mov si, line_buf
+        call serial_puts
+        jmp .done
+%else
         ; fall through to mode 13h
 
-.mode13:
+.no_mode:                          ; no VBE or no suitable mode
         mov ax, 0x0013             ; 320x200, 256 colours, A000:0000
         int 0x10
         xor bx, bx
         mov es, bx
         call gfx_use_mode13
+%endif
 
 .draw:
         ; "graphics set mode=0xMMMM width=W height=H bpp=B status=0xSSSS"
@@ -964,6 +1001,7 @@ graphics_stage:
         mov si, msg_gfx_hold
         mov di, msg_gfx_timeout
         call hold
+.done:
         pop fs
         popad
         ret
@@ -1048,6 +1086,17 @@ vbe_rank_mode:
         cmp al, MM_PACKED          ; 16 and 32 bpp only, below: never 8
         jne .unsuitable
 .model_ok:
+%ifdef INSIST
+        cmp bl, INSIST_BPP         ; test build: exactly that mode, rank 1
+        jne .unsuitable
+        cmp word [mode_info + VBEM_WIDTH], INSIST_WIDTH
+        jne .unsuitable
+        cmp word [mode_info + VBEM_HEIGHT], INSIST_HEIGHT
+        jne .unsuitable
+        mov ax, 1
+        pop bx
+        ret
+%endif
         xor ax, ax                 ; AX = 0 for 32 bpp, 1 for 16 bpp
         cmp bl, 32
         je .bpp_ok
@@ -1259,6 +1308,9 @@ gfx_block_colour:
 .bit:
         sub cl, bl
         mov edx, [gfx_code]
+%ifdef WRONG_CODE
+        xor edx, 0xFFFF0000        ; test build: not this run's code
+%endif
         shr edx, cl
         test dl, 1
         mov al, C_WHITE
@@ -1443,6 +1495,9 @@ msg_gfx_version:  db " version=0x", 0
 msg_gfx_modes:    db PFX, "graphics modes count=", 0
 msg_gfx_set:      db PFX, "graphics set mode=0x", 0
 msg_gfx_error:    db PFX, "graphics error reason=set-mode mode=0x", 0
+%ifdef INSIST
+msg_gfx_no_mode:  db PFX, "graphics error reason=no-mode", 0
+%endif
 msg_gfx_status:   db " status=0x", 0
 msg_gfx_width:    db " width=", 0
 msg_gfx_height:   db " height=", 0
