@@ -70,7 +70,7 @@ static const char usage_text[] =
 	"Run options:\n"
 	"  --card ID            card to test (see 'hilrun list'); all its cells unless narrowed\n"
 	"  --guest G            only this reference guest\n"
-	"  --firmware F         only this firmware (seabios)\n"
+	"  --firmware F         only this firmware (seabios, ovmf)\n"
 	"  --variant V          only this variant (default, kvm-hidden, ...)\n"
 	"  --out DIR            results directory (default: results); runs go to DIR/runs/RUNID\n"
 	"  --json               print the run records as a JSON array on stdout\n"

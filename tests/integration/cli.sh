@@ -94,9 +94,10 @@ expect_exit 2 "not a VGA BIOS ROM, and no calibration screen: calibration screen
 # a lab error is an error, not a card failure, and the record is still whole
 mkdir -p "$OUT/noguests"
 expect_exit 3 "error:guest-image-missing" -- --card std-vga --out "$OUT/res" --guests "$OUT/noguests"
-rec=$(ls "$OUT"/res/runs/*/run.json)
-check "record written for the lab error" [ -f "$rec" ]
-check "verdict error:guest-image-missing" [ "$(jq -r .verdict "$rec")" = error:guest-image-missing ]
-check "start stage is error" [ "$(jq -r '.stages[0].outcome' "$rec")" = error ]
-check "later stages skipped" [ "$(jq -r '[.stages[1:][] | .outcome] | unique | join(",")' "$rec")" = skip ]
+check "a record written for each cell's lab error" [ "$(ls "$OUT"/res/runs/*/run.json | wc -l)" -eq 2 ]
+for rec in "$OUT"/res/runs/*/run.json; do
+	check "verdict error:guest-image-missing" [ "$(jq -r .verdict "$rec")" = error:guest-image-missing ]
+	check "start stage is error" [ "$(jq -r '.stages[0].outcome' "$rec")" = error ]
+	check "later stages skipped" [ "$(jq -r '[.stages[1:][] | .outcome] | unique | join(",")' "$rec")" = skip ]
+done
 echo "PASS: cli"
