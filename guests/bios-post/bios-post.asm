@@ -29,7 +29,7 @@
 ; is then used with 32-bit addresses; A20 is opened through port 92h first.
 ; STAGE2_SECTORS follows the code's size (at most 17 sectors, checked here).
 ;
-; Test builds: two NASM defines, off by default, build images for negative
+; Test builds: NASM defines, off by default, build images for negative
 ; tests of the runner. -DINSIST_WIDTH=W -DINSIST_HEIGHT=H -DINSIST_BPP=B
 ; (all three; B 16 or 32) takes only a VBE mode of exactly WxHxB (with a
 ; linear framebuffer, direct colour) and never falls back to mode 13h: with
@@ -38,6 +38,12 @@
 ; no hold (after a failed 4F02h, the set-mode error, then "end" likewise).
 ; -DWRONG_CODE draws the pattern with the code XOR FFFF0000h but reports the
 ; real code in "graphics show": a frame that is not this run's pattern.
+; -DHANG_AFTER_POST hangs for good (interrupts off, HLT in a loop) right
+; after "post hold" is acked or times out: nothing more on COM1, the
+; firmware's screen untouched, no exit. -DHANG_IN_GRAPHICS hangs the same
+; way once the graphics mode is set and the pattern fully drawn, before
+; "graphics show": the screen shows the pattern, COM1 falls silent after
+; "graphics set".
 
 bits 16
 cpu 386
@@ -268,6 +274,12 @@ main:
         mov si, msg_post_hold
         mov di, msg_post_timeout
         call hold
+%ifdef HANG_AFTER_POST
+        cli                        ; test build: hang for good (header)
+.hang:
+        hlt
+        jmp .hang
+%endif
 
         ; PCI display devices, on COM1 and remembered for the screen.
         call pci_scan
@@ -981,6 +993,12 @@ graphics_stage:
         call serial_puts
 
         call gfx_draw
+%ifdef HANG_IN_GRAPHICS
+        cli                        ; test build: hang for good (header)
+.hang:
+        hlt
+        jmp .hang
+%endif
 
         ; "graphics show width=W height=H bpp=B code=xxxxxxxx pattern=1"
         mov di, line_buf
