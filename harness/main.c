@@ -13,15 +13,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "calib.h"
 #include "catalog.h"
 #include "image.h"
+#include "journal.h"
+#include "lock.h"
 #include "ocr.h"
 #include "plan.h"
 #include "preflight.h"
+#include "recover.h"
 #include "rom.h"
 #include "run.h"
 #include "textmode.h"
@@ -63,6 +69,7 @@ static void say_error(const char *fmt, ...)
 
 static const char usage_text[] =
 	"usage: hilrun --card ID [--guest G] [--firmware F] [--variant V] [--out DIR] [options]\n"
+	"       hilrun resume [--out DIR]\n"
 	"       hilrun list [--cards DIR]\n"
 	"       hilrun decode IMAGE [--json] [--font ROM|CALIBRATION-FRAME] [--ninth qemu|vga]\n"
 	"       hilrun help | version\n"
@@ -77,6 +84,7 @@ static const char usage_text[] =
 	"  --dry-run            print the QEMU argv of each cell and exit\n"
 	"  --accel kvm|tcg      force the accelerator (default: KVM where /dev/kvm works)\n"
 	"  --timeout-scale X    multiply every watchdog window by X (slow labs)\n"
+	"  --wait               if another hilrun runs the card, wait for it (default: exit 3)\n"
 	"  --font ROM           VGA BIOS ROM whose 8x16 font the text decoder matches against\n"
 	"Physical (vfio) cards:\n"
 	"  --host BDF           host PCI address of the card, e.g. 0000:01:00.0 (a one-off station)\n"
@@ -163,8 +171,136 @@ struct run_args {
 	const char *host, *rom, *capture, *accel;
 	const char *font;
 	double timeout_scale;
-	int json, dry_run;
+	int json, dry_run, wait;
 };
+
+/* The worse of two exit codes: interrupted, then an unexpected failure,
+ * then a lab error, then as expected. */
+static int worse(int a, int b)
+{
+	static const int order[] = { EXIT_INTERRUPTED, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_LAB, EXIT_OK };
+	for (size_t i = 0; i < sizeof order / sizeof *order; i++)
+		if (a == order[i] || b == order[i])
+			return order[i];
+	return a;
+}
+
+/* While a plan from the journal is replayed: its id, and the cells it
+ * already finished (skipped). NULL otherwise. */
+struct resume {
+	const char *plan;
+	json_t *finished;
+};
+static struct resume *resuming;
+
+static int cmd_run(int argc, char **argv, struct settings *s);
+
+static void journal_warning(void *ctx, const char *msg)
+{
+	(void)ctx;
+	say_error("warning: %s", msg);
+}
+
+static void on_recovered(void *ctx, const struct recovered *r)
+{
+	int *rc = ctx;
+	say_error("recovered %s: %s (%s); record in %s", r->run_id, r->verdict, r->why,
+		  r->run_dir);
+	*rc = worse(*rc, !strncmp(r->verdict, "error:", 6) ? EXIT_LAB : EXIT_UNEXPECTED);
+}
+
+/* What the journal says was left undone: runs whose hilrun or host went
+ * down are recorded (recover.c), then the cells their plans did not reach
+ * are run, each plan with its own command line in its own directory. */
+static int recover_and_resume(struct journal *j, int *resumed_plans)
+{
+	struct hil_err err;
+	int rc = EXIT_OK;
+	*resumed_plans = 0;
+	/* One hilrun recovers at a time: two must not record the same orphan. */
+	char *dir = xstrdup(j->path);
+	*strrchr(dir, '/') = '\0';
+	char *lockpath = xasprintf("%s/locks/journal.lock", dir);
+	char *lockdir = xasprintf("%s/locks", dir);
+	int lfd = mkdir_p(lockdir, &err) == 0 ? open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644) : -1;
+	if (lfd >= 0)
+		flock(lfd, LOCK_EX);
+	json_t *st = journal_read(j->path, journal_warning, NULL, &err);
+	if (!st) {
+		say_error("%s", err.msg);
+		rc = EXIT_LAB;
+	} else if (recover_orphans(j, dir, st, on_recovered, &rc, &err) < 0) {
+		say_error("could not record an interrupted run: %s", err.msg);
+		rc = worse(rc, EXIT_LAB);
+	}
+	json_decref(st);
+	st = journal_read(j->path, NULL, NULL, &err);
+	if (lfd >= 0)
+		close(lfd);
+	free(lockpath);
+	free(lockdir);
+	free(dir);
+	if (!st)
+		return worse(rc, EXIT_LAB);
+
+	size_t i;
+	json_t *pid;
+	json_array_foreach(json_object_get(st, "order"), i, pid) {
+		const char *id = json_string_value(pid);
+		json_t *p = json_object_get(json_object_get(st, "plans"), id);
+		json_t *plan = json_object_get(p, "plan"), *finished = json_object_get(p, "finished");
+		if (json_is_true(json_object_get(p, "done")) || journal_writer_alive(plan, j->boot_id))
+			continue;
+		size_t left = 0, k;
+		json_t *cell;
+		json_array_foreach(json_object_get(plan, "cells"), k, cell)
+			left += !json_object_get(finished, json_string_value(cell));
+		if (!left) {
+			json_t *done = json_pack("{s:s}", "plan", id);
+			journal_append(j, "plan-done", done, &err);
+			json_decref(done);
+			continue;
+		}
+		json_t *args = json_object_get(plan, "argv");
+		const char *cwd = json_string_value(json_object_get(plan, "cwd"));
+		say_error("resuming plan %s: %zu of %zu cells left (hilrun run in %s)", id, left,
+			  json_array_size(json_object_get(plan, "cells")), cwd ? cwd : ".");
+		int here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cwd && chdir(cwd) < 0) {
+			say_error("cannot resume plan %s: %s: %s", id, cwd, strerror(errno));
+			rc = worse(rc, EXIT_LAB);
+			if (here >= 0)
+				close(here);
+			continue;
+		}
+		int argc = (int)json_array_size(args) + 1;
+		char **argv = xcalloc((size_t)argc + 1, sizeof *argv);
+		argv[0] = xstrdup("hilrun");
+		json_t *w;
+		json_array_foreach(args, k, w)
+			argv[k + 1] = xstrdup(json_string_value(w) ?: "");
+		struct settings s2;
+		settings_defaults(&s2);
+		struct resume r = { id, finished };
+		resuming = &r;
+		int prc = cmd_run(argc, argv, &s2);
+		resuming = NULL;
+		rc = worse(rc, prc);
+		(*resumed_plans)++;
+		for (int a = 0; a < argc; a++)
+			free(argv[a]);
+		free(argv);
+		if (here >= 0) {
+			if (fchdir(here) < 0)
+				say_error("cannot return to the working directory: %s", strerror(errno));
+			close(here);
+		}
+		if (prc == EXIT_INTERRUPTED)
+			break;
+	}
+	json_decref(st);
+	return rc;
+}
 
 static int cmd_run(int argc, char **argv, struct settings *s)
 {
@@ -186,6 +322,7 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 		{ "guests", required_argument, NULL, 'G' },
 		{ "qemu", required_argument, NULL, 'q' },
 		{ "font", required_argument, NULL, 'F' },
+		{ "wait", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct run_args a = { .timeout_scale = 1.0, .font = VGAFONT_DEFAULT_ROM };
@@ -218,6 +355,7 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 		case 'G': s->guest_dir = optarg; break;
 		case 'q': s->qemu = optarg; break;
 		case 'F': a.font = optarg; break;
+		case 'w': a.wait = 1; break;
 		default:
 			fputs(usage_text, stderr);
 			return EXIT_USAGE;
@@ -356,17 +494,6 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 		}
 	}
 
-	/* SIGINT/SIGTERM arrive as a file descriptor in the run's poll loop, so
-	 * an interrupted run still ends QEMU and writes its record. */
-	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	sigprocmask(SIG_BLOCK, &sigs, NULL);
-	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-	signal(SIGPIPE, SIG_IGN);
-
 	struct hil_err err;
 	struct ocr *ocr = ocr_open(&err);
 	if (!ocr) {
@@ -383,6 +510,95 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 		exit_code = EXIT_LAB;
 		goto out;
 	}
+	/* The journal: first what an earlier hilrun left undone, then this
+	 * invocation's plan. */
+	struct hil_err jerr;
+	struct journal journal;
+	if (journal_open(&journal, s->out_dir, &jerr) < 0) {
+		say_error("%s", jerr.msg);
+		ocr_close(ocr);
+		free(cells);
+		exit_code = EXIT_LAB;
+		goto out;
+	}
+	int earlier = EXIT_OK;
+	if (!resuming) {
+		int nplans;
+		earlier = recover_and_resume(&journal, &nplans);
+		if (earlier == EXIT_INTERRUPTED) {
+			journal_close(&journal);
+			ocr_close(ocr);
+			free(cells);
+			exit_code = earlier;
+			goto out;
+		}
+	}
+	struct strbuf cmdline = STRBUF_INIT;
+	for (int i = 0; i < argc; i++)
+		sb_addf(&cmdline, "%s%s", i ? " " : "", argv[i]);
+	struct card_lock lock;
+	char holder[512];
+	int lr = card_lock(&lock, s->out_dir, card->id, a.wait, sb_str(&cmdline), holder,
+			   sizeof holder, &jerr);
+	if (lr != 0) {
+		if (lr > 0)
+			say_error("card %s is being run by %s; wait for it to finish, or give --wait "
+				  "to queue behind it",
+				  card->id, holder);
+		else
+			say_error("%s", jerr.msg);
+		sb_release(&cmdline);
+		journal_close(&journal);
+		ocr_close(ocr);
+		free(cells);
+		exit_code = worse(earlier, EXIT_LAB);
+		goto out;
+	}
+	char plan_id[64];
+	if (resuming) {
+		snprintf(plan_id, sizeof plan_id, "%s", resuming->plan);
+	} else {
+		char stamp[32];
+		time_t now = time(NULL);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+		snprintf(plan_id, sizeof plan_id, "%s-%ld", stamp, (long)getpid());
+	}
+	char **keys = xcalloc(ncells, sizeof *keys);
+	json_t *jcells = json_array(), *jargv = json_array();
+	for (size_t i = 0; i < ncells; i++) {
+		keys[i] = xasprintf("%s %s/%s %s", card->id, cells[i].firmware, cells[i].guest->id,
+				    cells[i].variant->name);
+		json_array_append_new(jcells, json_string(keys[i]));
+	}
+	for (int i = 1; i < argc; i++)
+		json_array_append_new(jargv, json_string(argv[i]));
+	char cwd[4096];
+	if (!getcwd(cwd, sizeof cwd))
+		snprintf(cwd, sizeof cwd, ".");
+	if (!resuming) {
+		json_t *pl = json_pack("{s:s, s:o, s:s, s:o}", "plan", plan_id, "argv", jargv, "cwd",
+				       cwd, "cells", jcells);
+		if (journal_append(&journal, "plan", pl, &jerr) < 0)
+			say_error("warning: %s (the run goes on, unjournalled)", jerr.msg);
+		json_decref(pl);
+	} else {
+		json_decref(jargv);
+		json_decref(jcells);
+	}
+
+	/* SIGINT/SIGTERM arrive as a file descriptor in the run's poll loop, so
+	 * an interrupted run still ends QEMU and writes its record. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	signal(SIGPIPE, SIG_IGN);
+
 	struct progress prog = { .tty = isatty(2) };
 	sb_init(&prog.stages);
 	json_t *records = json_array();
@@ -390,6 +606,11 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 	for (size_t i = 0; i < ncells && !interrupted; i++) {
 		snprintf(prog.label, sizeof prog.label, "[%zu/%zu] %s %s/%s %s", i + 1, ncells, card->id,
 			 cells[i].firmware, cells[i].guest->id, cells[i].variant->name);
+		if (resuming && json_object_get(resuming->finished, keys[i])) {
+			fprintf(stderr, "%s: done before (%s)\n", prog.label,
+				json_string_value(json_object_get(resuming->finished, keys[i])));
+			continue;
+		}
 		struct run_opts ro = {
 			.out_dir = s->out_dir,
 			.guest_dir = s->guest_dir,
@@ -405,6 +626,9 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 			.signal_fd = sfd,
 			.on_stage = on_stage,
 			.on_stage_ctx = &prog,
+			.journal = &journal,
+			.plan_id = plan_id,
+			.cell_key = keys[i],
 		};
 		struct run_result res;
 		int rc = run_cell(&cells[i], &ro, &res, &err);
@@ -434,15 +658,64 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 	json_decref(records);
 	sb_release(&prog.stages);
 	ocr_close(ocr);
+	/* Interrupted on purpose is done too: the next hilrun does not resume
+	 * what a person stopped. */
+	json_t *done = json_pack("{s:s, s:b}", "plan", plan_id, "interrupted", interrupted);
+	if (journal_append(&journal, "plan-done", done, &jerr) < 0)
+		say_error("warning: %s", jerr.msg);
+	json_decref(done);
+	for (size_t i = 0; i < ncells; i++)
+		free(keys[i]);
+	free(keys);
+	card_unlock(&lock);
+	sb_release(&cmdline);
+	journal_close(&journal);
 	free(cells);
 	if (sfd >= 0)
 		close(sfd);
 	exit_code = interrupted ? EXIT_INTERRUPTED
 		    : any_unexpected ? EXIT_UNEXPECTED
 		    : any_lab ? EXIT_LAB : EXIT_OK;
+	exit_code = worse(exit_code, earlier);
 out:
 	catalog_release(&cat);
 	return exit_code;
+}
+
+/* hilrun resume [--out DIR]: record the runs a dead hilrun or a downed host
+ * left behind and run the cells their plans did not reach. */
+static int cmd_resume(int argc, char **argv, struct settings *s)
+{
+	static const struct option longopts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == 'o') {
+			s->out_dir = optarg;
+		} else {
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		say_error("resume: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	struct journal j;
+	struct hil_err err;
+	if (journal_open(&j, s->out_dir, &err) < 0) {
+		say_error("%s", err.msg);
+		return EXIT_LAB;
+	}
+	int plans = 0;
+	int rc = recover_and_resume(&j, &plans);
+	if (!plans)
+		say_error("resume: no unfinished plan in %s", j.path);
+	journal_close(&j);
+	return rc;
 }
 
 /* The decoded screen as JSON: its geometry, rows of text, and every cell. */
@@ -602,6 +875,7 @@ static const struct command {
 } commands[] = {
 	{ "run", cmd_run },
 	{ "list", cmd_list },
+	{ "resume", cmd_resume },
 	{ "decode", cmd_decode },
 	{ "help", cmd_help },
 	{ "version", cmd_version },

@@ -17,6 +17,7 @@
 #include "calib.h"
 #include "image.h"
 #include "accel.h"
+#include "journal.h"
 #include "judge.h"
 #include "pattern.h"
 #include "proc.h"
@@ -51,8 +52,10 @@
 #define GUEST_EXIT_CODE  16    /* what bios-post writes to isa-debug-exit on success */
 
 enum stage_id { ST_START, ST_POST, ST_TEXT, ST_GRAPHICS, ST_SHUTDOWN, ST_COUNT };
-static const char *const stage_names[ST_COUNT] = { "start", "post", "text", "graphics",
-						   "shutdown" };
+const char *const run_stage_names[RUN_STAGE_COUNT] = { "start", "post", "text", "graphics",
+						       "shutdown" };
+#define stage_names run_stage_names
+_Static_assert(ST_COUNT == RUN_STAGE_COUNT, "one name per stage");
 
 enum phase {
 	PH_WAIT_POST_HOLD, /* guest booting; waiting for "post hold" */
@@ -127,6 +130,8 @@ struct run {
 	int gfx_width, gfx_height, gfx_bpp;
 	uint32_t gfx_code;
 	char gfx_error[160];    /* the guest's own "graphics error", if any */
+
+	int journal_failed;     /* noted once */
 };
 
 static double scaled(struct run *r, int ms)
@@ -167,6 +172,20 @@ static void final_verdict(struct run *r, char *out, size_t n)
 	snprintf(out, n, "pass");
 }
 
+/* An entry in the journal, if the run keeps one; obj is consumed. A journal
+ * that cannot be written is noted in the record: the run goes on. */
+static void journal_note(struct run *r, const char *e, json_t *obj)
+{
+	struct hil_err err;
+	if (r->opts->journal && journal_append(r->opts->journal, e, obj, &err) < 0 &&
+	    !r->journal_failed) {
+		r->journal_failed = 1;
+		json_array_append_new(json_object_get(r->stages[ST_START].info, "notes"),
+				      json_sprintf("journal: %s", err.msg));
+	}
+	json_decref(obj);
+}
+
 static void stage_begin(struct run *r, enum stage_id s)
 {
 	if (!r->stages[s].t0)
@@ -186,6 +205,8 @@ static void stage_end(struct run *r, enum stage_id s, const char *outcome, const
 		json_object_set_new(st->info, "detail", json_string(detail));
 	if (r->opts->on_stage)
 		r->opts->on_stage(r->opts->on_stage_ctx, stage_names[s], outcome);
+	journal_note(r, "stage", json_pack("{s:s, s:s, s:s}", "run_id", r->res->run_id, "stage",
+					   stage_names[s], "outcome", outcome));
 }
 
 /* Everything not decided when the run ends early is skipped. */
@@ -1436,6 +1457,21 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 	if (!strcmp(accel, "tcg"))
 		r.scale *= 3; /* software emulation is slower: widen every window */
 
+	/* In the journal before QEMU starts: if the host or hilrun goes down
+	 * from here on, the next hilrun finds this run and records it. */
+	char pci[16];
+	snprintf(pci, sizeof pci, "%04x:%04x", cell->card->vendor, cell->card->device);
+	journal_note(&r, "start",
+		     json_pack("{s:s?, s:s?, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:s, "
+			       "s:s, s:s, s:s, s:s?, s:s}",
+			       "plan", opts->plan_id, "cell", opts->cell_key, "run_id", res->run_id,
+			       "tmp_dir", r.tmp_dir, "sock_dir", r.sock_dir, "card", "id", cell->card->id, "name",
+			       cell->card->name, "kind", card_kind_name(cell->card->kind), "pci_id",
+			       pci, "file", cell->card->path, "firmware", cell->firmware, "guest",
+			       cell->guest->id, "variant", cell->variant->name, "accel", accel,
+			       "accel_reason", accel_reason, "station", opts->station, "expected",
+			       card_expected(cell->card, cell->firmware, cell->guest->id)));
+
 	struct argv argv = ARGV_INIT;
 	if (!r.serial_log || !r.events_log)
 		lab_error(&r, ST_START, "record", "cannot create the run's log files");
@@ -1538,6 +1574,10 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 	} else {
 		res->run_dir = final_dir;
 	}
+	journal_note(&r, "finish",
+		     json_pack("{s:s?, s:s?, s:s, s:s, s:s?}", "plan", opts->plan_id, "cell",
+			       opts->cell_key, "run_id", res->run_id, "verdict", res->verdict,
+			       "run_dir", res->run_dir));
 	cleanup(&r);
 	return rc;
 }

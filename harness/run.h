@@ -22,6 +22,7 @@
 #define HIL_RUN_H
 
 #include <jansson.h>
+#include "journal.h"
 #include "ocr.h"
 #include "plan.h"
 #include "vgafont.h"
@@ -44,7 +45,15 @@ struct run_opts {
 	 * and with stage NULL when the run starts. */
 	void (*on_stage)(void *ctx, const char *stage, const char *outcome);
 	void *on_stage_ctx;
+	/* The journal (may be NULL): the run writes its start, each stage's
+	 * outcome and its finish, under this plan and cell key. */
+	struct journal *journal;
+	const char *plan_id, *cell_key;
 };
+
+/* The stages of a run, in order (docs/run-record.md). */
+#define RUN_STAGE_COUNT 5
+extern const char *const run_stage_names[RUN_STAGE_COUNT];
 
 struct run_result {
 	char *run_id;
