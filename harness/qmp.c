@@ -200,6 +200,30 @@ int qmp_handshake(struct qmp *q, int64_t deadline, struct hil_err *err)
 	return qmp_execute(q, "qmp_capabilities", NULL, NULL, deadline, err);
 }
 
+unsigned long qmp_send(struct qmp *q, const char *cmd, int64_t deadline, struct hil_err *err)
+{
+	unsigned long id = ++q->next_id;
+	char line[160];
+	snprintf(line, sizeof line, "{\"execute\":\"%s\",\"id\":%lu}\n", cmd, id);
+	struct hil_err werr;
+	if (sock_write_all(q->fd, line, strlen(line), deadline, &werr) < 0) {
+		hil_seterr(err, "qmp %s: %s", cmd, werr.msg);
+		return 0;
+	}
+	return id;
+}
+
+int qmp_take_reply(struct qmp *q, unsigned long id)
+{
+	if (!q->reply)
+		return 0;
+	json_t *rid = json_object_get(q->reply, "id");
+	int mine = json_is_integer(rid) && (unsigned long)json_integer_value(rid) == id;
+	json_decref(q->reply);
+	q->reply = NULL;
+	return mine;
+}
+
 int qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret,
 		int64_t deadline, struct hil_err *err)
 {

@@ -42,6 +42,14 @@ int qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret,
  * protocol error. */
 int qmp_pump(struct qmp *q, struct hil_err *err);
 
+/* Send a command without waiting for its reply (for a poll loop, e.g. a
+ * liveness ping). Returns its id, or 0 on error (err). Only one command may
+ * be in flight: a later qmp_execute drops this reply. */
+unsigned long qmp_send(struct qmp *q, const char *cmd, int64_t deadline, struct hil_err *err);
+/* After qmp_pump: 1 if the reply to id has arrived (it is consumed), 0 if
+ * not yet. Replies to other ids are dropped. */
+int qmp_take_reply(struct qmp *q, unsigned long id);
+
 /* Oldest queued event (an object with "event", "data", "timestamp"), or NULL. */
 json_t *qmp_pop_event(struct qmp *q);
 size_t qmp_pending_events(const struct qmp *q);

@@ -30,7 +30,20 @@
 
 /* Windows, in milliseconds, before --timeout-scale (and x3 under TCG). */
 #define WIN_CONNECT      10000 /* QEMU connects QMP and serial; VNC handshake */
-#define WIN_POST_HOLD    30000 /* from cont to the guest's "post hold" */
+/* Guest hang: in the phases where the guest works towards its next
+ * checkpoint, these are the longest it may go with no serial output and no
+ * change on the screen (per stage; a guest may set its own, catalog.h). */
+#define QUIET_POST       20000
+#define QUIET_TEXT       15000
+#define QUIET_GRAPHICS   20000
+#define QUIET_CAP        4     /* a busy guest gets this many windows to reach its checkpoint */
+#define WATCH_MS         1000  /* how often the screen is looked at while waiting */
+#define WATCH_HISTORY    4     /* screens remembered: returning to one is no progress */
+/* QEMU hang: its monitor is asked for its status this often, and must
+ * answer within QMP_HANG_MS (QEMU's main loop answers in milliseconds even
+ * under TCG, so this is not scaled for TCG, only by --timeout-scale). */
+#define QMP_PING_MS      2000
+#define QMP_HANG_MS      5000
 #define WIN_SCREEN_CHECK 12000 /* screen must show it: QEMU's idle VNC refresh is up to 3 s */
 /* The guests stop holding after 30 s (docs/report-protocol.md): a check,
  * however scaled, must end before that, or the guest moves on under it. */
@@ -40,8 +53,6 @@
  * set the display up) is settled after this long: no need to wait out the
  * whole window. */
 #define WIN_PLACEHOLDER  3000
-#define WIN_TEXT_HOLD    15000 /* from release after post to "text hold" */
-#define WIN_GRAPHICS     20000 /* from release after text (or calibration) to "graphics hold" */
 #define WIN_END          15000 /* from the last release to QEMU's exit */
 #define FRAME_RETRY_MS   300   /* pause between two looks at the screen */
 /* A frame with at most this many cells the decoder cannot trust keeps its
@@ -132,6 +143,16 @@ struct run {
 	char gfx_error[160];    /* the guest's own "graphics error", if any */
 
 	int journal_failed;     /* noted once */
+
+	/* watchdogs */
+	int64_t last_progress;  /* last serial byte or change on the screen */
+	int64_t quiet_window;   /* the waiting phase's window without progress */
+	int64_t phase_cap;      /* ... and how long it may last however busy */
+	int64_t next_watch;     /* next look at the screen while waiting */
+	struct frame watch;     /* the last frame seen while waiting */
+	uint64_t watch_hash[WATCH_HISTORY]; /* the last distinct screens */
+	unsigned long ping_id;  /* QMP liveness ping in flight, 0 if none */
+	int64_t ping_sent, next_ping;
 };
 
 static double scaled(struct run *r, int ms)
@@ -294,6 +315,44 @@ static void keep_evidence(struct run *r, enum stage_id s)
 	}
 	json_object_set_new(info, "reader", json_string(r->reader ? r->reader : "none"));
 	json_object_set_new(info, "looks", json_integer(r->looks));
+}
+
+/* The guest-hang window of a stage: the guest's own, or the default. */
+static int64_t quiet_window(struct run *r, enum stage_id s)
+{
+	const struct guest *g = r->cell->guest;
+	int ms = s == ST_POST ? (g->quiet_ms[0] ? g->quiet_ms[0] : QUIET_POST)
+		 : s == ST_TEXT ? (g->quiet_ms[1] ? g->quiet_ms[1] : QUIET_TEXT)
+				: (g->quiet_ms[2] ? g->quiet_ms[2] : QUIET_GRAPHICS);
+	return (int64_t)scaled(r, ms);
+}
+
+/* The guest works towards its next checkpoint: the phase lasts as long as
+ * it shows progress (serial output, a change on the screen). */
+static void wait_phase(struct run *r, enum phase ph)
+{
+	r->phase = ph;
+	r->quiet_window = quiet_window(r, ph == PH_WAIT_POST_HOLD ? ST_POST
+					  : ph == PH_WAIT_TEXT_HOLD ? ST_TEXT : ST_GRAPHICS);
+	r->phase_deadline = now_ms() + r->quiet_window;
+	r->phase_cap = now_ms() + QUIET_CAP * r->quiet_window;
+	r->next_watch = now_ms();
+}
+
+static int quiet_phase(enum phase ph)
+{
+	return ph == PH_WAIT_POST_HOLD || ph == PH_WAIT_TEXT_HOLD || ph == PH_WAIT_CALIB ||
+	       ph == PH_WAIT_GRAPHICS;
+}
+
+static void progress(struct run *r)
+{
+	r->last_progress = now_ms();
+	if (quiet_phase(r->phase)) {
+		r->phase_deadline = r->last_progress + r->quiet_window;
+		if (r->phase_deadline > r->phase_cap)
+			r->phase_deadline = r->phase_cap;
+	}
 }
 
 /* How long a screen check may look: scaled, but within the guest's hold. */
@@ -661,8 +720,7 @@ static void on_calib_frame(struct run *r)
 	json_object_set_new(r->stages[ST_TEXT].info, "calibration", info);
 	free(cal);
 	send_ack(r);
-	r->phase = PH_WAIT_GRAPHICS;
-	r->phase_deadline = deadline_in(r, WIN_GRAPHICS);
+	wait_phase(r, PH_WAIT_GRAPHICS);
 }
 
 /* A screen check ended (decided either way): release the guest and wait
@@ -676,8 +734,7 @@ static void check_done(struct run *r, enum stage_id s)
 		stage_begin(r, ST_SHUTDOWN);
 		return;
 	}
-	r->phase = s == ST_POST ? PH_WAIT_TEXT_HOLD : PH_WAIT_CALIB;
-	r->phase_deadline = deadline_in(r, s == ST_POST ? WIN_TEXT_HOLD : WIN_GRAPHICS);
+	wait_phase(r, s == ST_POST ? PH_WAIT_TEXT_HOLD : PH_WAIT_CALIB);
 	stage_begin(r, s == ST_POST ? ST_TEXT : ST_GRAPHICS);
 }
 
@@ -964,6 +1021,7 @@ static int pump_serial(struct run *r)
 		if (n == 0)
 			return 0;
 		fwrite(buf, 1, (size_t)n, r->serial_log);
+		progress(r);
 		serial_lines_feed(&r->lines, buf, (size_t)n, on_serial_line, r);
 	}
 }
@@ -1004,10 +1062,16 @@ static void on_qemu_exit(struct run *r)
 	int status = r->qemu.status;
 	int expected = plan_guest_exit_status(GUEST_EXIT_CODE);
 	char *tail = stderr_tail(r);
-	int crashed = WIFSIGNALED(status) || strstr(tail, "Assertion") || strstr(tail, "assertion");
+	/* A crash: a signal, an assertion, or an exit status the guest cannot
+	 * cause (isa-debug-exit gives odd ones, the guest's own shutdown 0):
+	 * QEMU exits 1 on its own fatal errors. */
+	int abnormal = WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
+		       WEXITSTATUS(status) % 2 == 0;
+	int crashed = WIFSIGNALED(status) || abnormal || strstr(tail, "Assertion") ||
+		      strstr(tail, "assertion");
 
 	if (crashed) {
-		char *d = xasprintf("QEMU %s", how);
+		char *d = xasprintf("QEMU %s%s", how, *tail ? "; its last output is in the record (qemu.stderr_tail)" : "");
 		set_verdict(r, current_stage(r), "fail:qemu-crash");
 		stage_end(r, current_stage(r), "fail", d);
 		free(d);
@@ -1033,51 +1097,67 @@ static void on_qemu_exit(struct run *r)
 	r->phase = PH_DONE;
 }
 
+/* The guest made no progress for its window: a hang, with the last frame
+ * seen kept as the stage's evidence and how late it was declared. */
+static void guest_hang(struct run *r)
+{
+	enum stage_id s = current_stage(r);
+	const int64_t now = now_ms(), quiet = now - r->last_progress;
+	if (r->watch.rgb) {
+		frame_copy(&r->last, &r->watch);
+		free(r->last_text);
+		r->last_text = NULL;
+		r->reader = "none";
+		r->looks = 0;
+	}
+	keep_evidence(r, s);
+	json_t *info = r->stages[s].info;
+	json_object_set_new(info, "hang", json_pack("{s:I, s:I, s:I}", "window_ms",
+						    (json_int_t)r->quiet_window, "quiet_ms",
+						    (json_int_t)quiet, "declared_after_window_ms",
+						    (json_int_t)(quiet - r->quiet_window)));
+	if (r->phase == PH_WAIT_CALIB && !r->calib_announced &&
+	    r->cell->guest->post == POST_SEABIOS_BANNER)
+		json_object_set_new(r->stages[ST_TEXT].info, "calibration",
+				    json_pack("{s:s}", "error", "the guest hung before its calibration screen"));
+	char *d = quiet >= r->quiet_window
+		? xasprintf("no serial output and no change on the screen for %.1f s (window "
+			    "%.0f s): the guest hung before its %s checkpoint",
+			    (double)quiet / 1000, (double)r->quiet_window / 1000, stage_names[s])
+		: xasprintf("the guest kept busy (serial output or screen changes) but did not "
+			    "reach its %s checkpoint in %.0f s",
+			    stage_names[s], (double)(QUIET_CAP * r->quiet_window) / 1000);
+	set_verdict(r, s, "fail:guest-hang");
+	stage_end(r, s, "fail", d);
+	free(d);
+	skip_rest(r, "not reached: the guest hung");
+	r->phase = PH_DONE;
+}
+
 static void on_deadline(struct run *r)
 {
 	switch (r->phase) {
 	case PH_WAIT_POST_HOLD:
-	case PH_WAIT_TEXT_HOLD: {
-		enum stage_id s = current_stage(r);
-		char *d = xasprintf("the guest did not reach its %s checkpoint within %.0f s",
-				    stage_names[s],
-				    scaled(r, s == ST_POST ? WIN_POST_HOLD : WIN_TEXT_HOLD) / 1000);
-		set_verdict(r, s, "fail:guest-hang");
-		stage_end(r, s, "fail", d);
-		free(d);
-		skip_rest(r, "not reached: the guest hung");
-		r->phase = PH_DONE;
+	case PH_WAIT_TEXT_HOLD:
+	case PH_WAIT_CALIB:
+	case PH_WAIT_GRAPHICS:
+		guest_hang(r);
 		break;
-	}
 	case PH_CHECK_POST:
 	case PH_CHECK_TEXT:
 	case PH_CHECK_GRAPHICS:
 		check_timeout(r);
 		break;
-	case PH_WAIT_GRAPHICS: {
-		char *d = xasprintf("the guest did not reach its graphics checkpoint within %.0f s",
-				    scaled(r, WIN_GRAPHICS) / 1000);
-		set_verdict(r, ST_GRAPHICS, "fail:guest-hang");
-		stage_end(r, ST_GRAPHICS, "fail", d);
-		free(d);
-		skip_rest(r, "not reached: the guest hung");
-		r->phase = PH_DONE;
-		break;
-	}
-	case PH_WAIT_CALIB:
 	case PH_CHECK_CALIB: {
-		/* Calibration is evidence, not a stage of its own (yet): note that
-		 * it did not happen, release the guest, and see how the run ends. */
+		/* Calibration is evidence, not a stage of its own: note that it
+		 * could not be read, release the guest, and see how the run ends. */
 		json_t *cinfo = json_object_get(r->stages[ST_TEXT].info, "calibration");
 		if (!cinfo)
 			json_object_set_new(r->stages[ST_TEXT].info, "calibration",
-					    json_pack("{s:s}", "error", r->phase == PH_WAIT_CALIB
-						      ? "the guest showed no calibration screen in time"
-						      : "no calibration frame could be read in time"));
-		if (r->phase == PH_CHECK_CALIB)
-			send_ack(r);
-		r->phase = PH_WAIT_GRAPHICS;
-		r->phase_deadline = deadline_in(r, WIN_GRAPHICS);
+					    json_pack("{s:s}", "error",
+						      "no calibration frame could be read in time"));
+		send_ack(r);
+		wait_phase(r, PH_WAIT_GRAPHICS);
 		break;
 	}
 	case PH_WAIT_END: {
@@ -1092,6 +1172,74 @@ static void on_deadline(struct run *r)
 	case PH_DONE:
 		break;
 	}
+}
+
+/* A frame that arrived while the guest works: a change from the last one
+ * is progress. */
+static void on_watch_frame(struct run *r)
+{
+	r->frame_pending = 0;
+	struct frame f;
+	frame_init(&f);
+	if (vnc_take_frame(r->vnc, &f) < 0)
+		return;
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)f.width << 32 ^ (uint64_t)f.height;
+	const size_t n = (size_t)f.width * (size_t)f.height * 3;
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t w = 0;
+		memcpy(&w, f.rgb + i, n - i < 8 ? n - i : 8);
+		h = (h ^ w) * 1099511628211ull;
+	}
+	/* A screen that only alternates between states it showed lately (a
+	 * blinking cursor) is not progress. */
+	int seen = 0;
+	for (int i = 0; i < WATCH_HISTORY; i++)
+		seen |= r->watch_hash[i] == h && r->watch.rgb;
+	if (!seen) {
+		progress(r);
+		memmove(r->watch_hash + 1, r->watch_hash, (WATCH_HISTORY - 1) * sizeof *r->watch_hash);
+		r->watch_hash[0] = h;
+	}
+	frame_release(&r->watch);
+	r->watch = f;
+}
+
+/* QEMU's monitor stopped answering: QEMU is hung (stopped, deadlocked).
+ * Nothing it shows can be trusted now: the run ends here, QEMU is killed. */
+static void qemu_hang(struct run *r, int64_t hang_ms)
+{
+	enum stage_id s = current_stage(r);
+	const int64_t waited = now_ms() - r->ping_sent;
+	char state[64] = "";
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)r->qemu.pid);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		char buf[512];
+		size_t got = fread(buf, 1, sizeof buf - 1, f);
+		buf[got] = '\0';
+		const char *p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2])
+			snprintf(state, sizeof state, "; its process state is %c%s", p[2],
+				 p[2] == 'T' ? " (stopped)" : "");
+		fclose(f);
+	}
+	if (r->watch.rgb && !r->last.rgb)
+		frame_copy(&r->last, &r->watch);
+	keep_evidence(r, s);
+	json_object_set_new(r->stages[s].info, "qemu_hang",
+			    json_pack("{s:I, s:I, s:I}", "window_ms", (json_int_t)hang_ms,
+				      "waited_ms", (json_int_t)waited, "declared_after_window_ms",
+				      (json_int_t)(waited - hang_ms)));
+	char *d = xasprintf("QEMU's monitor did not answer query-status for %.1f s (window %.0f "
+			    "s)%s; QEMU was killed",
+			    (double)waited / 1000, (double)hang_ms / 1000, state);
+	set_verdict(r, s, "fail:qemu-hang");
+	stage_end(r, s, "fail", d);
+	free(d);
+	skip_rest(r, "not reached: QEMU hung");
+	r->phase = PH_DONE;
+	proc_stop(&r->qemu, 1000);
 }
 
 static void supervise(struct run *r)
@@ -1111,6 +1259,19 @@ static void supervise(struct run *r)
 			}
 			r->frame_pending = 1;
 		}
+		/* While the guest works, the screen is looked at too: a change
+		 * is progress, and the last frame is the evidence of a hang. */
+		int watching = !checking && r->phase != PH_DONE;
+		if (watching && !r->frame_pending && now_ms() >= r->next_watch) {
+			if (vnc_request_full(r->vnc, &err) == 0)
+				r->frame_pending = 1;
+			r->next_watch = now_ms() + WATCH_MS;
+		}
+		/* QEMU's monitor must answer: a frozen QEMU answers nothing. */
+		if (!r->ping_id && now_ms() >= r->next_ping) {
+			r->ping_id = qmp_send(r->qmp, "query-status", now_ms() + 1000, &err);
+			r->ping_sent = now_ms();
+		}
 
 		struct pollfd pfd[5];
 		int n = 0, i_serial = -1, i_qmp = -1, i_vnc = -1, i_proc = -1, i_sig = -1;
@@ -1125,6 +1286,12 @@ static void supervise(struct run *r)
 		int64_t wake = r->phase_deadline;
 		if (checking && !r->frame_pending && r->next_look < wake)
 			wake = r->next_look;
+		if (watching && !r->frame_pending && r->next_watch < wake)
+			wake = r->next_watch;
+		const int64_t hang_ms = (int64_t)(QMP_HANG_MS * (r->opts->timeout_scale > 0 ? r->opts->timeout_scale : 1.0));
+		int64_t ping_due = r->ping_id ? r->ping_sent + hang_ms : r->next_ping;
+		if (ping_due < wake)
+			wake = ping_due;
 		int timeout = vnc_has_buffered(r->vnc) ? 0 : ms_left(wake);
 		if (r->qemu.pidfd < 0 && timeout > 100)
 			timeout = 100; /* no pidfd: notice QEMU's exit by polling */
@@ -1158,6 +1325,10 @@ static void supervise(struct run *r)
 				}
 			}
 			pump_events(r);
+			if (r->ping_id && qmp_take_reply(r->qmp, r->ping_id)) {
+				r->ping_id = 0;
+				r->next_ping = now_ms() + QMP_PING_MS;
+			}
 		}
 		if (proc_poll(&r->qemu)) {
 			pump_events(r);
@@ -1177,8 +1348,15 @@ static void supervise(struct run *r)
 			if (got == 1 && (r->phase == PH_CHECK_POST || r->phase == PH_CHECK_TEXT ||
 					 r->phase == PH_CHECK_CALIB || r->phase == PH_CHECK_GRAPHICS))
 				on_frame(r);
+			else if (got == 1)
+				on_watch_frame(r);
 		}
 		(void)i_proc;
+		if (r->phase != PH_DONE && r->ping_id && now_ms() >= r->ping_sent + hang_ms &&
+		    !proc_poll(&r->qemu)) {
+			qemu_hang(r, hang_ms);
+			break;
+		}
 		if (r->phase != PH_DONE && now_ms() >= r->phase_deadline)
 			on_deadline(r);
 	}
@@ -1301,8 +1479,9 @@ static int start(struct run *r, struct argv *argv, const char *accel)
 	stage_end(r, ST_START, "pass", d);
 	free(d);
 	stage_begin(r, ST_POST);
-	r->phase = PH_WAIT_POST_HOLD;
-	r->phase_deadline = deadline_in(r, WIN_POST_HOLD);
+	r->last_progress = now_ms();
+	r->next_ping = now_ms() + QMP_PING_MS;
+	wait_phase(r, PH_WAIT_POST_HOLD);
 	return 0;
 }
 
@@ -1356,6 +1535,7 @@ static void cleanup(struct run *r)
 		fclose(r->events_log);
 	serial_lines_release(&r->lines);
 	frame_release(&r->last);
+	frame_release(&r->watch);
 	for (int s = 0; s < ST_COUNT; s++)
 		frame_release(&r->judged[s]);
 	free(r->last_text);
@@ -1397,6 +1577,7 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 	memset(res, 0, sizeof *res);
 	proc_init(&r.qemu);
 	frame_init(&r.last);
+	frame_init(&r.watch);
 	for (int s = 0; s < ST_COUNT; s++)
 		frame_init(&r.judged[s]);
 	serial_lines_init(&r.lines, REPORT_LINE_MAX + 1); /* + the '\r' of CRLF */
