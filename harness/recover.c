@@ -97,6 +97,26 @@ static int recover_one(struct journal *j, const char *out_dir, const char *run_i
 	if (sock_dir && !strncmp(sock_dir, "/tmp/hilrun-", 12))
 		remove_tree(sock_dir);
 
+	/* Committed, but the finish line never made it (the journal's disk
+	 * was full, or hilrun died between the two): the record stands. */
+	char *committed = xasprintf("%s/%s", final_dir, RECORD_FILE);
+	json_t *done = json_load_file(committed, 0, NULL);
+	free(committed);
+	if (done) {
+		const char *v = json_string_value(json_object_get(done, "verdict")) ?: "unknown";
+		json_t *fin = json_pack("{s:s, s:s, s:s}", "run_id", run_id, "verdict", v, "run_dir",
+					final_dir);
+		json_object_set(fin, "plan", json_object_get(start, "plan") ?: json_null());
+		json_object_set(fin, "cell", json_object_get(start, "cell") ?: json_null());
+		int rc = journal_append(j, "finish", fin, err);
+		json_decref(fin);
+		json_decref(done);
+		free(why);
+		free(final_dir);
+		free(tmp_dir);
+		return rc;
+	}
+
 	int rc = 0;
 	struct stat sb;
 	if (stat(tmp_dir, &sb) < 0 && mkdir_p(tmp_dir, err) < 0)

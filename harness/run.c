@@ -1,6 +1,7 @@
 /* run: see run.h. */
 #include "run.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -300,6 +301,7 @@ static void keep_evidence(struct run *r, enum stage_id s)
 					    json_sprintf("%dx%d", r->last.width, r->last.height));
 		} else {
 			json_object_set_new(info, "frame_error", json_string(err.msg));
+			unlink(path); /* ours, in the run's directory: no partial file */
 		}
 		free(path);
 		free(name);
@@ -688,6 +690,8 @@ static void on_calib_frame(struct run *r)
 	char *path = artifact(r, "calibration.png");
 	if (frame_write_png(&r->last, path, &err) == 0)
 		json_object_set_new(info, "frame", json_string("calibration.png"));
+	else
+		unlink(path);
 	free(path);
 	uint8_t diff[256];
 	int ndiff = r->opts->font ? calib_differences(&cal->font, r->opts->font, diff, 256) : -1;
@@ -834,10 +838,12 @@ static void keep_pattern_diff(struct run *r, json_t *info)
 	frame_init(&diff);
 	pattern_diff(&r->last, r->gfx_width, r->gfx_height, &pr, &diff);
 	char *path = artifact(r, "graphics-diff.png");
-	if (frame_write_png(&diff, path, &err) == 0)
+	if (frame_write_png(&diff, path, &err) == 0) {
 		json_object_set_new(info, "diff_frame", json_string("graphics-diff.png"));
-	else
+	} else {
 		json_object_set_new(info, "diff_frame_error", json_string(err.msg));
+		unlink(path);
+	}
 	free(path);
 	frame_release(&diff);
 }
@@ -1454,8 +1460,12 @@ static int start(struct run *r, struct argv *argv, const char *accel)
 	}
 	snprintf(r->qemu_version, sizeof r->qemu_version, "%s", qmp_qemu_version(r->qmp));
 
-	char *endpoint = cell->card->kind == CARD_EMULATED ? xasprintf("unix:%s", r->vnc_path)
-							 : xstrdup(r->opts->capture ? r->opts->capture : "");
+	/* An emulated card is watched through QEMU's own VNC socket, unless a
+	 * capture endpoint is given (a capture box filming the VM's display, or
+	 * a proxy in front of QEMU's VNC). */
+	char *endpoint = r->opts->capture ? xstrdup(r->opts->capture)
+			 : cell->card->kind == CARD_EMULATED ? xasprintf("unix:%s", r->vnc_path)
+							     : xstrdup("");
 	json_object_set_new(r->stages[ST_START].info, "capture", json_string(endpoint));
 	if (!*endpoint) {
 		lab_error(r, ST_START, "no-capture",
@@ -1558,6 +1568,55 @@ void run_result_release(struct run_result *res)
 	free(res->run_dir);
 	json_decref(res->record);
 	memset(res, 0, sizeof *res);
+}
+
+/* The disk filled while the record was written: a lab fault. Make room by
+ * dropping the run's own artifacts, largest first (frames, QEMU's log),
+ * until a record that says so fits; the verdict the run reached is kept
+ * beside error:disk-full. */
+static int commit_on_full_disk(json_t *rec, const char *tmp_dir, const char *final_dir,
+			       struct hil_err *err)
+{
+	json_t *dropped = json_array();
+	const char *measured = json_string_value(json_object_get(rec, "verdict"));
+	json_object_set_new(rec, "verdict_before_disk_full", json_string(measured ? measured : ""));
+	json_object_set_new(rec, "verdict", json_string("error:disk-full"));
+	json_object_set_new(rec, "as_expected", json_false());
+	json_object_set_new(rec, "disk_full", json_pack("{s:s, s:o}", "error", err->msg,
+							"dropped_artifacts", dropped));
+	for (;;) {
+		/* The largest artifact left (never serial.log: the guest's own words). */
+		char *victim = NULL;
+		off_t size = -1;
+		DIR *d = opendir(tmp_dir);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			if (e->d_name[0] == '.' || !strcmp(e->d_name, "serial.log") ||
+			    !strcmp(e->d_name, RECORD_FILE))
+				continue;
+			char *p = xasprintf("%s/%s", tmp_dir, e->d_name);
+			struct stat st;
+			if (stat(p, &st) == 0 && st.st_size > size) {
+				size = st.st_size;
+				free(victim);
+				victim = xstrdup(e->d_name);
+			}
+			free(p);
+		}
+		if (d)
+			closedir(d);
+		if (!victim)
+			break;
+		char *p = xasprintf("%s/%s", tmp_dir, victim);
+		unlink(p);
+		free(p);
+		json_array_append_new(dropped, json_pack("{s:s, s:I}", "path", victim, "bytes",
+							 (json_int_t)size));
+		free(victim);
+		if (record_commit(rec, tmp_dir, final_dir, err) == 0)
+			return 0;
+	}
+	return record_commit(rec, tmp_dir, final_dir, err);
 }
 
 int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_result *res,
@@ -1748,12 +1807,17 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 		fclose(r.events_log);
 		r.events_log = NULL;
 	}
-	if (record_commit(rec, r.tmp_dir, final_dir, err) < 0) {
+	int committed = record_commit(rec, r.tmp_dir, final_dir, err) == 0;
+	if (!committed && strstr(err->msg, strerror(ENOSPC)))
+		committed = commit_on_full_disk(rec, r.tmp_dir, final_dir, err) == 0;
+	if (!committed) {
 		snprintf(res->verdict, sizeof res->verdict, "error:record");
 		free(final_dir);
 		rc = -1;
 	} else {
 		res->run_dir = final_dir;
+		snprintf(res->verdict, sizeof res->verdict, "%s",
+			 json_string_value(json_object_get(rec, "verdict")));
 	}
 	journal_note(&r, "finish",
 		     json_pack("{s:s?, s:s?, s:s, s:s, s:s?}", "plan", opts->plan_id, "cell",
