@@ -91,6 +91,8 @@ static int recover_one(struct journal *j, const char *out_dir, const char *run_i
 			    json_pack("{s:s, s:s, s:s, s:s, s:I}", "reason", why, "at", when,
 				      "boot_id_at_start", then, "boot_id_now", j->boot_id,
 				      "by_pid", (json_int_t)j->pid));
+	json_object_set(json_object_get(rec, "recovered"), "sock_dir",
+			json_object_get(start, "sock_dir") ?: json_null());
 
 	/* QEMU died with hilrun (parent-death signal); its sockets did not. */
 	const char *sock_dir = json_string_value(json_object_get(start, "sock_dir"));

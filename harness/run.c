@@ -227,6 +227,10 @@ static void stage_end(struct run *r, enum stage_id s, const char *outcome, const
 		json_object_set_new(st->info, "detail", json_string(detail));
 	if (r->opts->on_stage)
 		r->opts->on_stage(r->opts->on_stage_ctx, stage_names[s], outcome);
+	/* A decided stage's evidence reaches the disk before the journal says
+	 * so: a host that goes down next leaves a record to recover. */
+	if (r->serial_log)
+		fsync(fileno(r->serial_log));
 	journal_note(r, "stage", json_pack("{s:s, s:s, s:s}", "run_id", r->res->run_id, "stage",
 					   stage_names[s], "outcome", outcome));
 }
@@ -1026,7 +1030,10 @@ static int pump_serial(struct run *r)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : 0;
 		if (n == 0)
 			return 0;
+		/* Flushed at once: if hilrun dies, what the guest said is on
+		 * disk for the recovered record. */
 		fwrite(buf, 1, (size_t)n, r->serial_log);
+		fflush(r->serial_log);
 		progress(r);
 		serial_lines_feed(&r->lines, buf, (size_t)n, on_serial_line, r);
 	}
@@ -1038,6 +1045,7 @@ static void pump_events(struct run *r)
 	while ((ev = qmp_pop_event(r->qmp))) {
 		char *line = json_dumps(ev, JSON_COMPACT);
 		fprintf(r->events_log, "%s\n", line);
+		fflush(r->events_log);
 		free(line);
 		json_decref(ev);
 	}

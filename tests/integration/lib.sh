@@ -14,7 +14,8 @@ tmpdir() {
 # No QEMU started by the run of this record may outlive hilrun. A run's QEMU
 # is told apart from concurrent runs' by its private socket directory.
 no_leftover_qemu() { # no_leftover_qemu RUN.JSON
-	sockdir=$(jq -r '.qemu_argv[] | select(startswith("socket,id=qmp,path=")) | sub("socket,id=qmp,path="; "") | sub("/qmp.sock$"; "")' "$1")
+	# (a record recovered from the journal names the directory itself)
+	sockdir=$(jq -r '[.qemu_argv[] | select(startswith("socket,id=qmp,path=")) | sub("socket,id=qmp,path="; "") | sub("/qmp.sock$"; "")][0] // .recovered.sock_dir // empty' "$1")
 	[ -n "$sockdir" ] || return 1
 	! pgrep -f -- "$sockdir/" >/dev/null 2>&1 && [ ! -e "$sockdir" ]
 }
