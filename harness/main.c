@@ -85,6 +85,7 @@ static const char usage_text[] =
 	"  --accel kvm|tcg      force the accelerator (default: KVM where /dev/kvm works)\n"
 	"  --timeout-scale X    multiply every watchdog window by X (slow labs)\n"
 	"  --wait               if another hilrun runs the card, wait for it (default: exit 3)\n"
+	"  --watchdog DEV       pet a hardware watchdog (/dev/watchdog) while healthy\n"
 	"  --font ROM           VGA BIOS ROM whose 8x16 font the text decoder matches against\n"
 	"Physical (vfio) cards:\n"
 	"  --host BDF           host PCI address of the card, e.g. 0000:01:00.0 (a one-off station)\n"
@@ -172,6 +173,7 @@ struct run_args {
 	const char *font;
 	double timeout_scale;
 	int json, dry_run, wait;
+	const char *watchdog;
 };
 
 /* The worse of two exit codes: interrupted, then an unexpected failure,
@@ -323,6 +325,7 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 		{ "qemu", required_argument, NULL, 'q' },
 		{ "font", required_argument, NULL, 'F' },
 		{ "wait", no_argument, NULL, 'w' },
+		{ "watchdog", required_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct run_args a = { .timeout_scale = 1.0, .font = VGAFONT_DEFAULT_ROM };
@@ -356,6 +359,7 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 		case 'q': s->qemu = optarg; break;
 		case 'F': a.font = optarg; break;
 		case 'w': a.wait = 1; break;
+		case 'W': a.watchdog = optarg; break;
 		default:
 			fputs(usage_text, stderr);
 			return EXIT_USAGE;
@@ -588,6 +592,19 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 		json_decref(jcells);
 	}
 
+	/* A hardware watchdog, petted from here on while hilrun is healthy: if
+	 * the host hangs (or hilrun does), it stops being petted and reboots
+	 * the host; the journal then tells the next hilrun what happened. */
+	int wdfd = -1, wd_failed = 0;
+	if (a.watchdog) {
+		wdfd = open(a.watchdog, O_WRONLY | O_CLOEXEC);
+		if (wdfd < 0) {
+			say_error("--watchdog %s: %s", a.watchdog, strerror(errno));
+			wd_failed = 1;
+		}
+		run_pet_watchdog(wdfd);
+	}
+
 	/* SIGINT/SIGTERM arrive as a file descriptor in the run's poll loop, so
 	 * an interrupted run still ends QEMU and writes its record. */
 	sigset_t sigs;
@@ -602,8 +619,8 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 	struct progress prog = { .tty = isatty(2) };
 	sb_init(&prog.stages);
 	json_t *records = json_array();
-	int any_unexpected = 0, any_lab = 0, interrupted = 0;
-	for (size_t i = 0; i < ncells && !interrupted; i++) {
+	int any_unexpected = 0, any_lab = wd_failed, interrupted = 0;
+	for (size_t i = 0; i < ncells && !interrupted && !wd_failed; i++) {
 		snprintf(prog.label, sizeof prog.label, "[%zu/%zu] %s %s/%s %s", i + 1, ncells, card->id,
 			 cells[i].firmware, cells[i].guest->id, cells[i].variant->name);
 		if (resuming && json_object_get(resuming->finished, keys[i])) {
@@ -629,6 +646,7 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 			.journal = &journal,
 			.plan_id = plan_id,
 			.cell_key = keys[i],
+			.watchdog_fd = wdfd,
 		};
 		struct run_result res;
 		int rc = run_cell(&cells[i], &ro, &res, &err);
@@ -670,6 +688,12 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 	card_unlock(&lock);
 	sb_release(&cmdline);
 	journal_close(&journal);
+	if (wdfd >= 0) {
+		/* The magic close: hilrun ends on purpose, do not reboot. */
+		if (write(wdfd, "V", 1) < 0)
+			say_error("warning: --watchdog %s: %s", a.watchdog, strerror(errno));
+		close(wdfd);
+	}
 	free(cells);
 	if (sfd >= 0)
 		close(sfd);

@@ -1256,10 +1256,23 @@ static void qemu_hang(struct run *r, int64_t hang_ms)
 	proc_stop(&r->qemu, 1000);
 }
 
+void run_pet_watchdog(int fd)
+{
+	static int64_t last;
+	if (fd <= 0 || now_ms() - last < WATCHDOG_PET_MS)
+		return;
+	last = now_ms();
+	/* Any byte but 'V' (the magic close) keeps a Linux watchdog from
+	 * firing; a failed write is not worth stopping a run for. */
+	if (write(fd, "1", 1) < 0) {
+	}
+}
+
 static void supervise(struct run *r)
 {
 	struct hil_err err;
 	while (r->phase != PH_DONE) {
+		run_pet_watchdog(r->opts->watchdog_fd);
 		int checking = r->phase == PH_CHECK_POST || r->phase == PH_CHECK_TEXT ||
 			       r->phase == PH_CHECK_CALIB || r->phase == PH_CHECK_GRAPHICS;
 		if (checking && !r->frame_pending && now_ms() >= r->next_look) {
@@ -1309,6 +1322,8 @@ static void supervise(struct run *r)
 		int timeout = vnc_has_buffered(r->vnc) ? 0 : ms_left(wake);
 		if (r->qemu.pidfd < 0 && timeout > 100)
 			timeout = 100; /* no pidfd: notice QEMU's exit by polling */
+		if (r->opts->watchdog_fd > 0 && timeout > WATCHDOG_PET_MS)
+			timeout = WATCHDOG_PET_MS;
 		int rc = poll(pfd, (nfds_t)n, timeout);
 		if (rc < 0 && errno != EINTR) {
 			lab_error(r, current_stage(r), "harness", strerror(errno));

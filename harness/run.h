@@ -41,6 +41,8 @@ struct run_opts {
 	struct ocr *ocr;        /* the fallback reader, loaded once per process */
 	const struct vgafont *font; /* glyphs for the exact text-mode decoder */
 	int signal_fd;          /* signalfd for SIGINT/SIGTERM, or -1 */
+	int watchdog_fd;        /* a hardware watchdog to pet while healthy, or -1 (0 is
+				 * taken for -1: opts are often zero-initialised) */
 	/* Called as each stage ends (outcome "pass", "fail", "error", "skip")
 	 * and with stage NULL when the run starts. */
 	void (*on_stage)(void *ctx, const char *stage, const char *outcome);
@@ -50,6 +52,11 @@ struct run_opts {
 	struct journal *journal;
 	const char *plan_id, *cell_key;
 };
+
+/* Pet the watchdog (fd from --watchdog) if WATCHDOG_PET_MS have passed
+ * since the last time; no-op for fd <= 0. */
+#define WATCHDOG_PET_MS 1000
+void run_pet_watchdog(int fd);
 
 /* The stages of a run, in order (docs/run-record.md). */
 #define RUN_STAGE_COUNT 5

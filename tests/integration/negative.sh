@@ -127,6 +127,26 @@ check "32 code blocks differ (16 bits, two rows each)" [ "$(jq -r '.stages[3].ba
 check "the frame and the diff image are kept" [ -f "$(dirname "$rec")/graphics.png" ] && [ -f "$(dirname "$rec")/graphics-diff.png" ]
 check "the diff image is listed with its checksum" [ "$(jq -r '[.artifacts[].path] | index("graphics-diff.png") != null' "$rec")" = true ]
 
+# --watchdog: petted about once a second while the run goes on, then the
+# magic close ('V') so that a healthy end does not reboot the host. A FIFO
+# stands in for /dev/watchdog.
+mkfifo "$OUT/watchdog"
+cat "$OUT/watchdog" >"$OUT/watchdog.out" &
+reader=$!
+rc=0
+"$HILRUN" --card std-vga --firmware seabios --out "$OUT/wd" --watchdog "$OUT/watchdog" 2>"$OUT/err" || rc=$?
+wait $reader
+cat "$OUT/err"
+check "a run with --watchdog passes (got $rc)" [ "$rc" -eq 0 ]
+pets=$(tr -cd 1 <"$OUT/watchdog.out" | wc -c)
+secs=$(jq -r '.duration_ms / 1000 | floor' "$OUT"/wd/runs/*/run.json)
+check "the watchdog was petted $pets times in a ${secs}s run (at least one a second)" [ "$pets" -ge "$secs" ]
+check "and closed with the magic 'V'" [ "$(tail -c 1 "$OUT/watchdog.out")" = V ]
+rc=0
+"$HILRUN" --card std-vga --firmware seabios --out "$OUT/wd" --watchdog "$OUT/no-such-watchdog" 2>"$OUT/err" || rc=$?
+check "a watchdog that cannot be opened is a lab error (exit 3, got $rc)" [ "$rc" -eq 3 ]
+check "naming the device" grep -q "no-such-watchdog: No such file or directory" "$OUT/err"
+
 # SIGINT mid-run: QEMU stopped, the record written, exit 130.
 "$HILRUN" --card std-vga --firmware seabios --out "$OUT/int" 2>"$OUT/err" &
 pid=$!
