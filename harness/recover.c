@@ -113,6 +113,7 @@ static int recover_one(struct journal *j, const char *out_dir, const char *run_i
 		int rc = journal_append(j, "finish", fin, err);
 		json_decref(fin);
 		json_decref(done);
+		json_decref(rec);
 		free(why);
 		free(final_dir);
 		free(tmp_dir);
