@@ -17,7 +17,7 @@
 HILRUN=$(realpath "$1")
 SRC=$(realpath "$(dirname "$0")/../..")
 OUT=$(tmpdir)
-trap 'pkill -f -- "-name hilrun-fault" 2>/dev/null; rm -rf "$OUT"' EXIT
+trap 'pkill -f -- "-name hilrun-fault" 2>/dev/null || true; rm -rf "$OUT"' EXIT
 mkdir -p "$OUT/cards"
 card() { # card ID [VARIANT-ARGS...]: a std-vga copy with its own id
 	id=$1; shift
