@@ -288,6 +288,16 @@ static int recover_and_resume(struct journal *j, int *resumed_plans)
 		int prc = cmd_run(argc, argv, &s2);
 		resuming = NULL;
 		rc = worse(rc, prc);
+		if (prc == EXIT_USAGE) {
+			/* Its command line no longer runs (a card file changed or
+			 * went away): give the plan up rather than fail on it at
+			 * every start from now on. */
+			say_error("plan %s given up: its command line is no longer valid here", id);
+			json_t *done = json_pack("{s:s, s:s}", "plan", id, "abandoned",
+						 "its command line no longer runs (configuration error)");
+			journal_append(j, "plan-done", done, &err);
+			json_decref(done);
+		}
 		(*resumed_plans)++;
 		for (int a = 0; a < argc; a++)
 			free(argv[a]);
