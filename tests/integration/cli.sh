@@ -100,4 +100,24 @@ for rec in "$OUT"/res/runs/*/run.json; do
 	check "start stage is error" [ "$(jq -r '.stages[0].outcome' "$rec")" = error ]
 	check "later stages skipped" [ "$(jq -r '[.stages[1:][] | .outcome] | unique | join(",")' "$rec")" = skip ]
 done
+# hilrun matrix: a cell that passed and now fails is a regression: --check
+# exits 1 naming it; a record that does not load is skipped with a warning.
+mk_run() { # mk_run DIR RUN_ID MINUTE VERDICT
+	mkdir -p "$1/runs/$2"
+	cat >"$1/runs/$2/run.json" <<EOR
+{"schema":"hilrun-run/1","run_id":"$2","card":{"id":"std-vga","name":"QEMU standard VGA","kind":"emulated","pci_id":"1234:1111"},
+ "firmware":"seabios","guest":"bios-post","variant":"default","accel":"kvm","verdict":"$4","expected":"pass",
+ "started_at":"2026-11-24T00:$3:00.000Z","furthest_stage":"post","stages":[],"artifacts":[]}
+EOR
+}
+mk_run "$OUT/mres" r1 01 pass
+mk_run "$OUT/mres" r2 02 fail:text
+mkdir -p "$OUT/mres/runs/r3" && printf '{"schema":"hilrun-run/1"' >"$OUT/mres/runs/r3/run.json"
+expect_exit 1 "regression         1: std-vga seabios/bios-post default" -- matrix --results "$OUT/mres" --out "$OUT/mout" --check
+expect_exit 0 "runs/r3/run.json:1: " -- matrix --results "$OUT/mres" --out "$OUT/mout"
+for f in matrix.html matrix.md matrix.json junit.xml; do
+	check "matrix wrote $f" [ -s "$OUT/mout/$f" ]
+done
+check "matrix.json names the regression" [ "$(jq -r '.summary.regression[0]' "$OUT/mout/matrix.json")" = "std-vga seabios/bios-post default" ]
+expect_exit 2 "matrix: give --out DIR" -- matrix --results "$OUT/mres"
 echo "PASS: cli"

@@ -1,0 +1,266 @@
+/* matrix: see matrix.h. Writers are in matrix_out.c. */
+#include "matrix.h"
+
+#include <dirent.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "record.h"
+
+static const char schema_sql[] =
+	"CREATE TABLE runs(run_id TEXT PRIMARY KEY, dir TEXT, card TEXT, card_name TEXT,"
+	" kind TEXT, pci_id TEXT, firmware TEXT, guest TEXT, variant TEXT, verdict TEXT,"
+	" furthest TEXT, expected TEXT, started_at TEXT, host TEXT, accel TEXT,"
+	" duration_ms INTEGER, last_frame TEXT, recovered INTEGER);"
+	"CREATE INDEX cell ON runs(card, firmware, guest, variant, started_at);";
+
+static const char *str(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k)) ?: "";
+}
+
+/* The frame a cell's thumbnail shows: the furthest stage's. */
+static const char *last_frame(json_t *rec)
+{
+	const char *best = "";
+	size_t i;
+	json_t *st;
+	json_array_foreach(json_object_get(rec, "stages"), i, st) {
+		const char *f = str(st, "frame");
+		if (*f)
+			best = f;
+	}
+	return best;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int index_runs(sqlite3 *db, const char *results_dir,
+		      void (*warn)(void *ctx, const char *msg), void *ctx, json_t *skipped,
+		      int *nindexed, struct hil_err *err)
+{
+	char *runs = xasprintf("%s/runs", results_dir);
+	DIR *d = opendir(runs);
+	struct argv names = ARGV_INIT;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			argv_push(&names, e->d_name);
+	if (d)
+		closedir(d);
+	if (names.n)
+		qsort(names.v, names.n, sizeof *names.v, cmp_str);
+	sqlite3_stmt *ins = NULL;
+	int rc = sqlite3_prepare_v2(db,
+				    "INSERT OR REPLACE INTO runs VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				    -1, &ins, NULL);
+	if (rc != SQLITE_OK) {
+		hil_seterr(err, "index: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	for (size_t i = 0; i < names.n; i++) {
+		char *path = xasprintf("%s/%s/%s", runs, names.v[i], RECORD_FILE);
+		struct hil_err lerr;
+		json_t *rec = record_load(path, &lerr);
+		if (!rec) {
+			char *msg = xasprintf("%s; skipped", lerr.msg);
+			if (warn)
+				warn(ctx, msg);
+			json_array_append_new(skipped, json_pack("{s:s, s:s}", "file", path, "error",
+								 lerr.msg));
+			free(msg);
+			free(path);
+			continue;
+		}
+		json_t *card = json_object_get(rec, "card");
+		char *dir = xasprintf("runs/%s", names.v[i]);
+		const char *vals[] = { str(rec, "run_id"), dir, str(card, "id"), str(card, "name"),
+				       str(card, "kind"), str(card, "pci_id"), str(rec, "firmware"),
+				       str(rec, "guest"), str(rec, "variant"), str(rec, "verdict"),
+				       str(rec, "furthest_stage"), str(rec, "expected"),
+				       str(rec, "started_at"),
+				       str(json_object_get(rec, "host"), "hostname"), str(rec, "accel") };
+		int k = 1;
+		for (size_t v = 0; v < sizeof vals / sizeof *vals; v++)
+			sqlite3_bind_text(ins, k++, vals[v], -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(ins, k++, json_integer_value(json_object_get(rec, "duration_ms")));
+		sqlite3_bind_text(ins, k++, last_frame(rec), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(ins, k++, json_object_get(rec, "recovered") != NULL);
+		if (sqlite3_step(ins) != SQLITE_DONE) {
+			hil_seterr(err, "index %s: %s", path, sqlite3_errmsg(db));
+			free(dir);
+			free(path);
+			json_decref(rec);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			rc = -1;
+			goto out;
+		}
+		sqlite3_reset(ins);
+		(*nindexed)++;
+		free(dir);
+		free(path);
+		json_decref(rec);
+	}
+	rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	if (rc < 0)
+		hil_seterr(err, "index: %s", sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(ins);
+	argv_release(&names);
+	free(runs);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+int matrix_class_is_bad(const char *cls)
+{
+	return !strcmp(cls, "regression") || !strcmp(cls, "unexpected-failure");
+}
+
+static int is_error(const char *v)
+{
+	return !strncmp(v, "error:", 6);
+}
+
+/* Judge a cell from its runs, newest first. */
+static const char *classify(json_t *runs, int *is_new)
+{
+	json_t *newest = json_array_get(runs, 0);
+	const char *v = str(newest, "verdict"), *expected = str(newest, "expected");
+	const char *before = NULL; /* the newest earlier verdict that is not a lab error */
+	for (size_t i = 1; i < json_array_size(runs) && !before; i++) {
+		const char *w = str(json_array_get(runs, i), "verdict");
+		if (!is_error(w))
+			before = w;
+	}
+	*is_new = json_array_size(runs) == 1;
+	if (is_error(v))
+		return "lab-error";
+	if (!strcmp(v, "pass"))
+		return before && strcmp(before, "pass") ? "fixed" : "pass";
+	if (*expected && !strcmp(v, expected))
+		return "known-failure";
+	if (before && !strcmp(before, "pass"))
+		return "regression";
+	return "unexpected-failure";
+}
+
+static json_t *run_row(sqlite3_stmt *q)
+{
+	static const char *const cols[] = { "run_id", "run_dir", "verdict", "furthest_stage",
+					    "expected", "started_at", "host", "accel", "last_frame" };
+	json_t *o = json_object();
+	for (int i = 0; i < 9; i++)
+		json_object_set_new(o, cols[i], json_string((const char *)sqlite3_column_text(q, i) ?: ""));
+	json_object_set_new(o, "duration_ms", json_integer(sqlite3_column_int64(q, 9)));
+	json_object_set_new(o, "recovered", json_boolean(sqlite3_column_int(q, 10)));
+	return o;
+}
+
+json_t *matrix_build(const char *results_dir, const char *db_path, const struct catalog *cat,
+		     void (*warn)(void *ctx, const char *msg), void *ctx, struct hil_err *err)
+{
+	unlink(db_path);
+	sqlite3 *db = NULL;
+	if (sqlite3_open(db_path, &db) != SQLITE_OK) {
+		hil_seterr(err, "cannot create the index %s: %s", db_path,
+			   db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return NULL;
+	}
+	json_t *m = NULL, *skipped = json_array();
+	int nindexed = 0;
+	sqlite3_stmt *cells = NULL, *hist = NULL;
+	if (sqlite3_exec(db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		hil_seterr(err, "index %s: %s", db_path, sqlite3_errmsg(db));
+		goto out;
+	}
+	if (index_runs(db, results_dir, warn, ctx, skipped, &nindexed, err) < 0)
+		goto out;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT card, max(card_name), max(kind), max(pci_id), firmware, guest,"
+			       " variant FROM runs GROUP BY card, firmware, guest, variant"
+			       " ORDER BY card, firmware, guest, variant",
+			       -1, &cells, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT run_id, dir, verdict, furthest, expected, started_at, host,"
+			       " accel, last_frame, duration_ms, recovered FROM runs WHERE card=? AND"
+			       " firmware=? AND guest=? AND variant=? ORDER BY started_at DESC,"
+			       " run_id DESC LIMIT ?",
+			       -1, &hist, NULL) != SQLITE_OK) {
+		hil_seterr(err, "index %s: %s", db_path, sqlite3_errmsg(db));
+		goto out;
+	}
+	json_t *jcells = json_array(), *summary = json_object();
+	while (sqlite3_step(cells) == SQLITE_ROW) {
+		json_t *c = json_object();
+		static const char *const keys[] = { "card", "card_name", "kind", "pci_id",
+						    "firmware", "guest", "variant" };
+		for (int i = 0; i < 7; i++)
+			json_object_set_new(c, keys[i],
+					    json_string((const char *)sqlite3_column_text(cells, i) ?: ""));
+		for (int i = 0; i < 4; i++)
+			sqlite3_bind_text(hist, i + 1, (const char *)sqlite3_column_text(cells, i == 0 ? 0 : i + 3),
+					  -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(hist, 5, MATRIX_HISTORY + 1);
+		json_t *runs = json_array();
+		while (sqlite3_step(hist) == SQLITE_ROW)
+			json_array_append_new(runs, run_row(hist));
+		sqlite3_reset(hist);
+		int is_new = 0;
+		const char *cls = classify(runs, &is_new);
+		json_object_set_new(c, "class", json_string(cls));
+		json_object_set_new(c, "new", json_boolean(is_new));
+		json_object_update(c, json_array_get(runs, 0));
+		json_array_remove(runs, 0);
+		json_object_set_new(c, "history", runs);
+		char *name = xasprintf("%s %s/%s %s", str(c, "card"), str(c, "firmware"),
+				       str(c, "guest"), str(c, "variant"));
+		json_object_set_new(c, "name", json_string(name));
+		json_t *list = json_object_get(summary, cls);
+		if (!list) {
+			list = json_array();
+			json_object_set_new(summary, cls, list);
+		}
+		json_array_append_new(list, json_string(name));
+		free(name);
+		json_array_append_new(jcells, c);
+	}
+	/* The card files: cards with no measured run yet, and every reported
+	 * outcome, marked as reported (never mixed with measured cells). */
+	json_t *cards = json_array(), *reported = json_array();
+	for (size_t i = 0; cat && i < cat->ncards; i++) {
+		const struct card *k = &cat->cards[i];
+		char pci[16];
+		snprintf(pci, sizeof pci, "%04x:%04x", k->vendor, k->device);
+		json_array_append_new(cards, json_pack("{s:s, s:s, s:s, s:s}", "card", k->id,
+						       "card_name", k->name, "kind",
+						       card_kind_name(k->kind), "pci_id", pci));
+		for (size_t r = 0; r < k->nreported; r++)
+			json_array_append_new(
+				reported, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "card", k->id,
+						    "what", k->reported[r].what, "result",
+						    k->reported[r].result, "note", k->reported[r].note,
+						    "source", k->reported_source ? k->reported_source : "",
+						    "kind", "reported"));
+	}
+	char when[32];
+	utc_iso8601(when);
+	m = json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o}", "schema", MATRIX_SCHEMA,
+		      "generated_at", when, "results", results_dir, "runs_indexed", nindexed,
+		      "skipped", skipped, "cards", cards, "cells", jcells, "reported", reported,
+		      "summary", summary);
+	skipped = NULL;
+out:
+	sqlite3_finalize(cells);
+	sqlite3_finalize(hist);
+	sqlite3_close(db);
+	json_decref(skipped);
+	return m;
+}

@@ -1,0 +1,205 @@
+/* test_matrix: indexing run records (real record files written with
+ * record_commit into a temporary results directory), each cell's class
+ * from its history and expectation, records that do not load, and the four
+ * output files. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "matrix.h"
+#include "record.h"
+#include "testutil.h"
+#include "util.h"
+
+static char *dir;
+
+static void setup(void)
+{
+	dir = test_tmpdir();
+}
+
+static void teardown(void)
+{
+	test_rmdir(dir);
+	free(dir);
+}
+
+/* A record of cell CARD seabios/bios-post VARIANT, started at minute n. */
+static void run(const char *card, const char *variant, int n, const char *verdict,
+		const char *expected)
+{
+	struct hil_err err;
+	char id[128], when[32];
+	snprintf(id, sizeof id, "20261124T00%02d00Z-%s-seabios-bios-post-%s-0000", n, card, variant);
+	snprintf(when, sizeof when, "2026-11-24T00:%02d:00.000Z", n);
+	char *tmp = xasprintf("%s/runs/.tmp-%s", dir, id), *fin = xasprintf("%s/runs/%s", dir, id);
+	ck_assert(mkdir_p(tmp, &err) == 0);
+	test_write_str(tmp, "serial.log", "HILRUN/1 guest hello\n");
+	json_t *rec = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, "
+				"s:s, s:s, s:{s:s}, s:i, s:[{s:s, s:s}]}",
+				"schema", RECORD_SCHEMA, "run_id", id, "card", "id", card, "name",
+				"Card", "kind", "emulated", "pci_id", "1234:1111", "firmware",
+				"seabios", "guest", "bios-post", "variant", variant, "accel", "kvm",
+				"verdict", verdict, "expected", expected, "started_at", when,
+				"furthest_stage", "post", "host", "hostname", "lab1", "duration_ms",
+				4000, "stages", "name", "post", "frame", "post.png");
+	ck_assert_msg(record_commit(rec, tmp, fin, &err) == 0, "%s", err.msg);
+	json_decref(rec);
+	free(tmp);
+	free(fin);
+}
+
+static int nwarn;
+static void warn(void *ctx, const char *msg)
+{
+	(void)ctx;
+	(void)msg;
+	nwarn++;
+}
+
+static json_t *cell(json_t *m, const char *name)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(m, "cells"), i, c)
+		if (!strcmp(json_string_value(json_object_get(c, "name")), name))
+			return c;
+	ck_abort_msg("no cell %s", name);
+	return NULL;
+}
+
+static const char *cls(json_t *m, const char *name)
+{
+	return json_string_value(json_object_get(cell(m, name), "class"));
+}
+
+START_TEST(classes)
+{
+	run("a", "default", 1, "pass", "pass");
+	run("a", "default", 2, "pass", "pass");               /* pass */
+	run("b", "default", 1, "pass", "pass");
+	run("b", "default", 2, "fail:text", "pass");          /* regression */
+	run("c", "default", 1, "fail:text", "pass");
+	run("c", "default", 2, "pass", "pass");               /* fixed */
+	run("d", "default", 1, "fail:no-post", "fail:no-post");
+	run("d", "default", 2, "fail:no-post", "fail:no-post"); /* known failure */
+	run("e", "default", 3, "fail:graphics", "pass");      /* new, unexpected */
+	run("f", "default", 1, "pass", "pass");
+	run("f", "default", 2, "error:capture-lost", "pass"); /* lab error */
+	run("g", "default", 1, "pass", "pass");
+	run("g", "default", 2, "error:qemu-start", "pass");
+	run("g", "default", 3, "fail:host-hang", "pass");     /* regression: errors are not history */
+	run("h", "default", 1, "fail:text", "pass");
+	run("h", "default", 2, "fail:text", "pass");          /* still failing, unexpected */
+	run("a", "kvm-hidden", 1, "pass", "pass");            /* another variant: its own cell */
+	/* A record cut short and one of another schema: skipped, named. */
+	char *bad = xasprintf("%s/runs/20261124T009900Z-x", dir);
+	struct hil_err err;
+	ck_assert(mkdir_p(bad, &err) == 0);
+	test_write_str(bad, "run.json", "{\"schema\":\"hilrun-run/1\",\"run_id\":\"x\"");
+	free(bad);
+	bad = xasprintf("%s/runs/20261124T009901Z-y", dir);
+	ck_assert(mkdir_p(bad, &err) == 0);
+	test_write_str(bad, "run.json", "{\"schema\":\"other/9\"}");
+	free(bad);
+
+	char *db = test_path(dir, "index.sqlite");
+	nwarn = 0;
+	json_t *m = matrix_build(dir, db, NULL, warn, NULL, &err);
+	ck_assert_msg(m != NULL, "%s", err.msg);
+	ck_assert_int_eq(nwarn, 2);
+	ck_assert_int_eq(json_array_size(json_object_get(m, "skipped")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(m, "runs_indexed")), 17);
+	ck_assert_int_eq(json_array_size(json_object_get(m, "cells")), 9);
+	ck_assert_str_eq(cls(m, "a seabios/bios-post default"), "pass");
+	ck_assert_str_eq(cls(m, "b seabios/bios-post default"), "regression");
+	ck_assert_str_eq(cls(m, "c seabios/bios-post default"), "fixed");
+	ck_assert_str_eq(cls(m, "d seabios/bios-post default"), "known-failure");
+	ck_assert_str_eq(cls(m, "e seabios/bios-post default"), "unexpected-failure");
+	ck_assert(json_is_true(json_object_get(cell(m, "e seabios/bios-post default"), "new")));
+	ck_assert(json_is_false(json_object_get(cell(m, "a seabios/bios-post default"), "new")));
+	ck_assert_str_eq(cls(m, "f seabios/bios-post default"), "lab-error");
+	ck_assert_str_eq(cls(m, "g seabios/bios-post default"), "regression");
+	ck_assert_str_eq(cls(m, "h seabios/bios-post default"), "unexpected-failure");
+	ck_assert_str_eq(cls(m, "a seabios/bios-post kvm-hidden"), "pass");
+	/* The newest run is the cell's, the rest its history, newest first. */
+	json_t *g = cell(m, "g seabios/bios-post default");
+	ck_assert_str_eq(json_string_value(json_object_get(g, "verdict")), "fail:host-hang");
+	ck_assert_int_eq(json_array_size(json_object_get(g, "history")), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(g, "history"), 0), "verdict")),
+			 "error:qemu-start");
+	ck_assert_str_eq(json_string_value(json_object_get(g, "last_frame")), "post.png");
+	ck_assert(matrix_class_is_bad("regression") && matrix_class_is_bad("unexpected-failure"));
+	ck_assert(!matrix_class_is_bad("known-failure") && !matrix_class_is_bad("lab-error") &&
+		  !matrix_class_is_bad("fixed"));
+
+	/* The four files. */
+	char *out = test_path(dir, "out");
+	ck_assert_msg(matrix_write(m, out, &err) == 0, "%s", err.msg);
+	static const char *const files[] = { "matrix.json", "matrix.md", "junit.xml", "matrix.html" };
+	for (size_t i = 0; i < 4; i++) {
+		char *p = test_path(out, files[i]);
+		ck_assert_msg(test_exists(p), "%s missing", p);
+		free(p);
+	}
+	char *jp = test_path(out, "junit.xml");
+	size_t len;
+	char *junit = (char *)test_read(jp, &len);
+	ck_assert_msg(strstr(junit, "tests=\"9\" failures=\"4\" errors=\"1\" skipped=\"1\""), "%s", junit);
+	ck_assert(strstr(junit, "<failure message=\"REGRESSION: fail:text\">"));
+	free(junit);
+	free(jp);
+	char *hp = test_path(out, "matrix.html");
+	char *html = (char *)test_read(hp, &len);
+	size_t ncells = 0;
+	for (const char *p = html; (p = strstr(p, "data-cell=\"1\"")); p++)
+		ncells++;
+	ck_assert_int_eq(ncells, 9);
+	ck_assert(!strstr(html, "http://") && !strstr(html, "https://")); /* no network */
+	free(html);
+	free(hp);
+	free(out);
+	json_decref(m);
+	free(db);
+}
+END_TEST
+
+/* Reported outcomes from the card files show, marked as reported; cards
+ * with no run are rows too. */
+START_TEST(reported)
+{
+	struct catalog cat;
+	struct hil_err err;
+	catalog_init(&cat);
+	char *cards = xasprintf("%s/cards", test_source_dir());
+	ck_assert_msg(catalog_load_cards(&cat, cards, &err) == 0, "%s", err.msg);
+	free(cards);
+	char *db = test_path(dir, "index.sqlite");
+	json_t *m = matrix_build(dir, db, &cat, NULL, NULL, &err); /* no runs at all */
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(json_array_size(json_object_get(m, "cells")), 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(m, "cards")), cat.ncards);
+	json_t *rep = json_object_get(m, "reported");
+	ck_assert_int_gt(json_array_size(rep), 5);
+	size_t i;
+	json_t *r;
+	json_array_foreach(rep, i, r)
+		ck_assert_str_eq(json_string_value(json_object_get(r, "kind")), "reported");
+	json_decref(m);
+	free(db);
+	catalog_release(&cat);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("matrix");
+	TCase *tc = tcase_create("matrix");
+	tcase_add_unchecked_fixture(tc, test_tmproot_setup, test_tmproot_teardown);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, classes);
+	tcase_add_test(tc, reported);
+	suite_add_tcase(s, tc);
+	return run_suite(s);
+}
