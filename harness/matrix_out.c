@@ -5,8 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "image.h"
 #include "matrix.h"
+#include "record.h"
+
+#define THUMB_W 160         /* thumbnail width in matrix.html */
+#define PAGE_LOG_MAX 65536  /* serial log bytes shown on a run's page */
 
 static const char *str(json_t *o, const char *k)
 {
@@ -219,7 +225,184 @@ static void write_junit(json_t *m, struct strbuf *sb)
 	sb_adds(sb, "</testsuite>\n");
 }
 
-static void write_html(json_t *m, json_t *cols, const char *results_abs, struct strbuf *sb)
+static void base64(struct strbuf *sb, const unsigned char *p, size_t n)
+{
+	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+			     (i + 2 < n ? p[i + 2] : 0);
+		char q[4] = { t[v >> 18 & 63], t[v >> 12 & 63], i + 1 < n ? t[v >> 6 & 63] : '=',
+			      i + 2 < n ? t[v & 63] : '=' };
+		sb_add(sb, q, 4);
+	}
+}
+
+/* The cell's last frame, shrunk to THUMB_W wide (box filter), as a data:
+ * URI, so that matrix.html stays one file. Nothing if it cannot be read. */
+static void thumbnail(struct strbuf *sb, const char *results_abs, json_t *c, const char *tmp_png)
+{
+	if (!*str(c, "last_frame"))
+		return;
+	char *path = xasprintf("%s/%s/%s", results_abs, str(c, "run_dir"), str(c, "last_frame"));
+	struct frame f, t;
+	struct hil_err err;
+	frame_init(&f);
+	frame_init(&t);
+	if (frame_read(&f, path, &err) == 0 && f.width >= THUMB_W) {
+		int th = f.height * THUMB_W / f.width;
+		if (th < 1)
+			th = 1;
+		if (frame_alloc(&t, THUMB_W, th) == 0) {
+			for (int y = 0; y < th; y++)
+				for (int x = 0; x < THUMB_W; x++) {
+					int x0 = x * f.width / THUMB_W, x1 = (x + 1) * f.width / THUMB_W;
+					int y0 = y * f.height / th, y1 = (y + 1) * f.height / th;
+					unsigned long sum[3] = { 0, 0, 0 }, k = 0;
+					for (int yy = y0; yy < y1; yy++)
+						for (int xx = x0; xx < x1; xx++, k++)
+							for (int ch = 0; ch < 3; ch++)
+								sum[ch] += f.rgb[((size_t)yy * f.width + xx) * 3 + ch];
+					for (int ch = 0; ch < 3; ch++)
+						t.rgb[((size_t)y * THUMB_W + x) * 3 + ch] = (uint8_t)(k ? sum[ch] / k : 0);
+				}
+			size_t len = 0;
+			char *png = frame_write_png(&t, tmp_png, &err) == 0
+					    ? read_file(tmp_png, 1 << 20, &len, &err) : NULL;
+			if (png) {
+				sb_adds(sb, "<br><img class=\"thumb\" alt=\"last frame\" src=\"data:image/png;base64,");
+				base64(sb, (const unsigned char *)png, len);
+				sb_adds(sb, "\">");
+			}
+			free(png);
+			unlink(tmp_png);
+		}
+	}
+	frame_release(&f);
+	frame_release(&t);
+	free(path);
+}
+
+static void html_file(struct strbuf *sb, const char *path, size_t max)
+{
+	size_t len = 0;
+	struct hil_err err;
+	char *text = read_file(path, 64 << 20, &len, &err);
+	if (!text) {
+		sb_adds(sb, "<p class=\"none\">(not in this record)</p>");
+		return;
+	}
+	sb_adds(sb, "<pre>");
+	if (len > max) {
+		sb_addf(sb, "[first %zu of %zu bytes]\n", max, len);
+		text[max] = '\0';
+	}
+	xml_escape(sb, text);
+	sb_adds(sb, "</pre>");
+	free(text);
+}
+
+/* OUT/runs/RUN_ID.html: a cell's newest run, everything its record holds:
+ * each stage with its timing and frame, the text read, the serial log,
+ * QEMU's argv, and the cell's history with the changes marked. */
+static int write_run_page(json_t *c, const char *results_abs, const char *out_dir,
+			  struct hil_err *err)
+{
+	char *rdir = xasprintf("%s/%s", results_abs, str(c, "run_dir"));
+	char *recpath = xasprintf("%s/%s", rdir, RECORD_FILE);
+	json_t *rec = json_load_file(recpath, 0, NULL);
+	struct strbuf sb = STRBUF_INIT;
+	sb_adds(&sb, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
+	xml_escape(&sb, str(c, "name"));
+	sb_adds(&sb, "</title><style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
+		     "th,td{border:1px solid #bbb;padding:.3em;vertical-align:top}pre{background:#f4f4f4;"
+		     "padding:.5em;overflow:auto;max-height:30em}.changed{background:#ffe08a}"
+		     "img{max-width:48em;border:1px solid #888}</style></head><body>\n<h1>");
+	xml_escape(&sb, str(c, "name"));
+	sb_adds(&sb, "</h1>\n<p><b>");
+	xml_escape(&sb, class_words(str(c, "class")));
+	sb_adds(&sb, "</b>: ");
+	xml_escape(&sb, str(c, "verdict"));
+	sb_adds(&sb, " (expected ");
+	xml_escape(&sb, str(c, "expected"));
+	sb_adds(&sb, "), run ");
+	xml_escape(&sb, str(c, "run_id"));
+	sb_adds(&sb, " on ");
+	xml_escape(&sb, str(c, "host"));
+	sb_addf(&sb, " (%s), <a href=\"file://", str(c, "accel"));
+	xml_escape(&sb, recpath);
+	sb_adds(&sb, "\">run.json</a></p>\n<h2>Stages</h2>\n<table><tr><th>stage</th><th>outcome</th>"
+		     "<th>started</th><th>took</th><th>detail</th><th>reader</th></tr>\n");
+	size_t i;
+	json_t *st;
+	json_array_foreach(json_object_get(rec, "stages"), i, st) {
+		sb_adds(&sb, "<tr><td>");
+		xml_escape(&sb, str(st, "name"));
+		sb_adds(&sb, "</td><td>");
+		xml_escape(&sb, str(st, "outcome"));
+		sb_addf(&sb, "</td><td>%lld ms</td><td>%lld ms</td><td>",
+			json_integer_value(json_object_get(st, "started_ms")),
+			json_integer_value(json_object_get(st, "duration_ms")));
+		xml_escape(&sb, str(st, "detail"));
+		sb_adds(&sb, "</td><td>");
+		xml_escape(&sb, str(st, "reader"));
+		sb_adds(&sb, "</td></tr>\n");
+	}
+	sb_adds(&sb, "</table>\n");
+	json_array_foreach(json_object_get(rec, "stages"), i, st) {
+		const char *frame = str(st, "frame");
+		if (!*frame)
+			continue;
+		sb_adds(&sb, "<h3>");
+		xml_escape(&sb, str(st, "name"));
+		sb_adds(&sb, "</h3><img alt=\"frame\" src=\"file://");
+		xml_escape(&sb, rdir);
+		sb_adds(&sb, "/");
+		xml_escape(&sb, frame);
+		sb_adds(&sb, "\">");
+		const char *text = str(st, "screen_text");
+		if (*text) {
+			char *p = xasprintf("%s/%s", rdir, text);
+			html_file(&sb, p, PAGE_LOG_MAX);
+			free(p);
+		}
+	}
+	sb_adds(&sb, "<h2>Serial log</h2>");
+	char *p = xasprintf("%s/serial.log", rdir);
+	html_file(&sb, p, PAGE_LOG_MAX);
+	free(p);
+	sb_adds(&sb, "<h2>QEMU</h2>");
+	p = xasprintf("%s/qemu-argv.txt", rdir);
+	html_file(&sb, p, PAGE_LOG_MAX);
+	free(p);
+	sb_adds(&sb, "<h2>History</h2>\n<table><tr><th>run</th><th>verdict</th><th>started</th><th>host</th></tr>\n");
+	const char *newer = str(c, "verdict");
+	json_t *h;
+	json_array_foreach(json_object_get(c, "history"), i, h) {
+		int changed = strcmp(str(h, "verdict"), newer) != 0;
+		sb_addf(&sb, "<tr%s><td>", changed ? " class=\"changed\" title=\"changed after this run\"" : "");
+		xml_escape(&sb, str(h, "run_id"));
+		sb_adds(&sb, "</td><td>");
+		xml_escape(&sb, str(h, "verdict"));
+		sb_adds(&sb, changed ? " &rarr; changed</td><td>" : "</td><td>");
+		xml_escape(&sb, str(h, "started_at"));
+		sb_adds(&sb, "</td><td>");
+		xml_escape(&sb, str(h, "host"));
+		sb_adds(&sb, "</td></tr>\n");
+		newer = str(h, "verdict");
+	}
+	sb_adds(&sb, "</table></body></html>\n");
+	char *name = xasprintf("runs/%s.html", str(c, "run_id"));
+	int rc = write_text(out_dir, name, &sb, err);
+	free(name);
+	sb_release(&sb);
+	json_decref(rec);
+	free(recpath);
+	free(rdir);
+	return rc;
+}
+
+static void write_html(json_t *m, json_t *cols, const char *results_abs, const char *out_dir,
+		       struct strbuf *sb)
 {
 	sb_adds(sb, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 		    "<title>hilrun compatibility matrix</title><style>"
@@ -229,6 +412,7 @@ static void write_html(json_t *m, json_t *cols, const char *results_abs, struct 
 		    ".regression{background:#ff9a9a}.unexpected-failure{background:#ffb0b0}"
 		    ".known-failure{background:#f4e2a0}.lab-error{background:#dddddd}"
 		    ".reported{background:#fff;border-style:dashed}.none{color:#888}"
+		    "img.thumb{width:160px;border:1px solid #888;margin-top:.3em}"
 		    "small{color:#333}</style></head><body>\n<h1>hilrun compatibility matrix</h1>\n");
 	sb_adds(sb, "<p>Generated ");
 	xml_escape(sb, str(m, "generated_at"));
@@ -265,9 +449,9 @@ static void write_html(json_t *m, json_t *cols, const char *results_abs, struct 
 				}
 				sb_adds(sb, "<td class=\"cell ");
 				xml_escape(sb, str(c, "class"));
-				sb_addf(sb, "\" data-cell=\"1\"><a href=\"file://%s/", results_abs);
-				xml_escape(sb, str(c, "run_dir"));
-				sb_adds(sb, "/run.json\"><b>");
+				sb_adds(sb, "\" data-cell=\"1\"><a href=\"runs/");
+				xml_escape(sb, str(c, "run_id"));
+				sb_adds(sb, ".html\"><b>");
 				xml_escape(sb, class_words(str(c, "class")));
 				sb_adds(sb, "</b></a><br>");
 				xml_escape(sb, str(c, "verdict"));
@@ -277,8 +461,12 @@ static void write_html(json_t *m, json_t *cols, const char *results_abs, struct 
 				xml_escape(sb, str(c, "started_at"));
 				sb_adds(sb, " &middot; ");
 				xml_escape(sb, str(c, "host"));
-				sb_addf(sb, " &middot; %zu earlier</small></td>",
+				sb_addf(sb, " &middot; %zu earlier</small>",
 					json_array_size(json_object_get(c, "history")));
+				char *tmp = xasprintf("%s/.thumb.png", out_dir);
+				thumbnail(sb, results_abs, c, tmp);
+				free(tmp);
+				sb_adds(sb, "</td>");
 			}
 			sb_adds(sb, "<td class=\"reported\">");
 			size_t q;
@@ -315,8 +503,16 @@ int matrix_write(json_t *m, const char *out_dir, struct hil_err *err)
 	free(text);
 	write_md(m, cols, &md);
 	write_junit(m, &junit);
-	write_html(m, cols, results_abs, &html);
-	int rc = write_text(out_dir, "matrix.json", &json, err) < 0 ||
+	write_html(m, cols, results_abs, out_dir, &html);
+	char *runs_dir = xasprintf("%s/runs", out_dir);
+	int pages_ok = mkdir_p(runs_dir, err) == 0;
+	free(runs_dir);
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(m, "cells"), i, c)
+		if (pages_ok && write_run_page(c, results_abs, out_dir, err) < 0)
+			pages_ok = 0;
+	int rc = !pages_ok || write_text(out_dir, "matrix.json", &json, err) < 0 ||
 			 write_text(out_dir, "matrix.md", &md, err) < 0 ||
 			 write_text(out_dir, "junit.xml", &junit, err) < 0 ||
 			 write_text(out_dir, "matrix.html", &html, err) < 0
