@@ -88,6 +88,8 @@ static const char usage_text[] =
 	"  --timeout-scale X    multiply every watchdog window by X (slow labs)\n"
 	"  --wait               if another hilrun runs the card, wait for it (default: exit 3)\n"
 	"  --watchdog DEV       pet a hardware watchdog (/dev/watchdog) while healthy\n"
+	"  --retries N          run an unexpected failure again up to N times (default 1):\n"
+	"                       a cell that then passes is flaky, not red\n"
 	"  --font ROM           VGA BIOS ROM whose 8x16 font the text decoder matches against\n"
 	"Physical (vfio) cards:\n"
 	"  --host BDF           host PCI address of the card, e.g. 0000:01:00.0 (a one-off station)\n"
@@ -174,7 +176,7 @@ struct run_args {
 	const char *host, *rom, *capture, *accel;
 	const char *font;
 	double timeout_scale;
-	int json, dry_run, wait;
+	int json, dry_run, wait, retries;
 	const char *watchdog;
 };
 
@@ -338,9 +340,10 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 		{ "font", required_argument, NULL, 'F' },
 		{ "wait", no_argument, NULL, 'w' },
 		{ "watchdog", required_argument, NULL, 'W' },
+		{ "retries", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct run_args a = { .timeout_scale = 1.0, .font = VGAFONT_DEFAULT_ROM };
+	struct run_args a = { .timeout_scale = 1.0, .font = VGAFONT_DEFAULT_ROM, .retries = 1 };
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -372,6 +375,16 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 		case 'F': a.font = optarg; break;
 		case 'w': a.wait = 1; break;
 		case 'W': a.watchdog = optarg; break;
+		case 'e': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || n < 0 || n > 10) {
+				say_error("--retries: expected a number from 0 to 10, got '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			a.retries = (int)n;
+			break;
+		}
 		default:
 			fputs(usage_text, stderr);
 			return EXIT_USAGE;
@@ -630,7 +643,7 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 
 	struct progress prog = { .tty = isatty(2) };
 	sb_init(&prog.stages);
-	json_t *records = json_array();
+	json_t *records = json_array(), *summary = json_array();
 	int any_unexpected = 0, any_lab = wd_failed, interrupted = 0;
 	for (size_t i = 0; i < ncells && !interrupted && !wd_failed; i++) {
 		snprintf(prog.label, sizeof prog.label, "[%zu/%zu] %s %s/%s %s", i + 1, ncells, card->id,
@@ -660,27 +673,53 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 			.cell_key = keys[i],
 			.watchdog_fd = wdfd,
 		};
-		struct run_result res;
-		int rc = run_cell(&cells[i], &ro, &res, &err);
-		const char *want = card_expected(card, cells[i].firmware, cells[i].guest->id);
-		int as_expected = rc == 0 && !strcmp(res.verdict, want);
-		int lab = !strncmp(res.verdict, "error:", 6);
-		if (!as_expected && !lab)
-			any_unexpected = 1;
-		if (lab)
-			any_lab = 1;
-		interrupted = res.interrupted;
-		if (prog.tty)
-			fputs("\r\033[K", stderr);
-		fprintf(stderr, "%s: %s%s  %.1fs  %s\n", prog.label, res.verdict,
-			as_expected ? "" : (lab ? " (lab/harness error)" : " (unexpected)"), res.seconds,
-			res.run_dir ? res.run_dir : "(no record)");
-		if (rc < 0)
-			say_error("the run record could not be written: %s", err.msg);
-		if (res.record && rc == 0)
-			json_array_append(records, res.record);
-		run_result_release(&res);
+		/* An unexpected failure is tried again (--retries): one that
+		 * passes then is flaky, recorded as such, and not red. */
+		char *failed_run = NULL;
+		for (int attempt = 0;; attempt++) {
+			ro.retry_of = failed_run;
+			struct run_result res;
+			int rc = run_cell(&cells[i], &ro, &res, &err);
+			const char *want = card_expected(card, cells[i].firmware, cells[i].guest->id);
+			int as_expected = rc == 0 && !strcmp(res.verdict, want);
+			int lab = !strncmp(res.verdict, "error:", 6);
+			int retry = !as_expected && !lab && !res.interrupted && attempt < a.retries;
+			interrupted = res.interrupted;
+			if (prog.tty)
+				fputs("\r\033[K", stderr);
+			fprintf(stderr, "%s: %s%s  %.1fs  %s\n", prog.label, res.verdict,
+				as_expected ? (failed_run && !strcmp(res.verdict, "pass") ? " (flaky: passed on retry)" : "")
+				: lab ? " (lab/harness error)" : retry ? " (unexpected: retrying)" : " (unexpected)",
+				res.seconds, res.run_dir ? res.run_dir : "(no record)");
+			if (rc < 0)
+				say_error("the run record could not be written: %s", err.msg);
+			if (res.record && rc == 0)
+				json_array_append(records, res.record);
+			if (!retry) {
+				if (!as_expected && !lab)
+					any_unexpected = 1;
+				if (lab)
+					any_lab = 1;
+				const char *what = as_expected ? (failed_run ? "flaky" : NULL)
+						   : lab ? "lab error" : "unexpected";
+				if (what)
+					json_array_append_new(summary, json_sprintf("%s: %s (%s)", what, keys[i],
+										    res.verdict));
+				run_result_release(&res);
+				break;
+			}
+			free(failed_run);
+			failed_run = xstrdup(res.run_id);
+			run_result_release(&res);
+		}
+		free(failed_run);
 	}
+	/* What needs a look, named, after the per-cell lines. */
+	size_t si;
+	json_t *sl;
+	json_array_foreach(summary, si, sl)
+		fprintf(stderr, "%s %s\n", si ? "          " : "summary:", json_string_value(sl));
+	json_decref(summary);
 	if (a.json) {
 		json_dumpf(records, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		fputc('\n', stdout);

@@ -14,7 +14,7 @@ static const char schema_sql[] =
 	"CREATE TABLE runs(run_id TEXT PRIMARY KEY, dir TEXT, card TEXT, card_name TEXT,"
 	" kind TEXT, pci_id TEXT, firmware TEXT, guest TEXT, variant TEXT, verdict TEXT,"
 	" furthest TEXT, expected TEXT, started_at TEXT, host TEXT, accel TEXT,"
-	" duration_ms INTEGER, last_frame TEXT, recovered INTEGER);"
+	" duration_ms INTEGER, last_frame TEXT, recovered INTEGER, retry_of TEXT);"
 	"CREATE INDEX cell ON runs(card, firmware, guest, variant, started_at);";
 
 static const char *str(json_t *o, const char *k)
@@ -58,7 +58,7 @@ static int index_runs(sqlite3 *db, const char *results_dir,
 		qsort(names.v, names.n, sizeof *names.v, cmp_str);
 	sqlite3_stmt *ins = NULL;
 	int rc = sqlite3_prepare_v2(db,
-				    "INSERT OR REPLACE INTO runs VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				    "INSERT OR REPLACE INTO runs VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				    -1, &ins, NULL);
 	if (rc != SQLITE_OK) {
 		hil_seterr(err, "index: %s", sqlite3_errmsg(db));
@@ -93,6 +93,7 @@ static int index_runs(sqlite3 *db, const char *results_dir,
 		sqlite3_bind_int64(ins, k++, json_integer_value(json_object_get(rec, "duration_ms")));
 		sqlite3_bind_text(ins, k++, last_frame(rec), -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int(ins, k++, json_object_get(rec, "recovered") != NULL);
+		sqlite3_bind_text(ins, k++, str(rec, "retry_of"), -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(ins) != SQLITE_DONE) {
 			hil_seterr(err, "index %s: %s", path, sqlite3_errmsg(db));
 			free(dir);
@@ -142,6 +143,10 @@ static const char *classify(json_t *runs, int *is_new)
 	*is_new = json_array_size(runs) == 1;
 	if (is_error(v))
 		return "lab-error";
+	/* Passed on the automatic retry of a failure: flaky, whatever came
+	 * before. */
+	if (!strcmp(v, "pass") && *str(newest, "retry_of"))
+		return "flaky";
 	if (!strcmp(v, "pass"))
 		return before && strcmp(before, "pass") ? "fixed" : "pass";
 	if (*expected && !strcmp(v, expected))
@@ -160,6 +165,7 @@ static json_t *run_row(sqlite3_stmt *q)
 		json_object_set_new(o, cols[i], json_string((const char *)sqlite3_column_text(q, i) ?: ""));
 	json_object_set_new(o, "duration_ms", json_integer(sqlite3_column_int64(q, 9)));
 	json_object_set_new(o, "recovered", json_boolean(sqlite3_column_int(q, 10)));
+	json_object_set_new(o, "retry_of", json_string((const char *)sqlite3_column_text(q, 11) ?: ""));
 	return o;
 }
 
@@ -190,7 +196,7 @@ json_t *matrix_build(const char *results_dir, const char *db_path, const struct 
 			       -1, &cells, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
 			       "SELECT run_id, dir, verdict, furthest, expected, started_at, host,"
-			       " accel, last_frame, duration_ms, recovered FROM runs WHERE card=? AND"
+			       " accel, last_frame, duration_ms, recovered, retry_of FROM runs WHERE card=? AND"
 			       " firmware=? AND guest=? AND variant=? ORDER BY started_at DESC,"
 			       " run_id DESC LIMIT ?",
 			       -1, &hist, NULL) != SQLITE_OK) {

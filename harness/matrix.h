@@ -10,7 +10,8 @@
  *   pass, fixed (passes, failed before), regression (fails, passed before),
  *   known-failure (fails as the card file expects), unexpected-failure
  *   (fails, not expected, did not pass before), lab-error (an error:
- *   verdict: the lab, not the card). "new" marks a cell's first run.
+ *   verdict: the lab, not the card), flaky (failed, then passed on the
+ *   automatic retry). "new" marks a cell's first run.
  * Lab errors are left out of the history a cell is compared with.
  *
  * Ownership: matrix_build returns a new JSON object (docs/matrix.md) the

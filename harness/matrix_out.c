@@ -116,7 +116,7 @@ static const char *class_words(const char *cls)
 	static const char *const w[][2] = {
 		{ "pass", "pass" }, { "fixed", "fixed" }, { "regression", "REGRESSION" },
 		{ "known-failure", "known failure" }, { "unexpected-failure", "UNEXPECTED failure" },
-		{ "lab-error", "lab error" },
+		{ "lab-error", "lab error" }, { "flaky", "flaky" },
 	};
 	for (size_t i = 0; i < sizeof w / sizeof *w; i++)
 		if (!strcmp(cls, w[i][0]))
@@ -410,7 +410,7 @@ static void write_html(json_t *m, json_t *cols, const char *results_abs, const c
 		    "th,td{border:1px solid #bbb;padding:.4em;vertical-align:top;font-size:90%}"
 		    "td.cell{min-width:11em}.pass{background:#c8f0c8}.fixed{background:#a8e8ff}"
 		    ".regression{background:#ff9a9a}.unexpected-failure{background:#ffb0b0}"
-		    ".known-failure{background:#f4e2a0}.lab-error{background:#dddddd}"
+		    ".known-failure{background:#f4e2a0}.lab-error{background:#dddddd}.flaky{background:#f0c8f0}"
 		    ".reported{background:#fff;border-style:dashed}.none{color:#888}"
 		    "img.thumb{width:160px;border:1px solid #888;margin-top:.3em}"
 		    "small{color:#333}</style></head><body>\n<h1>hilrun compatibility matrix</h1>\n");

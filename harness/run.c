@@ -1770,6 +1770,7 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 	json_object_set_new(rec, "guest", json_string(cell->guest->id));
 	json_object_set_new(rec, "variant", json_string(cell->variant->name));
 	json_object_set_new(rec, "station", opts->station ? json_string(opts->station) : json_null());
+	json_object_set_new(rec, "retry_of", opts->retry_of ? json_string(opts->retry_of) : json_null());
 	json_object_set_new(rec, "accel", json_string(accel));
 	json_object_set_new(rec, "accel_reason", json_string(accel_reason));
 	json_object_set_new(rec, "timeout_scale", json_real(r.scale));

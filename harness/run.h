@@ -51,6 +51,8 @@ struct run_opts {
 	 * outcome and its finish, under this plan and cell key. */
 	struct journal *journal;
 	const char *plan_id, *cell_key;
+	/* This run retries a failed one of the same cell (its run id), or NULL. */
+	const char *retry_of;
 };
 
 /* Pet the watchdog (fd from --watchdog) if WATCHDOG_PET_MS have passed

@@ -69,7 +69,7 @@ echo "== 1. guest hangs after POST"
 guest_with "$OUT/g1" -DHANG_AFTER_POST
 card fault-1
 rc=0
-"$HILRUN" --card fault-1 --cards "$OUT/cards" --guests "$OUT/g1" --out "$OUT/r1" --timeout-scale $SCALE || rc=$?
+"$HILRUN" --card fault-1 --cards "$OUT/cards" --guests "$OUT/g1" --out "$OUT/r1" --timeout-scale $SCALE --retries 0 || rc=$?
 rec=$(one_record "$OUT/r1")
 common "$rec" fail:guest-hang
 check "exit 1 (got $rc)" [ "$rc" -eq 1 ]
@@ -81,7 +81,7 @@ echo "== 2. guest hangs in graphics mode"
 guest_with "$OUT/g2" -DHANG_IN_GRAPHICS
 card fault-2
 rc=0
-"$HILRUN" --card fault-2 --cards "$OUT/cards" --guests "$OUT/g2" --out "$OUT/r2" --timeout-scale $SCALE || rc=$?
+"$HILRUN" --card fault-2 --cards "$OUT/cards" --guests "$OUT/g2" --out "$OUT/r2" --timeout-scale $SCALE --retries 0 || rc=$?
 rec=$(one_record "$OUT/r2")
 common "$rec" fail:guest-hang
 check "text passed, graphics hung" [ "$(jq -r '[.stages[].outcome] | join(",")' "$rec")" = pass,pass,pass,fail,skip ]
@@ -90,7 +90,7 @@ row "guest hangs in graphics mode" "$(jq -r .verdict "$rec")" "$(jq -r '.stages[
 
 echo "== 3. QEMU killed with SIGKILL mid-run"
 card fault-3
-"$HILRUN" --card fault-3 --cards "$OUT/cards" --out "$OUT/r3" &
+"$HILRUN" --card fault-3 --cards "$OUT/cards" --out "$OUT/r3" --retries 0 &
 pid=$!
 check "post decided" wait_stage "$OUT/r3" post
 t0=$(ms); kill -KILL "$(qemu_of fault-3)"
@@ -103,7 +103,7 @@ row "QEMU killed (SIGKILL)" "$(jq -r .verdict "$rec")" "hilrun done $((t1 - t0))
 
 echo "== 4. QEMU stopped with SIGSTOP (its monitor frozen)"
 card fault-4
-"$HILRUN" --card fault-4 --cards "$OUT/cards" --out "$OUT/r4" &
+"$HILRUN" --card fault-4 --cards "$OUT/cards" --out "$OUT/r4" --retries 0 &
 pid=$!
 check "post decided" wait_stage "$OUT/r4" post
 qpid=$(qemu_of fault-4)

@@ -23,7 +23,7 @@ variant   default
 EOC
 
 rc=0
-"$HILRUN" --card wrong-id --cards "$OUT/cards" --out "$OUT/a" 2>"$OUT/err" || rc=$?
+"$HILRUN" --card wrong-id --cards "$OUT/cards" --out "$OUT/a" --retries 0 2>"$OUT/err" || rc=$?
 cat "$OUT/err"
 rec=$(ls "$OUT"/a/runs/*/run.json)
 check "unexpected failure exits 1 (got $rc)" [ "$rc" -eq 1 ]
@@ -32,6 +32,18 @@ check "post passed, text failed" [ "$(jq -r '[.stages[] | .outcome] | join(",")'
 check "furthest stage is post" [ "$(jq -r .furthest_stage "$rec")" = post ]
 check "text stage says why" sh -c "jq -r '.stages[2].detail' '$rec' | grep -q 'the guest found no PCI display device 1234:9999'"
 check "the frame judged is kept" [ -f "$(dirname "$rec")/text.png" ]
+check "the summary names the cell" grep -q "^summary: unexpected: wrong-id seabios/bios-post default (fail:text)" "$OUT/err"
+
+# The automatic retry (--retries, default 1): the failure is run again,
+# the retry says which run it retries, and failing again it stays red.
+rc=0
+"$HILRUN" --card wrong-id --cards "$OUT/cards" --out "$OUT/retry" 2>"$OUT/err" || rc=$?
+cat "$OUT/err"
+check "a failure that fails again exits 1 (got $rc)" [ "$rc" -eq 1 ]
+check "it was run twice" [ "$(ls "$OUT"/retry/runs/*/run.json | wc -l)" -eq 2 ]
+first=$(jq -r 'select(.retry_of == null) | .run_id' "$OUT"/retry/runs/*/run.json)
+check "the second run is the first one's retry" [ "$(jq -r 'select(.retry_of != null) | .retry_of' "$OUT"/retry/runs/*/run.json)" = "$first" ]
+check "the first line said it would retry" grep -q "fail:text (unexpected: retrying)" "$OUT/err"
 
 echo "expect    fail:text" >>"$OUT/cards/wrong-id.card"
 rc=0
@@ -97,7 +109,7 @@ guest     bios-post
 variant   default -global VGA.vgamem_mb=4
 EOC
 rc=0
-"$HILRUN" --card small-vram --cards "$OUT/cards" --guests "$OUT/insist" --out "$OUT/vram" 2>"$OUT/err" || rc=$?
+"$HILRUN" --card small-vram --cards "$OUT/cards" --guests "$OUT/insist" --out "$OUT/vram" --retries 0 2>"$OUT/err" || rc=$?
 cat "$OUT/err"
 rec=$(ls "$OUT"/vram/runs/*/run.json)
 check "too little video memory exits 1 (got $rc)" [ "$rc" -eq 1 ]
@@ -115,7 +127,7 @@ check "recorded mode 1280x1024" [ "$(jq -r '.stages[3].mode + " " + .stages[3].f
 # 2. A frame that is not this run's: the guest draws another code.
 guest_with "$OUT/wrong" -DWRONG_CODE
 rc=0
-"$HILRUN" --card std-vga --firmware seabios --guests "$OUT/wrong" --out "$OUT/wc" 2>"$OUT/err" || rc=$?
+"$HILRUN" --card std-vga --firmware seabios --guests "$OUT/wrong" --out "$OUT/wc" --retries 0 2>"$OUT/err" || rc=$?
 cat "$OUT/err"
 rec=$(ls "$OUT"/wc/runs/*/run.json)
 check "another run's code exits 1 (got $rc)" [ "$rc" -eq 1 ]

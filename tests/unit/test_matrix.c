@@ -26,6 +26,8 @@ static void teardown(void)
 }
 
 /* A record of cell CARD seabios/bios-post VARIANT, started at minute n. */
+static const char *retry_of; /* the next run() retries this run id */
+
 static void run(const char *card, const char *variant, int n, const char *verdict,
 		const char *expected)
 {
@@ -44,6 +46,8 @@ static void run(const char *card, const char *variant, int n, const char *verdic
 				"verdict", verdict, "expected", expected, "started_at", when,
 				"furthest_stage", "post", "host", "hostname", "lab1", "duration_ms",
 				4000, "stages", "name", "post", "frame", "post.png");
+	if (retry_of)
+		json_object_set_new(rec, "retry_of", json_string(retry_of));
 	ck_assert_msg(record_commit(rec, tmp, fin, &err) == 0, "%s", err.msg);
 	json_decref(rec);
 	free(tmp);
@@ -93,6 +97,11 @@ START_TEST(classes)
 	run("h", "default", 1, "fail:text", "pass");
 	run("h", "default", 2, "fail:text", "pass");          /* still failing, unexpected */
 	run("a", "kvm-hidden", 1, "pass", "pass");            /* another variant: its own cell */
+	run("i", "default", 1, "pass", "pass");
+	run("i", "default", 2, "fail:text", "pass");
+	retry_of = "20261124T000200Z-i-seabios-bios-post-default-0000";
+	run("i", "default", 3, "pass", "pass");               /* flaky: passed on the retry */
+	retry_of = NULL;
 	/* A record cut short and one of another schema: skipped, named. */
 	char *bad = xasprintf("%s/runs/20261124T009900Z-x", dir);
 	struct hil_err err;
@@ -110,8 +119,10 @@ START_TEST(classes)
 	ck_assert_msg(m != NULL, "%s", err.msg);
 	ck_assert_int_eq(nwarn, 2);
 	ck_assert_int_eq(json_array_size(json_object_get(m, "skipped")), 2);
-	ck_assert_int_eq(json_integer_value(json_object_get(m, "runs_indexed")), 17);
-	ck_assert_int_eq(json_array_size(json_object_get(m, "cells")), 9);
+	ck_assert_int_eq(json_integer_value(json_object_get(m, "runs_indexed")), 20);
+	ck_assert_int_eq(json_array_size(json_object_get(m, "cells")), 10);
+	ck_assert_str_eq(cls(m, "i seabios/bios-post default"), "flaky");
+	ck_assert(!matrix_class_is_bad("flaky"));
 	ck_assert_str_eq(cls(m, "a seabios/bios-post default"), "pass");
 	ck_assert_str_eq(cls(m, "b seabios/bios-post default"), "regression");
 	ck_assert_str_eq(cls(m, "c seabios/bios-post default"), "fixed");
@@ -146,7 +157,7 @@ START_TEST(classes)
 	char *jp = test_path(out, "junit.xml");
 	size_t len;
 	char *junit = (char *)test_read(jp, &len);
-	ck_assert_msg(strstr(junit, "tests=\"9\" failures=\"4\" errors=\"1\" skipped=\"1\""), "%s", junit);
+	ck_assert_msg(strstr(junit, "tests=\"10\" failures=\"4\" errors=\"1\" skipped=\"1\""), "%s", junit);
 	ck_assert(strstr(junit, "<failure message=\"REGRESSION: fail:text\">"));
 	free(junit);
 	free(jp);
@@ -155,7 +166,7 @@ START_TEST(classes)
 	size_t ncells = 0;
 	for (const char *p = html; (p = strstr(p, "data-cell=\"1\"")); p++)
 		ncells++;
-	ck_assert_int_eq(ncells, 9);
+	ck_assert_int_eq(ncells, 10);
 	ck_assert(!strstr(html, "http://") && !strstr(html, "https://")); /* no network */
 	free(html);
 	free(hp);
