@@ -245,9 +245,26 @@ json_t *matrix_build(const char *results_dir, const char *db_path, const struct 
 		const struct card *k = &cat->cards[i];
 		char pci[16];
 		snprintf(pci, sizeof pci, "%04x:%04x", k->vendor, k->device);
-		json_array_append_new(cards, json_pack("{s:s, s:s, s:s, s:s}", "card", k->id,
+		/* The columns its card file lists cells for (as matrix_out.c
+		 * names them), so that a cell never run shows apart from one
+		 * the card does not have. */
+		json_t *listed = json_array();
+		for (size_t f = 0; f < k->firmwares.n; f++)
+			for (size_t g = 0; g < k->guests.n; g++) {
+				const struct guest *gu = guest_find(k->guests.v[g]);
+				if (!gu || strcmp(gu->firmware, k->firmwares.v[f]))
+					continue;
+				for (size_t v = 0; v < k->nvariants; v++)
+					json_array_append_new(
+						listed, !strcmp(k->variants[v].name, "default")
+							? json_sprintf("%s/%s", k->firmwares.v[f], gu->id)
+							: json_sprintf("%s/%s %s", k->firmwares.v[f], gu->id,
+								       k->variants[v].name));
+			}
+		json_array_append_new(cards, json_pack("{s:s, s:s, s:s, s:s, s:o}", "card", k->id,
 						       "card_name", k->name, "kind",
-						       card_kind_name(k->kind), "pci_id", pci));
+						       card_kind_name(k->kind), "pci_id", pci,
+						       "columns", listed));
 		for (size_t r = 0; r < k->nreported; r++)
 			json_array_append_new(
 				reported, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "card", k->id,

@@ -101,6 +101,21 @@ static json_t *rows(json_t *m, const char *kind)
 	return out;
 }
 
+/* Does the card's file list this column? (Cards known only from their
+ * runs list nothing: every empty cell of theirs is "not run".) */
+static int listed(json_t *row, const char *col)
+{
+	json_t *cols = json_object_get(row, "columns");
+	if (!cols)
+		return 1;
+	size_t i;
+	json_t *c;
+	json_array_foreach(cols, i, c)
+		if (!strcmp(json_string_value(c), col))
+			return 1;
+	return 0;
+}
+
 static json_t *cell_at(json_t *m, const char *card, const char *col)
 {
 	size_t i;
@@ -161,7 +176,7 @@ static void write_md(json_t *m, json_t *cols, struct strbuf *sb)
 			json_array_foreach(cols, j, col) {
 				json_t *c = cell_at(m, str(r, "card"), json_string_value(col));
 				if (!c) {
-					sb_adds(sb, " — |");
+					sb_adds(sb, listed(r, json_string_value(col)) ? " not run |" : " — |");
 					continue;
 				}
 				sb_addf(sb, " **%s** `%s`, to %s, %.10s |", class_words(str(c, "class")),
@@ -444,7 +459,8 @@ static void write_html(json_t *m, json_t *cols, const char *results_abs, const c
 			json_array_foreach(cols, j, col) {
 				json_t *c = cell_at(m, str(r, "card"), json_string_value(col));
 				if (!c) {
-					sb_adds(sb, "<td class=\"none\">not run</td>");
+					sb_addf(sb, "<td class=\"none\">%s</td>",
+						listed(r, json_string_value(col)) ? "not run" : "&mdash;");
 					continue;
 				}
 				sb_adds(sb, "<td class=\"cell ");

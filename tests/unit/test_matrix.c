@@ -191,6 +191,16 @@ START_TEST(reported)
 	ck_assert_ptr_nonnull(m);
 	ck_assert_int_eq(json_array_size(json_object_get(m, "cells")), 0);
 	ck_assert_uint_eq(json_array_size(json_object_get(m, "cards")), cat.ncards);
+	/* Each card says which columns its file lists. */
+	size_t k;
+	json_t *card, *g98 = NULL;
+	json_array_foreach(json_object_get(m, "cards"), k, card)
+		if (!strcmp(json_string_value(json_object_get(card, "card")), "g98"))
+			g98 = json_object_get(card, "columns");
+	ck_assert_ptr_nonnull(g98);
+	char *cols = json_dumps(g98, JSON_COMPACT);
+	ck_assert_str_eq(cols, "[\"seabios/bios-post\",\"seabios/bios-post kvm-hidden\"]");
+	free(cols);
 	json_t *rep = json_object_get(m, "reported");
 	ck_assert_int_gt(json_array_size(rep), 5);
 	size_t i;
