@@ -91,6 +91,7 @@ static const char usage_text[] =
 	"  --retries N          run an unexpected failure again up to N times (default 1):\n"
 	"                       a cell that then passes is flaky, not red\n"
 	"  --font ROM           VGA BIOS ROM whose 8x16 font the text decoder matches against\n"
+	"                       (default: a physical card's --rom, else SeaBIOS's VGA BIOS)\n"
 	"Physical (vfio) cards:\n"
 	"  --host BDF           host PCI address of the card, e.g. 0000:01:00.0 (a one-off station)\n"
 	"  --rom FILE           ROM file to give QEMU (romfile=); checked before use\n"
@@ -343,7 +344,7 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 		{ "retries", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct run_args a = { .timeout_scale = 1.0, .font = VGAFONT_DEFAULT_ROM, .retries = 1 };
+	struct run_args a = { .timeout_scale = 1.0, .retries = 1 };
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -531,8 +532,19 @@ static int cmd_run(int argc, char **argv, struct settings *s)
 		exit_code = EXIT_LAB;
 		goto out;
 	}
+	/* The decoder's glyphs: --font; else a physical card's own ROM file
+	 * (its VGA BIOS draws the text: its font reads it exactly); else the
+	 * installed SeaBIOS VGA BIOS. A card ROM with no 8x16 font we can
+	 * find falls back to SeaBIOS's, said so. */
 	struct vgafont font;
-	if (vgafont_from_rom(&font, a.font, &err) < 0) {
+	const char *font_rom = a.font ? a.font : rom ? rom : VGAFONT_DEFAULT_ROM;
+	int font_ok = vgafont_from_rom(&font, font_rom, &err) == 0;
+	if (!font_ok && !a.font && rom) {
+		say_error("warning: no 8x16 font in the card's ROM (%s); reading text with %s", err.msg,
+			  VGAFONT_DEFAULT_ROM);
+		font_ok = vgafont_from_rom(&font, VGAFONT_DEFAULT_ROM, &err) == 0;
+	}
+	if (!font_ok) {
 		say_error("cannot load the VGA font: %s", err.msg);
 		ocr_close(ocr);
 		free(cells);

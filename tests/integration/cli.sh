@@ -73,6 +73,22 @@ expect_exit 3 "error:qemu-start" -- --card g98 --variant default --host 0000:01:
 rec=$(ls "$OUT"/pf/runs/*/run.json)
 check "record names the station" [ "$(jq -r .station "$rec")" = one-off ]
 check "start stage is error, QEMU's reason kept" sh -c "jq -r '.stages[0].detail' '$rec' | grep -q 'no such host device'"
+check "without a ROM, text is read with SeaBIOS's font" sh -c "jq -r .font '$rec' | grep -q '^/usr/share/seabios/vgabios-stdvga.bin@'"
+# With the card's own ROM file, its VGA BIOS's font reads the text. A real
+# SeaBIOS ROM made to carry the G98's PCI id stands in for the card's dump.
+python3 - /usr/share/seabios/vgabios-stdvga.bin "$OUT/g98.rom" <<'EOP'
+import sys
+rom = bytearray(open(sys.argv[1], "rb").read())
+pcir = rom[0x18] | rom[0x19] << 8
+rom[pcir + 4:pcir + 8] = bytes([0xde, 0x10, 0xe4, 0x06])
+n = rom[2] * 512
+rom[n - 1] = (rom[n - 1] - sum(rom[:n])) & 0xff
+open(sys.argv[2], "wb").write(rom)
+EOP
+rm -rf "$OUT/pf"
+expect_exit 3 "error:qemu-start" -- --card g98 --variant default --host 0000:01:00.0 --rom "$OUT/g98.rom" --capture 127.0.0.1:5999 --out "$OUT/pf"
+rec=$(ls "$OUT"/pf/runs/*/run.json)
+check "with --rom, text is read with the card ROM's font" sh -c "jq -r .font '$rec' | grep -q '^$OUT/g98.rom@'"
 unset HILRUN_SYSFS
 
 # decode: exact text of a real frame, errors for what it cannot read
