@@ -30,23 +30,6 @@ const char *accel_probe_dev_kvm(char *reason, size_t n)
 	return "kvm";
 }
 
-static void boot_id(char *out, size_t n)
-{
-	/* The same override as the run record's host facts (tests). */
-	const char *override = getenv("HILRUN_BOOT_ID");
-	if (override && *override) {
-		snprintf(out, n, "%s", override);
-		return;
-	}
-	snprintf(out, n, "unknown");
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-	if (f) {
-		if (fgets(out, (int)n, f))
-			out[strcspn(out, "\n")] = '\0';
-		fclose(f);
-	}
-}
-
 /* Boot the firmware under KVM with nothing to boot: 1 if it printed on the
  * serial console (it runs), 0 if KVM stopped it or it stayed silent. */
 static int kvm_trial(const char *qemu, const char *firmware_bin, char *reason, size_t n)
@@ -137,7 +120,7 @@ const char *accel_choose(const char *qemu, const char *firmware, const char *fir
 		return dev;
 
 	char boot[64];
-	boot_id(boot, sizeof boot);
+	host_boot_id(boot, sizeof boot);
 	char *key = xasprintf("%s|%s|%s", firmware_bin, qemu, boot);
 	json_t *cache = NULL;
 	if (cache_path) {

@@ -8,22 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-void journal_boot_id(char *out, size_t n)
-{
-	const char *override = getenv("HILRUN_BOOT_ID");
-	if (override && *override) {
-		snprintf(out, n, "%s", override);
-		return;
-	}
-	snprintf(out, n, "unknown");
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-	if (f) {
-		if (fgets(out, (int)n, f))
-			out[strcspn(out, "\n")] = '\0';
-		fclose(f);
-	}
-}
-
 unsigned long long journal_pid_start(long pid)
 {
 	char path[64];
@@ -64,7 +48,7 @@ int journal_open(struct journal *j, const char *out_dir, struct hil_err *err)
 		return -1;
 	}
 	fsync_dir(out_dir);
-	journal_boot_id(j->boot_id, sizeof j->boot_id);
+	host_boot_id(j->boot_id, sizeof j->boot_id);
 	j->pid = (long)getpid();
 	j->pid_start = journal_pid_start(j->pid);
 	return 0;

@@ -41,8 +41,6 @@ void journal_close(struct journal *j);
 /* Append event e with the fields of obj (borrowed; may be NULL). */
 int journal_append(struct journal *j, const char *e, json_t *obj, struct hil_err *err);
 
-/* The host's boot id (or $HILRUN_BOOT_ID). */
-void journal_boot_id(char *out, size_t n);
 /* When process pid started (clock ticks since boot), 0 if it does not run. */
 unsigned long long journal_pid_start(long pid);
 

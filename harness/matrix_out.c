@@ -14,6 +14,10 @@
 #define THUMB_W 160         /* thumbnail width in matrix.html */
 #define PAGE_LOG_MAX 65536  /* serial log bytes shown on a run's page */
 
+/* The matrix's two groups of rows, in order: card kind, heading. */
+static const char *const kinds[][2] = { { "vfio", "Physical cards" },
+					{ "emulated", "Emulated adapters" } };
+
 static const char *str(json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k)) ?: "";
@@ -152,8 +156,6 @@ static void write_md(json_t *m, json_t *cols, struct strbuf *sb)
 	sb_addf(sb, "# hilrun compatibility matrix\n\nGenerated %s from %d runs in `%s`.\n",
 		str(m, "generated_at"), (int)json_integer_value(json_object_get(m, "runs_indexed")),
 		str(m, "results"));
-	static const char *const kinds[][2] = { { "vfio", "Physical cards" },
-						{ "emulated", "Emulated adapters" } };
 	for (int k = 0; k < 2; k++) {
 		json_t *rs = rows(m, kinds[k][0]);
 		if (!json_array_size(rs)) {
@@ -432,8 +434,6 @@ static void write_html(json_t *m, json_t *cols, const char *results_abs, const c
 	sb_adds(sb, "<p>Generated ");
 	xml_escape(sb, str(m, "generated_at"));
 	sb_addf(sb, " from %d runs.</p>\n", (int)json_integer_value(json_object_get(m, "runs_indexed")));
-	static const char *const kinds[][2] = { { "vfio", "Physical cards" },
-						{ "emulated", "Emulated adapters" } };
 	for (int k = 0; k < 2; k++) {
 		json_t *rs = rows(m, kinds[k][0]);
 		if (!json_array_size(rs)) {

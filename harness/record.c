@@ -12,30 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static void read_trimmed(const char *path, char *out, size_t n)
-{
-	out[0] = '\0';
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return;
-	if (fgets(out, (int)n, f))
-		out[strcspn(out, "\r\n")] = '\0';
-	fclose(f);
-}
-
 json_t *record_host_facts(void)
 {
-	char host[256] = "", boot_id[64] = "";
+	char host[256] = "", boot_id[64];
 	struct utsname u;
 	gethostname(host, sizeof host - 1);
 	uname(&u);
-	/* A test can pretend the host rebooted (the journal of a later issue
-	 * keys on this); the override is recorded as such. */
-	const char *override = getenv("HILRUN_BOOT_ID");
-	if (override && *override)
-		snprintf(boot_id, sizeof boot_id, "%s", override);
-	else
-		read_trimmed("/proc/sys/kernel/random/boot_id", boot_id, sizeof boot_id);
+	host_boot_id(boot_id, sizeof boot_id);
 	return json_pack("{s:s, s:s, s:s, s:s}", "hostname", host, "kernel", u.release,
 			 "machine", u.machine, "boot_id", boot_id);
 }

@@ -361,6 +361,14 @@ static void progress(struct run *r)
 	}
 }
 
+/* The guest was released for the last time: QEMU must now exit. */
+static void wait_end(struct run *r)
+{
+	stage_begin(r, ST_SHUTDOWN);
+	r->phase = PH_WAIT_END;
+	r->phase_deadline = deadline_in(r, WIN_END);
+}
+
 /* How long a screen check may look: scaled, but within the guest's hold. */
 static int64_t check_window(struct run *r)
 {
@@ -737,9 +745,7 @@ static void check_done(struct run *r, enum stage_id s)
 {
 	send_ack(r);
 	if (s == ST_GRAPHICS) {
-		r->phase = PH_WAIT_END;
-		r->phase_deadline = deadline_in(r, WIN_END);
-		stage_begin(r, ST_SHUTDOWN);
+		wait_end(r);
 		return;
 	}
 	wait_phase(r, s == ST_POST ? PH_WAIT_TEXT_HOLD : PH_WAIT_CALIB);
@@ -882,6 +888,17 @@ static void check_timeout(struct run *r)
 	check_done(r, s);
 }
 
+/* The guest showed no pattern to check (what: why not); its own graphics
+ * error, if it reported one, is part of the reason. */
+static void graphics_not_shown(struct run *r, const char *what)
+{
+	char *d = xasprintf("%s%s%s", what, r->gfx_error[0] ? ": " : "", r->gfx_error);
+	set_verdict(r, ST_GRAPHICS, "fail:graphics");
+	stage_end(r, ST_GRAPHICS, "fail", d);
+	free(d);
+	wait_end(r);
+}
+
 /* The guest's graphics reports: the mode it set, its own errors, what it
  * shows, and its hold. */
 static void on_graphics_report(struct run *r, const struct report_msg *m)
@@ -924,15 +941,8 @@ static void on_graphics_report(struct run *r, const struct report_msg *m)
 			return;
 		}
 		/* A hold we cannot judge: fail the stage, do not make the guest wait. */
-		char *d = xasprintf("the guest held at graphics without announcing its pattern%s%s",
-				    r->gfx_error[0] ? ": " : "", r->gfx_error);
-		set_verdict(r, ST_GRAPHICS, "fail:graphics");
-		stage_end(r, ST_GRAPHICS, "fail", d);
-		free(d);
 		send_ack(r);
-		stage_begin(r, ST_SHUTDOWN);
-		r->phase = PH_WAIT_END;
-		r->phase_deadline = deadline_in(r, WIN_END);
+		graphics_not_shown(r, "the guest held at graphics without announcing its pattern");
 	}
 }
 
@@ -968,12 +978,7 @@ static void on_report(struct run *r, const struct report_msg *m)
 		r->calib_announced = 1;
 	} else if (!strcmp(m->stage, "calib") && !strcmp(m->event, "hold")) {
 		if (r->phase == PH_WAIT_CALIB && r->calib_announced) {
-			r->phase = PH_CHECK_CALIB;
-			r->check_started = now_ms();
-			r->phase_deadline = r->check_started + check_window(r);
-			r->next_look = now_ms();
-			r->frame_pending = 0;
-			r->looks = 0;
+			check_begin(r, PH_CHECK_CALIB);
 		} else if (r->phase == PH_WAIT_CALIB) {
 			send_ack(r); /* a hold we cannot use: do not make the guest wait */
 		}
@@ -983,14 +988,7 @@ static void on_report(struct run *r, const struct report_msg *m)
 		if (r->phase == PH_WAIT_CALIB || r->phase == PH_WAIT_GRAPHICS) {
 			/* Ending without showing a pattern: the guest could not
 			 * set a mode (or never tried). */
-			char *d = xasprintf("the guest ended without showing its graphics pattern%s%s",
-					    r->gfx_error[0] ? ": " : "", r->gfx_error);
-			set_verdict(r, ST_GRAPHICS, "fail:graphics");
-			stage_end(r, ST_GRAPHICS, "fail", d);
-			free(d);
-			stage_begin(r, ST_SHUTDOWN);
-			r->phase = PH_WAIT_END;
-			r->phase_deadline = deadline_in(r, WIN_END);
+			graphics_not_shown(r, "the guest ended without showing its graphics pattern");
 		}
 		const char *code = report_get(m, "code");
 		r->end_code = code ? atoi(code) : -1;

@@ -223,6 +223,22 @@ int ms_left(int64_t deadline)
 	return (int)left;
 }
 
+void host_boot_id(char *out, size_t n)
+{
+	const char *override = getenv("HILRUN_BOOT_ID");
+	if (override && *override) {
+		snprintf(out, n, "%s", override);
+		return;
+	}
+	snprintf(out, n, "unknown");
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	if (f) {
+		if (fgets(out, (int)n, f))
+			out[strcspn(out, "\r\n")] = '\0';
+		fclose(f);
+	}
+}
+
 void utc_iso8601(char out[32])
 {
 	struct timespec ts;

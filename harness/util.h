@@ -62,6 +62,11 @@ int64_t now_ms(void);
 int ms_left(int64_t deadline);
 /* Wall-clock time as ISO 8601 UTC with milliseconds. */
 void utc_iso8601(char out[32]);
+/* The host's boot id (/proc/sys/kernel/random/boot_id), or $HILRUN_BOOT_ID
+ * if set: tests pretend the host rebooted with it. "unknown" if unreadable.
+ * The journal, its recovery, the accelerator cache and the run record all
+ * key on this one value. */
+void host_boot_id(char *out, size_t n);
 
 /* Write data to path atomically: temporary file in the same directory,
  * fsync, rename, fsync of the directory. On error nothing is left at path

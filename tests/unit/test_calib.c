@@ -14,8 +14,7 @@ static const struct calib_layout layout = { 4, 8, 2, 16 };
 static void load(struct frame *f)
 {
 	struct hil_err err;
-	const char *dir = getenv("HILRUN_FIXTURES");
-	char *path = xasprintf("%s/frames/calibration-stdvga.png", dir && *dir ? dir : HIL_FIXTURES_DIR);
+	char *path = xasprintf("%s/frames/calibration-stdvga.png", test_fixtures_dir());
 	frame_init(f);
 	ck_assert_msg(frame_read_png(f, path, &err) == 0, "%s", err.msg);
 	free(path);

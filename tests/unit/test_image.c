@@ -9,23 +9,14 @@
 #include <unistd.h>
 
 #include "image.h"
+#include "testutil.h"
 #include "util.h"
-
-#ifndef HIL_FIXTURES_DIR
-#define HIL_FIXTURES_DIR "tests/fixtures"
-#endif
 
 static char tmpdir[] = "/tmp/hil-test-image-XXXXXX";
 
-static const char *fixtures_dir(void)
-{
-	const char *env = getenv("HILRUN_FIXTURES");
-	return env && *env ? env : HIL_FIXTURES_DIR;
-}
-
 static char *fixture(const char *name)
 {
-	return xasprintf("%s/frames/%s", fixtures_dir(), name);
+	return xasprintf("%s/frames/%s", test_fixtures_dir(), name);
 }
 
 static char *tmpfile_path(const char *name)

@@ -26,8 +26,7 @@ static void tmp_teardown(void)
 
 static char *fixture(const char *name)
 {
-	const char *dir = getenv("HILRUN_FIXTURES");
-	return xasprintf("%s/frames/%s", dir && *dir ? dir : HIL_FIXTURES_DIR, name);
+	return xasprintf("%s/frames/%s", test_fixtures_dir(), name);
 }
 
 static void load_png(struct frame *f)

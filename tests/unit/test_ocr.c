@@ -11,21 +11,12 @@
 
 #include "image.h"
 #include "ocr.h"
+#include "testutil.h"
 #include "util.h"
-
-#ifndef HIL_FIXTURES_DIR
-#define HIL_FIXTURES_DIR "tests/fixtures"
-#endif
 
 #define MIN_SIMILARITY 0.8
 
 static struct ocr *ocr;
-
-static const char *fixtures_dir(void)
-{
-	const char *env = getenv("HILRUN_FIXTURES");
-	return env && *env ? env : HIL_FIXTURES_DIR;
-}
 
 static void setup(void)
 {
@@ -43,7 +34,7 @@ static void teardown(void)
 static void load_frame(struct frame *f, const char *name)
 {
 	struct hil_err err = { "" };
-	char *path = xasprintf("%s/frames/%s", fixtures_dir(), name);
+	char *path = xasprintf("%s/frames/%s", test_fixtures_dir(), name);
 	frame_init(f);
 	ck_assert_msg(frame_read_png(f, path, &err) == 0, "%s", err.msg);
 	free(path);
@@ -167,7 +158,7 @@ START_TEST(read_fixture)
 {
 	const char *name = fixture_names[_i];
 	char *png = xasprintf("%s.png", name);
-	char *txt = xasprintf("%s/frames/%s.txt", fixtures_dir(), name);
+	char *txt = xasprintf("%s/frames/%s.txt", test_fixtures_dir(), name);
 	struct frame f;
 	load_frame(&f, png);
 	char *text = read_timed(&f, png);

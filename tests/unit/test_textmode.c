@@ -27,18 +27,8 @@
 #include "util.h"
 #include "vgafont.h"
 
-#ifndef HIL_FIXTURES_DIR
-#define HIL_FIXTURES_DIR "tests/fixtures"
-#endif
-
 static struct vgafont font;
 static struct text_screen *screen;
-
-static const char *fixtures_dir(void)
-{
-	const char *env = getenv("HILRUN_FIXTURES");
-	return env && *env ? env : HIL_FIXTURES_DIR;
-}
 
 static void setup(void)
 {
@@ -56,7 +46,7 @@ static void teardown(void)
 static void load_frame(struct frame *f, const char *name)
 {
 	struct hil_err err = { "" };
-	char *path = xasprintf("%s/frames/%s", fixtures_dir(), name);
+	char *path = xasprintf("%s/frames/%s", test_fixtures_dir(), name);
 	frame_init(f);
 	ck_assert_msg(frame_read_png(f, path, &err) == 0, "%s", err.msg);
 	free(path);
@@ -112,7 +102,7 @@ static const struct real_frame real_frames[] = {
 static void expect_real(const struct real_frame *rf)
 {
 	struct hil_err err = { "" };
-	char *txt = xasprintf("%s/frames/%s.txt", fixtures_dir(), rf->name);
+	char *txt = xasprintf("%s/frames/%s.txt", test_fixtures_dir(), rf->name);
 	char *want = read_file(txt, 1 << 16, NULL, &err);
 	ck_assert_msg(want != NULL, "%s", err.msg);
 
@@ -207,7 +197,7 @@ END_TEST
 static void load_vram(uint16_t vram[25][80])
 {
 	struct hil_err err = { "" };
-	char *path = xasprintf("%s/frames/allcodes-vram.txt", fixtures_dir());
+	char *path = xasprintf("%s/frames/allcodes-vram.txt", test_fixtures_dir());
 	char *text = read_file(path, 1 << 16, NULL, &err);
 	ck_assert_msg(text != NULL, "%s", err.msg);
 	char *p = text;
@@ -658,7 +648,7 @@ static void expect_fbtext(int dx, int dy)
 	ck_assert_float_eq(textmode_min_confidence(screen), 1.0f);
 
 	struct hil_err err = { "" };
-	char *txt = xasprintf("%s/frames/fbtext-1024x768.txt", fixtures_dir());
+	char *txt = xasprintf("%s/frames/fbtext-1024x768.txt", test_fixtures_dir());
 	char *want = read_file(txt, 1 << 16, NULL, &err);
 	ck_assert_msg(want != NULL, "%s", err.msg);
 	/* The full block is one colour: a space in the other colours. */
@@ -800,7 +790,7 @@ static void load_degraded(struct frame *f, const char *name, const struct varian
 {
 	struct hil_err err = { "" };
 	char *dir = test_tmpdir();
-	char *src = xasprintf("%s/frames/%s.png", fixtures_dir(), name);
+	char *src = xasprintf("%s/frames/%s.png", test_fixtures_dir(), name);
 	char *dst = xasprintf("%s/%s-%s.%s", dir, name, v->name, v->ext);
 	test_convert(src, v->args, dst);
 	frame_init(f);

@@ -30,6 +30,13 @@ static inline const char *test_source_dir(void)
 	return s && *s ? s : HIL_SOURCE_DIR;
 }
 
+/* The fixture tree: $HILRUN_FIXTURES, else the source tree's tests/fixtures. */
+static inline const char *test_fixtures_dir(void)
+{
+	const char *env = getenv("HILRUN_FIXTURES");
+	return env && *env ? env : HIL_FIXTURES_DIR;
+}
+
 /* Per-TCase root for temporary directories. Register test_tmproot_setup /
  * test_tmproot_teardown as an unchecked fixture: they run in the runner's
  * own process, so the root goes away even when a forked test fails before
