@@ -1,7 +1,9 @@
 /* calib: see calib.h. */
 #include "calib.h"
+#include "textmode.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const uint8_t *px(const struct frame *f, int x, int y)
@@ -17,25 +19,49 @@ static int dist2(const uint8_t *a, const uint8_t *b)
 	return d;
 }
 
+/* A capture of the screen (scaled, compressed, bordered): textmode.c finds
+ * the grid and reads the cells. */
+static int learn_from_capture(const struct frame *f, const struct calib_layout *l,
+			      struct calib_result *out, struct hil_err *err)
+{
+	struct textmode_learning *tl = calloc(1, sizeof *tl);
+	if (!tl) {
+		hil_seterr(err, "out of memory");
+		return -1;
+	}
+	for (int n = 0; n < 256; n++) {
+		tl->row[n] = (uint8_t)(l->first_row + n / l->per_row);
+		tl->col[n] = (uint8_t)(l->first_col + (n % l->per_row) * l->step);
+	}
+	int rc = textmode_learn_capture(f, tl, err);
+	if (rc == 0) {
+		memset(out, 0, sizeof *out);
+		out->font = tl->font;
+		out->cell_w = tl->cell_w;
+		memcpy(out->ninth_copied, tl->ninth_copied, sizeof out->ninth_copied);
+		memcpy(out->fg, tl->fg, 3);
+		memcpy(out->bg, tl->bg, 3);
+	}
+	free(tl);
+	return rc;
+}
+
 int calib_learn(const struct frame *f, const struct calib_layout *l, struct calib_result *out,
 		struct hil_err *err)
 {
-	int cw;
-	if (f->width == 720 && f->height == 400)
-		cw = 9;
-	else if (f->width == 640 && f->height == 400)
-		cw = 8;
-	else {
-		hil_seterr(err, "calibration frame is %dx%d: this version learns from 720x400 or 640x400 text mode",
-			   f->width, f->height);
-		return -1;
-	}
 	if (l->per_row < 1 || l->step < 1 || l->first_row < 0 || l->first_col < 0 ||
 	    l->first_row + (255 / l->per_row) >= 25 ||
 	    l->first_col + (l->per_row - 1) * l->step >= 80) {
 		hil_seterr(err, "calibration layout does not fit an 80x25 screen");
 		return -1;
 	}
+	int cw;
+	if (f->width == 720 && f->height == 400)
+		cw = 9;
+	else if (f->width == 640 && f->height == 400)
+		cw = 8;
+	else
+		return learn_from_capture(f, l, out, err);
 	memset(out, 0, sizeof *out);
 	out->cell_w = cw;
 	int x_of[256], y_of[256];

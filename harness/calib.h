@@ -4,8 +4,10 @@
  * one attribute. Space (0x20) gives the background colour, the full block
  * (0xDB) the foreground; every cell is binarised between the two.
  *
- * This version reads calibration frames at text mode's native geometry
- * (720x400 with 9x16 cells, 640x400 with 8x16).
+ * Frames at text mode's native geometry (720x400 with 9x16 cells, 640x400
+ * with 8x16) are read pixel for pixel here; any other frame is taken for a
+ * capture of the screen (scaled, compressed, bordered) and read by
+ * textmode_learn_capture().
  *
  * Ownership: plain data in and out; nothing is kept. */
 #ifndef HIL_CALIB_H

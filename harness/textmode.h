@@ -90,6 +90,27 @@ struct text_screen {
 int textmode_decode(const struct frame *f, const struct vgafont *font,
 		    enum ninth_column_rule rule, struct text_screen *out, struct hil_err *err);
 
+/* Learning a card's glyphs from a capture (scaled, compressed, bordered:
+ * as above) of a calibration screen: an 80x25 screen cleared to one colour
+ * on which code K is drawn at cell (row[K], col[K]) in another pair of
+ * colours, the space (0x20) and full block (0xDB) among them. The grid is
+ * found from where the calibration cells are (their outer edges, then the
+ * glyphs' pixel structure), each cell sampled at its text-mode pixel
+ * centres, sharpened as the decoder does, and every sample classed by the
+ * nearer of the two colours. Native 720x400 / 640x400 frames are calib.c's
+ * business; this is for frames the text decoder reads as captures. */
+struct textmode_learning {
+	uint8_t row[256], col[256];  /* in: where each code is drawn */
+	struct vgafont font;         /* out: the glyphs as the card drew them */
+	int cell_w;                  /* out: 9 or 8 */
+	uint8_t ninth_copied[256];   /* out: 9-pixel cells whose 9th column repeats the 8th */
+	uint8_t fg[3], bg[3];        /* out: the colours found */
+	double scale_x, scale_y;     /* out: frame pixels per text-mode pixel */
+	double origin_x, origin_y;   /* out: the grid's top left corner in the frame */
+};
+int textmode_learn_capture(const struct frame *f, struct textmode_learning *l,
+			   struct hil_err *err);
+
 /* Row r as UTF-8 (CP437 mapped to Unicode), trailing spaces trimmed.
  * buf must hold TEXT_COLS_MAX * 3 + 1 bytes. */
 void textmode_row_utf8(const struct text_screen *s, int r, char *buf);

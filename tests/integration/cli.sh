@@ -101,6 +101,13 @@ expect_exit 2 "unsupported text geometry 4x2 (this decoder reads 720x400 and 640
 expect_exit 2 "not a PNG, JPEG or PPM (P6) image" -- decode /etc/hostname
 expect_exit 2 "decode: expected one image file" -- decode
 expect_exit 1 "low confidence" -- decode "$FR/seabios-banner-stdvga-q80.jpg"
+grep -v "^$" "$OUT/out" | diff -u "$FR/seabios-banner-stdvga.txt" - || fail "a 720x400 JPEG is not read as a capture"
+echo "ok: a 720x400 JPEG reads right as a capture, and is not trusted"
+# a capture of the calibration screen (scaled, JPEG, bordered) as the font
+convert "$FR/calibration-stdvga.png" -bordercolor black -border 13x7 -resize 1920x1080! -quality 70 "$OUT/calib.jpg"
+"$HILRUN" decode --font "$OUT/calib.jpg" "$FR/bios-post-stdvga-text.png" >"$OUT/decoded" || fail "decode with a captured calibration frame as the font failed"
+grep -v "^$" "$OUT/decoded" | diff -u "$FR/bios-post-stdvga-text.txt" - || fail "decode with the font learned from a capture differs"
+echo "ok: decode --font CAPTURED-CALIBRATION-FRAME reads the frame exactly"
 "$HILRUN" decode --font "$FR/calibration-stdvga.png" "$FR/bios-post-stdvga-text.png" >"$OUT/decoded" || fail "decode with a calibration frame as the font failed"
 grep -v "^$" "$OUT/decoded" | diff -u "$FR/bios-post-stdvga-text.txt" - || fail "decode with the learned font differs"
 echo "ok: decode --font CALIBRATION-FRAME reads the frame exactly"
