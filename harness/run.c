@@ -123,6 +123,9 @@ struct run {
 	int grid;               /* screen holds a cell-by-cell reading: judge exactly */
 	char reader_error[HIL_ERR_MAX];
 	struct text_screen *screen; /* the decoded frame, when grid */
+	/* Reads every frame of the run in the run's font: keeps a capture's
+	 * grid from frame to frame (textmode.h). NULL until first needed. */
+	struct textmode_reader *text_reader;
 	int looks;
 
 	/* what the guest reported */
@@ -516,6 +519,15 @@ static void placeholder_settles(struct run *r)
 /* The post rule of a guest whose firmware draws no text banner (OVMF: a
  * logo, its boot manager's lines): the firmware drew something. A frame of
  * one colour is nothing drawn; QEMU's placeholder is not the firmware's. */
+/* Decode frame f into r->screen with the run's font (r->opts->font set). */
+static int read_text(struct run *r, const struct frame *f, struct hil_err *err)
+{
+	if (!r->text_reader &&
+	    !(r->text_reader = textmode_reader_new(r->opts->font, card_rule(r), err)))
+		return -1;
+	return textmode_read(r->text_reader, f, r->screen, err);
+}
+
 static int judge_post_output(struct run *r, json_t *info, struct strbuf *why)
 {
 	const struct frame *f = &r->last;
@@ -530,8 +542,7 @@ static int judge_post_output(struct run *r, json_t *info, struct strbuf *why)
 		return 0;
 	}
 	struct hil_err err;
-	if (r->opts->font &&
-	    textmode_decode(f, r->opts->font, card_rule(r), r->screen, &err) == 0) {
+	if (r->opts->font && read_text(r, f, &err) == 0) {
 		char *text = textmode_text(r->screen);
 		int placeholder = strstr(text, QEMU_PLACEHOLDER) != NULL;
 		free(text);
@@ -591,7 +602,7 @@ static void read_screen(struct run *r, json_t *info)
 {
 	struct hil_err err;
 	json_object_del(info, "ocr_cells"); /* from an earlier look */
-	int dec = r->opts->font ? textmode_decode(&r->last, r->opts->font, card_rule(r), r->screen, &err) : -1;
+	int dec = r->opts->font ? read_text(r, &r->last, &err) : -1;
 	if (!r->opts->font)
 		hil_seterr(&err, "no font loaded");
 	if (dec == 0) {
@@ -1571,6 +1582,7 @@ static void cleanup(struct run *r)
 		frame_release(&r->judged[s]);
 	free(r->last_text);
 	free(r->screen);
+	textmode_reader_free(r->text_reader);
 	for (int s = 0; s < ST_COUNT; s++)
 		json_decref(r->stages[s].info);
 	json_decref(r->reports);

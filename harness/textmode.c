@@ -25,6 +25,14 @@
 #define HASH_SLOTS 512 /* power of two, at least twice the 256 glyphs */
 #define NO_COLOUR 0xFFFFFFFFu
 
+/* A cell's 16 rows packed for counting differences 64 pixels at a time:
+ * the first 8 columns of rows 0-7 and 8-15 (a byte per row), and the 9th
+ * column (bit r = row r; 0 in 8-pixel cells). */
+struct packed {
+	uint64_t lo, hi;
+	uint16_t nine;
+};
+
 struct glyphset {
 	int cw;
 	uint16_t full; /* all cw bits */
@@ -40,6 +48,8 @@ struct glyphset {
 	/* Scaled frames only (see grid_evidence()): the glyph, read exactly,
 	 * says the grid is right. */
 	uint8_t evidence[256];
+	/* Scaled frames only (see pack_rows()): the rows packed for nearest(). */
+	struct packed pk[256];
 };
 
 /* What one cell holds: its two colours and where they are. */
@@ -66,6 +76,30 @@ static const uint8_t popcount8[256] = { P6(0), P6(1), P6(1), P6(2) };
 static inline int pop(unsigned row)
 {
 	return popcount8[row & 0xFF] + (row >> 8 & 1);
+}
+
+/* Set bits of a 64-bit word, without a library call (no -mpopcnt). */
+static inline int pop64(uint64_t x)
+{
+	x -= x >> 1 & 0x5555555555555555ull;
+	x = (x & 0x3333333333333333ull) + (x >> 2 & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+	return (int)((x * 0x0101010101010101ull) >> 56);
+}
+
+static struct packed pack_rows(const uint16_t *rows, int cw)
+{
+	struct packed p = { 0, 0, 0 };
+	for (int r = 0; r < 16; r++) {
+		unsigned main = cw == 9 ? rows[r] >> 1 & 0xFF : rows[r] & 0xFF;
+		if (r < 8)
+			p.lo |= (uint64_t)main << (8 * r);
+		else
+			p.hi |= (uint64_t)main << (8 * (r - 8));
+		if (cw == 9)
+			p.nine |= (uint16_t)((rows[r] & 1) << r);
+	}
+	return p;
 }
 
 static uint64_t hash_rows(const uint16_t *rows)
@@ -117,6 +151,7 @@ static void glyphset_build(struct glyphset *gs, const struct vgafont *font, int 
 			lit += pop(bits);
 		}
 		gs->lit[c] = (uint8_t)lit;
+		gs->pk[c] = pack_rows(gs->row[c], cw);
 	}
 	/* Identical glyphs read as the lowest code, except that blank ones
 	 * read as a space: 0x00 and 0xFF look the same and mean nothing else
@@ -473,7 +508,9 @@ static int blank_band(const uint8_t *line, size_t stride)
  *    weighted line through the offsets; the glyphs then say again which
  *    whole pixel starts a cell. A last local polish of the same measure.
  *    The fit is kept only if it reads as many inked cells as before it.
- * 6. Every cell: one colour inside its outer ring of samples (which takes
+ * 6. Every cell: first cheaply, in grey (read_scaled_fast()): sharpened,
+ *    split in two levels and matched exactly, in either colour order; most
+ *    inked cells end there. The rest: one colour inside its outer ring of samples (which takes
  *    colour from the neighbours) is a space (trusted only if that colour
  *    is a palette colour; else most likely a blurred dither, guessed);
  *    else its samples (bilinear, RGB), sharpened against the resampling
@@ -503,6 +540,8 @@ static int blank_band(const uint8_t *line, size_t stride)
 #define LOW_SCALE_CONFIDENCE 0.98f /* ... no cell is more certain than this */
 #define GOOD_SCORE 0.9      /* ... and from which no other grid is tried */
 #define MIN_SCORE 0.3       /* share of inked cells a grid must read exactly */
+#define REUSE_MIN 0.5       /* a grid kept from an earlier frame must read this share */
+#define REUSE_SHARE 0.8     /* ... and this much of the share it read there */
 #define BLANK_DIST2 (40.0f * 40.0f) /* RGB distance^2 of a cell's two colours
 				     * below which it is one colour... */
 #ifndef SHARPEN
@@ -654,50 +693,47 @@ struct near {
 
 static struct near nearest(const struct glyphset *gs, const uint16_t *on, unsigned rowmask)
 {
-	int rows = 0;
-	for (int r = 0; r < CELL_H; r++)
-		rows += rowmask >> r & 1;
 	/* The 9th column has no pixels of its own (blank, or a copy of the
 	 * 8th) and takes the most colour from the next cell: its pixels
 	 * count a quarter. Distances are in quarter pixels. */
-	const unsigned nine = gs->cw == 9 ? 1u : 0u, main = gs->full & ~nine;
-	const int total = rows * (NEAR_UNIT * pop(main) + pop(nine));
+	const int nine_w = gs->cw == 9;
+	uint16_t keep[CELL_H];
+	for (int r = 0; r < CELL_H; r++)
+		keep[r] = rowmask >> r & 1 ? gs->full : 0;
+	const struct packed m = pack_rows(keep, gs->cw), c = pack_rows(on, gs->cw);
+	const int total = NEAR_UNIT * (pop64(m.lo) + pop64(m.hi)) + (nine_w ? pop64(m.nine) : 0);
 	int dn[256];
 	struct near best = { 0x20, 0, total + 1, total + 1 };
 	for (int i = 0; i < gs->nuniq; i++) {
-		const uint16_t *g = gs->row[gs->uniq[i]];
-		int d = 0;
-		for (int r = 0; r < CELL_H; r++)
-			if (rowmask >> r & 1) {
-				unsigned x = (unsigned)(g[r] ^ on[r]);
-				d += NEAR_UNIT * pop(x & main) + pop(x & nine);
-			}
+		const struct packed *g = &gs->pk[gs->uniq[i]];
+		const int d = NEAR_UNIT * (pop64((g->lo ^ c.lo) & m.lo) + pop64((g->hi ^ c.hi) & m.hi)) +
+			      pop64((uint64_t)((g->nine ^ c.nine) & m.nine));
 		dn[i] = d;
 		for (int sw = 0; sw < 2; sw++) {
 			int dd = sw ? total - d : d;
+			if (dd > best.d)
+				continue;
 			struct pick a = { -dd, gs->uniq[i], sw }, b = { -best.d, best.code, best.swapped };
-			if (dd < best.d || (dd == best.d && better(gs, &a, &b))) {
+			if (dd < best.d || better(gs, &a, &b)) {
 				best.code = gs->uniq[i];
 				best.swapped = sw;
 				best.d = dd;
 			}
 		}
 	}
-	/* The best's drawing as an "on" mask. */
-	uint16_t bd[CELL_H];
-	for (int r = 0; r < CELL_H; r++)
-		bd[r] = (uint16_t)((best.swapped ? ~gs->row[best.code][r] : gs->row[best.code][r]) &
-				   gs->full);
+	/* The nearest reading that draws the cell differently on these rows:
+	 * not the best, nor the inverse glyph in swapped colours where it
+	 * draws the same. */
+	const struct packed *bp = &gs->pk[best.code];
 	for (int i = 0; i < gs->nuniq; i++)
 		for (int sw = 0; sw < 2; sw++) {
 			int dd = sw ? total - dn[i] : dn[i];
 			if (dd >= best.d2)
 				continue;
-			const uint16_t *g = gs->row[gs->uniq[i]];
-			int same = 1;
-			for (int r = 0; r < CELL_H && same; r++)
-				if (rowmask >> r & 1)
-					same = ((sw ? ~g[r] : g[r]) & gs->full) == bd[r];
+			const struct packed *g = &gs->pk[gs->uniq[i]];
+			const uint64_t flip = sw != best.swapped ? ~0ull : 0;
+			const int same = !(((g->lo ^ bp->lo ^ flip) & m.lo) | ((g->hi ^ bp->hi ^ flip) & m.hi) |
+					   ((g->nine ^ bp->nine ^ (uint16_t)flip) & m.nine));
 			if (!same)
 				best.d2 = dd;
 		}
@@ -1571,6 +1607,7 @@ struct footprint {
 	uint8_t i0[RERANK_PX], j0[RERANK_PX]; /* text-mode pixel before the sample */
 	float fu[RERANK_PX], fv[RERANK_PX];   /* weights of the one after */
 	float yc[RERANK_PX][3];               /* the frame pixel: Y, Cb, Cr */
+	double sy[3], syy[3];                 /* sums of yc and its squares */
 };
 
 /* The 16 text colours (vga16) in the footprint's Y, Cb/2, Cr/2. */
@@ -1614,6 +1651,13 @@ static void cell_footprint(const struct scaled *s, const struct grid *g, int col
 			fp->n++;
 		}
 	}
+	for (int c = 0; c < 3; c++) {
+		fp->sy[c] = fp->syy[c] = 0;
+		for (int k = 0; k < fp->n; k++) {
+			fp->sy[c] += fp->yc[k][c];
+			fp->syy[c] += fp->yc[k][c] * fp->yc[k][c];
+		}
+	}
 }
 
 /* The residual of the frame pixels after the best fit of glyph code drawn
@@ -1636,7 +1680,8 @@ static float rerank_residual(const struct glyphset *gs, int code, const struct f
 		for (int i = 0; i < cw; i++)
 			m[r][i] = (1 - 2 * ky) * m1[r][i] +
 				  ky * (m1[r > 0 ? r - 1 : r][i] + m1[r < CELL_H - 1 ? r + 1 : r][i]);
-	double sa = 0, saa = 0, sy[3] = { 0, 0, 0 }, syy[3] = { 0, 0, 0 }, say[3] = { 0, 0, 0 };
+	double sa = 0, saa = 0, say[3] = { 0, 0, 0 };
+	const double *sy = fp->sy, *syy = fp->syy;
 	for (int k = 0; k < fp->n; k++) {
 		const int i = fp->i0[k], j = fp->j0[k];
 		const float fu = fp->fu[k], fv = fp->fv[k];
@@ -1645,11 +1690,8 @@ static float rerank_residual(const struct glyphset *gs, int code, const struct f
 		float a = top + fv * (bot - top);
 		sa += a;
 		saa += a * a;
-		for (int c = 0; c < 3; c++) {
-			sy[c] += fp->yc[k][c];
-			syy[c] += fp->yc[k][c] * fp->yc[k][c];
+		for (int c = 0; c < 3; c++)
 			say[c] += a * fp->yc[k][c];
-		}
 	}
 	/* The least-squares colours, then the same with each snapped to the
 	 * nearest text colour: a free fit would let a bigger blot in a
@@ -1779,6 +1821,113 @@ static void sharpen_cell(const struct scaled *s, const struct grid *g, int col, 
 			}
 }
 
+/* The common case, cheaply: the cell's grey samples, with the ring of its
+ * neighbours' for sharpening as sharpen_cell() does, split into two levels
+ * and matched exactly as a glyph, in either colour order; its colours the
+ * mean of the samples nearest each level, snapped to the VGA levels. 1 if
+ * that read the cell (an exact match, of clear contrast, with no 9th-column
+ * twin); 0 leaves it to the full reading, which would read it the same
+ * (ci/bench/decode's corpus: no cell read otherwise). */
+#define FAST_CONTRAST 64.0f /* grey levels at least this far apart */
+static int read_scaled_fast(const struct scaled *s, const struct glyphset *gs,
+			    const struct grid *g, int col, int row, struct text_cell *tc)
+{
+	const int cw = g->cw, np = cw * CELL_H;
+	int xi[11], yi[CELL_H + 2];
+	float xw[11], yw[CELL_H + 2];
+	for (int i = -1; i <= cw; i++)
+		tap(g->ox + ((double)(col * cw + i) + 0.5) * g->sx, s->w, &xi[i + 1], &xw[i + 1]);
+	for (int y = -1; y <= CELL_H; y++)
+		tap(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy, s->h, &yi[y + 1], &yw[y + 1]);
+	float e[CELL_H + 2][11];
+	for (int y = 0; y < CELL_H + 2; y++) {
+		const uint8_t *a = s->grey + (size_t)yi[y] * (size_t)s->w, *b = a + s->w;
+		for (int i = 0; i < cw + 2; i++) {
+			const int x = xi[i];
+			float top = a[x] + xw[i] * (float)(a[x + 1] - a[x]);
+			float bot = b[x] + xw[i] * (float)(b[x + 1] - b[x]);
+			e[y][i] = top + yw[y] * (bot - top);
+		}
+	}
+	const float kx = sharpen_k(g->sx), nx = 1.0f / (1.0f - 2.0f * kx);
+	const float ky = sharpen_k(g->sy), ny = 1.0f / (1.0f - 2.0f * ky);
+	float h[CELL_H + 2][9], v[9 * CELL_H];
+	for (int y = 0; y < CELL_H + 2; y++)
+		for (int i = 0; i < cw; i++)
+			h[y][i] = (e[y][i + 1] - kx * (e[y][i] + e[y][i + 2])) * nx;
+	for (int y = 0; y < CELL_H; y++)
+		for (int i = 0; i < cw; i++) {
+			float x = (h[y + 1][i] - ky * (h[y][i] + h[y + 2][i])) * ny;
+			v[y * cw + i] = x < 0 ? 0 : x > 255 ? 255 : x;
+		}
+	float lo, hi;
+	if (!split_grey(v, np, &lo, &hi) || hi - lo < FAST_CONTRAST)
+		return 0;
+	uint16_t on[CELL_H], off[CELL_H];
+	grey_mask(v, cw, (lo + hi) * 0.5f, on);
+	for (int y = 0; y < CELL_H; y++)
+		off[y] = (uint16_t)(~on[y] & gs->full);
+	int code = lookup(gs, on), swapped = 0;
+	if (code < 0 || 2 * gs->lit[code] >= np) {
+		code = lookup(gs, off);
+		swapped = 1;
+		if (code < 0 || 2 * gs->lit[code] >= np)
+			return 0;
+	}
+	if (gs->twin9[code])
+		return 0;
+	/* Colours as the full reading takes them: blur pulls a thin stroke's
+	 * samples towards the other colour, so each is the mean of its
+	 * samples furthest from the other's mean (within 80 % of the
+	 * furthest, and not nearer than that mean). */
+	float raw[9 * CELL_H][3], sum[2][3] = { { 0, 0, 0 }, { 0, 0, 0 } };
+	int n[2] = { 0, 0 };
+	sample_cell(s, g, col, row, raw);
+	for (int k = 0; k < np; k++) {
+		const int side = on[k / cw] >> (cw - 1 - k % cw) & 1;
+		for (int c = 0; c < 3; c++)
+			sum[side][c] += raw[k][c];
+		n[side]++;
+	}
+	if (!n[0] || !n[1])
+		return 0;
+	float mean[2][3], colour[2][3];
+	for (int side = 0; side < 2; side++)
+		for (int c = 0; c < 3; c++)
+			mean[side][c] = sum[side][c] / (float)n[side];
+	for (int side = 0; side < 2; side++) {
+		const float *other = mean[!side];
+		float dist[9 * CELL_H], ref = 0, dmax = 0, acc[3] = { 0, 0, 0 };
+		int m = 0;
+		for (int c = 0; c < 3; c++)
+			ref += (mean[side][c] - other[c]) * (mean[side][c] - other[c]);
+		for (int k = 0; k < np; k++) {
+			dist[k] = -1;
+			if ((on[k / cw] >> (cw - 1 - k % cw) & 1) != side)
+				continue;
+			dist[k] = 0;
+			for (int c = 0; c < 3; c++)
+				dist[k] += (raw[k][c] - other[c]) * (raw[k][c] - other[c]);
+			dmax = dist[k] > dmax ? dist[k] : dmax;
+		}
+		const float cut = 0.64f * dmax > ref ? 0.64f * dmax : ref;
+		for (int k = 0; k < np; k++)
+			if (dist[k] >= cut) {
+				for (int c = 0; c < 3; c++)
+					acc[c] += raw[k][c];
+				m++;
+			}
+		for (int c = 0; c < 3; c++)
+			colour[side][c] = m ? acc[c] / (float)m : mean[side][c];
+	}
+	tc->code = (uint8_t)code;
+	put_levels(tc->fg, colour[!swapped]);
+	put_levels(tc->bg, colour[swapped]);
+	tc->confidence = 1.0f;
+	tc->cursor = 0;
+	return 1;
+}
+
 static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 			     const struct grid *g, int col, int row, struct text_cell *tc)
 {
@@ -1826,6 +1975,8 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 			return;
 		}
 	}
+	if (read_scaled_fast(s, gs, g, col, row, tc))
+		return;
 	float v[9 * CELL_H][3], raw[9 * CELL_H][3];
 	int k;
 	sample_cell(s, g, col, row, raw);
@@ -2039,13 +2190,19 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 			m = m << 1 | in1[y * cw + i];
 		on[y] = (uint16_t)m;
 	}
+	/* Exactly a glyph, in either colour order: the reading nearest()
+	 * would make (better() prefers the order with fewer pixels lit). */
 	struct near best;
-	int code = lookup(gs, on);
-	if (code >= 0 && 2 * gs->lit[code] < total) {
+	uint16_t off[CELL_H];
+	for (int y = 0; y < CELL_H; y++)
+		off[y] = (uint16_t)(~on[y] & gs->full);
+	int code = lookup(gs, on), code_off = lookup(gs, off);
+	if (code >= 0 && 2 * gs->lit[code] < total)
 		best = (struct near){ code, 0, 0, 0 };
-	} else {
+	else if (code_off >= 0 && 2 * gs->lit[code_off] < total)
+		best = (struct near){ code_off, 1, 0, 0 };
+	else
 		best = nearest(gs, on, 0xFFFF);
-	}
 	int cursor = 0;
 	if (best.d > 0) {
 		/* A cursor: rows 13-14 solid in one colour, the rest a glyph. */
@@ -2099,8 +2256,39 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 		tc->confidence = LOW_SCALE_CONFIDENCE;
 }
 
-static int decode_scaled(const struct frame *f, const struct vgafont *font,
-			 enum ninth_column_rule rule, struct text_screen *out, struct hil_err *err)
+/* What a reader keeps between frames (textmode.h): the glyph tables of its
+ * font, and the grid last found in frames of one size. */
+struct textmode_reader {
+	struct vgafont font;
+	enum ninth_column_rule rule;
+	struct glyphset gs[2];    /* 9- and 8-pixel cells */
+	int scaled_tables;        /* gs[] has twin9 and evidence (captures only) */
+	int grid_w, grid_h;       /* frame size the grid was found in; 0 if none */
+	struct grid grid;
+	double grid_score;        /* check_grid() on the frame it was found in */
+	struct textmode_stats stats;
+};
+
+/* How well grid g reads frame s: the share of up to SAMPLE_CELLS inked
+ * cells, spread over the screen, that read exactly as a glyph that says
+ * the grid is right; 1 if there are fewer than 8 inked cells (nothing to
+ * contradict it). */
+static double check_grid(const struct scaled *s, const struct glyphset *gs, const struct grid *g)
+{
+	uint16_t *ink = malloc(GRID_ROWS * GRID_COLS * sizeof *ink), cells[SAMPLE_CELLS];
+	if (!ink)
+		return 0;
+	int nink = inked_cells(s, g, ink);
+	int n = near_cells(ink, nink, g->cw, GRID_COLS * g->cw / 2.0, GRID_ROWS * CELL_H / 2.0, 1e9,
+			   cells, SAMPLE_CELLS);
+	free(ink);
+	if (n < 8)
+		return 1;
+	return (double)exact_hits(s, gs, g, cells, n) / n;
+}
+
+static int decode_scaled(struct textmode_reader *rd, const struct frame *f,
+			 struct text_screen *out, struct hil_err *err)
 {
 	if (f->width < 720 || f->height < 400) {
 		hil_seterr(err,
@@ -2109,13 +2297,18 @@ static int decode_scaled(const struct frame *f, const struct vgafont *font,
 			   f->width, f->height);
 		return TEXTMODE_UNSUPPORTED;
 	}
+	if (!rd->scaled_tables) {
+		/* Half a millisecond: not spent on native frames. */
+		for (int i = 0; i < 2; i++) {
+			nine_twins(&rd->gs[i]);
+			grid_evidence(&rd->gs[i]);
+		}
+		rd->scaled_tables = 1;
+	}
 	struct scaled s = { f->width, f->height, f->rgb, NULL };
 	const size_t npx = (size_t)f->width * (size_t)f->height;
 	s.grey = malloc(npx);
-	struct glyphset *gs = malloc(2 * sizeof *gs);
-	if (!s.grey || !gs) {
-		free(s.grey);
-		free(gs);
+	if (!s.grey) {
 		hil_seterr(err, "out of memory");
 		return -1;
 	}
@@ -2123,15 +2316,27 @@ static int decode_scaled(const struct frame *f, const struct vgafont *font,
 		const uint8_t *p = f->rgb + i * 3;
 		s.grey[i] = (uint8_t)((77u * p[0] + 150u * p[1] + 29u * p[2]) >> 8);
 	}
-	glyphset_build(&gs[0], font, 9, rule);
-	glyphset_build(&gs[1], font, 8, rule);
-	nine_twins(&gs[0]);
-	nine_twins(&gs[1]);
-	grid_evidence(&gs[0]);
-	grid_evidence(&gs[1]);
+	/* The grid of the last frame of this size, if it still reads about
+	 * as well as when it was found: a capture's geometry does not change
+	 * from frame to frame, and the search is most of a frame's cost. */
 	struct grid g;
-	int found = find_grid(&s, &gs[0], &gs[1], &g, err);
-	int rc = 0;
+	int found = 0, rc = 0;
+	if (rd->grid_w == f->width && rd->grid_h == f->height) {
+		g = rd->grid;
+		double sc = check_grid(&s, &rd->gs[g.cw == 9 ? 0 : 1], &g);
+		found = sc >= REUSE_MIN && sc >= REUSE_SHARE * rd->grid_score;
+		rd->stats.grids_reused += found;
+	}
+	if (!found) {
+		found = find_grid(&s, &rd->gs[0], &rd->gs[1], &g, err);
+		rd->stats.grids_searched++;
+		if (found > 0) {
+			rd->grid_w = f->width;
+			rd->grid_h = f->height;
+			rd->grid = g;
+			rd->grid_score = check_grid(&s, &rd->gs[g.cw == 9 ? 0 : 1], &g);
+		}
+	}
 	if (found < 0) {
 		rc = -1;
 	} else if (!found) {
@@ -2141,7 +2346,7 @@ static int decode_scaled(const struct frame *f, const struct vgafont *font,
 			   f->width, f->height);
 		rc = TEXTMODE_UNSUPPORTED;
 	} else {
-		const struct glyphset *cg = g.cw == 9 ? &gs[0] : &gs[1];
+		const struct glyphset *cg = g.cw == 9 ? &rd->gs[0] : &rd->gs[1];
 		out->cols = GRID_COLS;
 		out->rows = GRID_ROWS;
 		out->cell_w = (int)lround(g.cw * g.sx);
@@ -2160,7 +2365,6 @@ static int decode_scaled(const struct frame *f, const struct vgafont *font,
 					tc->confidence = LOW_SCALE_CONFIDENCE;
 			}
 	}
-	free(gs);
 	free(s.grey);
 	return rc;
 }
@@ -2457,20 +2661,17 @@ static int fb_grid_reads(const struct frame *f, const struct glyphset *gs, int o
 
 /* 1: framebuffer text found and read into out; 0: not such a frame;
  * -1: out of memory. */
-static int decode_framebuffer(const struct frame *f, const struct vgafont *font,
-			      enum ninth_column_rule rule, struct text_screen *out,
-			      struct hil_err *err)
+static int decode_framebuffer(const struct frame *f, const struct glyphset *gs,
+			      struct text_screen *out, struct hil_err *err)
 {
 	if (f->width < 8 || f->height < CELL_H)
 		return 0;
 	const size_t stride = (size_t)f->width * 3;
 	uint8_t *uniform = malloc((size_t)f->height);
 	uint32_t *line_colour = malloc((size_t)f->height * sizeof *line_colour);
-	struct glyphset *gs = malloc(sizeof *gs);
-	if (!uniform || !line_colour || !gs) {
+	if (!uniform || !line_colour) {
 		free(uniform);
 		free(line_colour);
-		free(gs);
 		hil_seterr(err, "out of memory");
 		return -1;
 	}
@@ -2479,7 +2680,6 @@ static int decode_framebuffer(const struct frame *f, const struct vgafont *font,
 		line_colour[y] = pixel(line);
 		uniform[y] = !memcmp(line, line + 3, stride - 3);
 	}
-	glyphset_build(gs, font, 8, rule);
 
 	int found = 0, ox = 0, oy = 0;
 	for (int q = 0; q < 8 * CELL_H && !found; q++) {
@@ -2508,7 +2708,6 @@ static int decode_framebuffer(const struct frame *f, const struct vgafont *font,
 	}
 	free(uniform);
 	free(line_colour);
-	free(gs);
 	return found;
 }
 
@@ -2532,16 +2731,41 @@ static int unsure_glyphs(const struct text_screen *s, int *glyphs)
 	return n;
 }
 
-int textmode_decode(const struct frame *f, const struct vgafont *font,
-		    enum ninth_column_rule rule, struct text_screen *out, struct hil_err *err)
+struct textmode_reader *textmode_reader_new(const struct vgafont *font,
+					    enum ninth_column_rule rule, struct hil_err *err)
 {
-	if (!f || !f->rgb || f->width < 1 || f->height < 1) {
-		hil_seterr(err, "no frame to decode");
-		return -1;
-	}
 	if (font->width != 8 || font->height != CELL_H) {
 		hil_seterr(err, "unsupported font %dx%d (this decoder reads 8x16)", font->width,
 			   font->height);
+		return NULL;
+	}
+	struct textmode_reader *rd = calloc(1, sizeof *rd);
+	if (!rd) {
+		hil_seterr(err, "out of memory");
+		return NULL;
+	}
+	rd->font = *font;
+	rd->rule = rule;
+	for (int i = 0; i < 2; i++)
+		glyphset_build(&rd->gs[i], font, i ? 8 : 9, rule);
+	return rd;
+}
+
+void textmode_reader_free(struct textmode_reader *rd)
+{
+	free(rd);
+}
+
+struct textmode_stats textmode_reader_stats(const struct textmode_reader *rd)
+{
+	return rd->stats;
+}
+
+int textmode_read(struct textmode_reader *rd, const struct frame *f, struct text_screen *out,
+		  struct hil_err *err)
+{
+	if (!f || !f->rgb || f->width < 1 || f->height < 1) {
+		hil_seterr(err, "no frame to decode");
 		return -1;
 	}
 	int cw;
@@ -2551,17 +2775,22 @@ int textmode_decode(const struct frame *f, const struct vgafont *font,
 		cw = 8;
 	} else {
 		/* Anything else is text drawn into a framebuffer, or a
-		 * capture of the screen, resampled. */
-		int fb = decode_framebuffer(f, font, rule, out, err);
-		if (fb)
+		 * capture of the screen, resampled. A size whose grid the
+		 * reader knows is a capture: looked at as one first. */
+		const int known = rd->grid_w == f->width && rd->grid_h == f->height;
+		int rc = known ? decode_scaled(rd, f, out, err) : TEXTMODE_UNSUPPORTED;
+		if (rc != TEXTMODE_UNSUPPORTED)
+			return rc;
+		struct hil_err fb_err;
+		int fb = decode_framebuffer(f, &rd->gs[1], out, &fb_err);
+		if (fb) {
+			if (fb < 0)
+				*err = fb_err;
 			return fb < 0 ? -1 : 0;
-		return decode_scaled(f, font, rule, out, err);
+		}
+		return known ? rc : decode_scaled(rd, f, out, err);
 	}
-
-	/* 25 KiB of tables, rebuilt per call: a few microseconds, and no
-	 * state shared between callers. */
-	struct glyphset gs;
-	glyphset_build(&gs, font, cw, rule);
+	const struct glyphset *gs = &rd->gs[cw == 9 ? 0 : 1];
 
 	out->cols = f->width / cw;
 	out->rows = f->height / CELL_H;
@@ -2583,7 +2812,7 @@ int textmode_decode(const struct frame *f, const struct vgafont *font,
 		for (int col = 0; col < out->cols; col++) {
 			struct cellbits cb;
 			read_cell(line + (size_t)col * cw * 3, stride, cw, &cb);
-			decode_cell(&gs, &cb, &out->cell[row][col]);
+			decode_cell(gs, &cb, &out->cell[row][col]);
 		}
 	}
 	/* Text mode's size, but not its pixels (a capture at 1:1, JPEG):
@@ -2594,12 +2823,23 @@ int textmode_decode(const struct frame *f, const struct vgafont *font,
 		struct text_screen *alt = malloc(sizeof *alt);
 		struct hil_err alt_err;
 		int alt_glyphs;
-		if (alt && decode_scaled(f, font, rule, alt, &alt_err) == 0 &&
+		if (alt && decode_scaled(rd, f, alt, &alt_err) == 0 &&
 		    unsure_glyphs(alt, &alt_glyphs) < unsure)
 			memcpy(out, alt, sizeof *out);
 		free(alt);
 	}
 	return 0;
+}
+
+int textmode_decode(const struct frame *f, const struct vgafont *font,
+		    enum ninth_column_rule rule, struct text_screen *out, struct hil_err *err)
+{
+	struct textmode_reader *rd = textmode_reader_new(font, rule, err);
+	if (!rd)
+		return -1;
+	int rc = textmode_read(rd, f, out, err);
+	textmode_reader_free(rd);
+	return rc;
 }
 
 /* Index one past the last cell of row r that does not read as a space

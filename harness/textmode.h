@@ -90,6 +90,25 @@ struct text_screen {
 int textmode_decode(const struct frame *f, const struct vgafont *font,
 		    enum ninth_column_rule rule, struct text_screen *out, struct hil_err *err);
 
+/* A reader decodes frame after frame in one font: it builds the font's
+ * tables once, and keeps the grid it found in a capture for the next frame
+ * of the same size (checked first against that frame's own cells: if it
+ * reads clearly worse there, the grid is searched again). Use one per
+ * stream of frames (a run, a capture device); textmode_decode() is a
+ * reader used once. Ownership: the caller frees it with
+ * textmode_reader_free(); it keeps no pointer to the font or frames. */
+struct textmode_reader;
+struct textmode_stats {
+	int grids_searched;  /* captures whose grid was searched for */
+	int grids_reused;    /* captures read with the grid of an earlier frame */
+};
+struct textmode_reader *textmode_reader_new(const struct vgafont *font,
+					    enum ninth_column_rule rule, struct hil_err *err);
+int textmode_read(struct textmode_reader *rd, const struct frame *f, struct text_screen *out,
+		  struct hil_err *err);
+struct textmode_stats textmode_reader_stats(const struct textmode_reader *rd);
+void textmode_reader_free(struct textmode_reader *rd);
+
 /* Learning a card's glyphs from a capture (scaled, compressed, bordered:
  * as above) of a calibration screen: an 80x25 screen cleared to one colour
  * on which code K is drawn at cell (row[K], col[K]) in another pair of

@@ -1178,6 +1178,50 @@ START_TEST(scaled_repeat)
 }
 END_TEST
 
+/* A reader on a stream of captures: the grid found in the first frame is
+ * kept for the next of its size and reads it the same as a fresh decode;
+ * a frame of that size whose grid is elsewhere (a wider border) is
+ * searched again and read right. */
+START_TEST(reader_keeps_the_grid)
+{
+	static const struct variant shifted = { "1280x720-border-q80", "jpg",
+		{ "-filter", "Triangle", "-resize", "1240x690!", "-bordercolor", "black", "-border",
+		  "20x15", "-quality", "80", NULL }, 2 };
+	struct hil_err err = { "" };
+	struct frame a, b, c;
+	load_degraded(&a, "bios-post-stdvga-text", &variants[0]);
+	load_degraded(&b, "seabios-banner-stdvga", &variants[0]);
+	load_degraded(&c, "seabios-banner-stdvga", &shifted);
+	ck_assert_int_eq(c.width, a.width);
+	ck_assert_int_eq(c.height, a.height);
+	struct textmode_reader *rd = textmode_reader_new(&font, NINTH_QEMU, &err);
+	ck_assert_ptr_nonnull(rd);
+	const struct frame *order[] = { &a, &b, &c, &b };
+	const int searched[] = { 1, 1, 2, 3 }, reused[] = { 0, 1, 1, 1 };
+	struct text_screen *fresh = malloc(sizeof *fresh);
+	ck_assert_ptr_nonnull(fresh);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_msg(textmode_read(rd, order[i], screen, &err) == 0, "%s", err.msg);
+		struct textmode_stats st = textmode_reader_stats(rd);
+		ck_assert_msg(st.grids_searched == searched[i] && st.grids_reused == reused[i],
+			      "frame %d: searched %d reused %d", i, st.grids_searched, st.grids_reused);
+		ck_assert(textmode_decode(order[i], &font, NINTH_QEMU, fresh, &err) == 0);
+		char *got = textmode_text(screen), *want = textmode_text(fresh);
+		ck_assert_str_eq(got, want);
+		free(got);
+		free(want);
+	}
+	char ascii[TEXT_COLS_MAX + 1];
+	textmode_row_ascii(screen, 0, ascii);
+	ck_assert_str_eq(ascii, "SeaBIOS (version 1.16.2-debian-1.16.2-1)");
+	textmode_reader_free(rd);
+	free(fresh);
+	frame_release(&a);
+	frame_release(&b);
+	frame_release(&c);
+}
+END_TEST
+
 static Suite *textmode_suite(void)
 {
 	Suite *s = suite_create("textmode");
@@ -1212,6 +1256,7 @@ static Suite *textmode_suite(void)
 	tcase_add_test(sc, scaled_low_contrast);
 	tcase_add_test(sc, scaled_low_contrast_only);
 	tcase_add_test(sc, scaled_repeat);
+	tcase_add_test(sc, reader_keeps_the_grid);
 	suite_add_tcase(s, sc);
 	return s;
 }
