@@ -1821,6 +1821,51 @@ static void sharpen_cell(const struct scaled *s, const struct grid *g, int col, 
 			}
 }
 
+/* The two colours of a cell whose samples raw (as sampled: sharpening
+ * overshoots) are split by in1[]: blur pulls a thin stroke's samples
+ * towards the other colour, so each is the mean of its samples furthest
+ * from the other side's mean (within 80 % of the furthest, and not nearer
+ * than its own mean). A side with no samples takes empty[side]. */
+static void stroke_colours(const float raw[][3], const uint8_t *in1, int np,
+			   const float empty[2][3], float colour[2][3])
+{
+	float rmean[2][3] = { { 0, 0, 0 }, { 0, 0, 0 } };
+	int cnt[2] = { 0, 0 };
+	for (int k = 0; k < np; k++) {
+		cnt[in1[k]]++;
+		for (int c = 0; c < 3; c++)
+			rmean[in1[k]][c] += raw[k][c];
+	}
+	for (int side = 0; side < 2; side++)
+		for (int c = 0; c < 3; c++)
+			rmean[side][c] = cnt[side] ? rmean[side][c] / (float)cnt[side] : empty[side][c];
+	for (int side = 0; side < 2; side++) {
+		const float *me = rmean[side], *other = rmean[!side];
+		float dist[9 * CELL_H], ref = 0, dmax = 0, sum[3] = { 0, 0, 0 };
+		int m = 0;
+		for (int c = 0; c < 3; c++)
+			ref += (me[c] - other[c]) * (me[c] - other[c]);
+		for (int k = 0; k < np; k++) {
+			dist[k] = 0;
+			if (in1[k] != side)
+				continue;
+			for (int c = 0; c < 3; c++)
+				dist[k] += (raw[k][c] - other[c]) * (raw[k][c] - other[c]);
+			if (dist[k] > dmax)
+				dmax = dist[k];
+		}
+		float cut = 0.64f * dmax > ref ? 0.64f * dmax : ref;
+		for (int k = 0; k < np; k++)
+			if (in1[k] == side && dist[k] >= cut) {
+				for (int c = 0; c < 3; c++)
+					sum[c] += raw[k][c];
+				m++;
+			}
+		for (int c = 0; c < 3; c++)
+			colour[side][c] = m ? sum[c] / (float)m : me[c];
+	}
+}
+
 /* The common case, cheaply: the cell's grey samples, with the ring of its
  * neighbours' for sharpening as sharpen_cell() does, split into two levels
  * and matched exactly as a glyph, in either colour order; its colours the
@@ -1876,50 +1921,14 @@ static int read_scaled_fast(const struct scaled *s, const struct glyphset *gs,
 	}
 	if (gs->twin9[code])
 		return 0;
-	/* Colours as the full reading takes them: blur pulls a thin stroke's
-	 * samples towards the other colour, so each is the mean of its
-	 * samples furthest from the other's mean (within 80 % of the
-	 * furthest, and not nearer than that mean). */
-	float raw[9 * CELL_H][3], sum[2][3] = { { 0, 0, 0 }, { 0, 0, 0 } };
-	int n[2] = { 0, 0 };
+	/* Both sides have samples: the split had two levels. */
+	float raw[9 * CELL_H][3], colour[2][3];
+	const float none[2][3] = { { 0, 0, 0 }, { 0, 0, 0 } };
+	uint8_t in1[9 * CELL_H];
+	for (int k = 0; k < np; k++)
+		in1[k] = on[k / cw] >> (cw - 1 - k % cw) & 1;
 	sample_cell(s, g, col, row, raw);
-	for (int k = 0; k < np; k++) {
-		const int side = on[k / cw] >> (cw - 1 - k % cw) & 1;
-		for (int c = 0; c < 3; c++)
-			sum[side][c] += raw[k][c];
-		n[side]++;
-	}
-	if (!n[0] || !n[1])
-		return 0;
-	float mean[2][3], colour[2][3];
-	for (int side = 0; side < 2; side++)
-		for (int c = 0; c < 3; c++)
-			mean[side][c] = sum[side][c] / (float)n[side];
-	for (int side = 0; side < 2; side++) {
-		const float *other = mean[!side];
-		float dist[9 * CELL_H], ref = 0, dmax = 0, acc[3] = { 0, 0, 0 };
-		int m = 0;
-		for (int c = 0; c < 3; c++)
-			ref += (mean[side][c] - other[c]) * (mean[side][c] - other[c]);
-		for (int k = 0; k < np; k++) {
-			dist[k] = -1;
-			if ((on[k / cw] >> (cw - 1 - k % cw) & 1) != side)
-				continue;
-			dist[k] = 0;
-			for (int c = 0; c < 3; c++)
-				dist[k] += (raw[k][c] - other[c]) * (raw[k][c] - other[c]);
-			dmax = dist[k] > dmax ? dist[k] : dmax;
-		}
-		const float cut = 0.64f * dmax > ref ? 0.64f * dmax : ref;
-		for (int k = 0; k < np; k++)
-			if (dist[k] >= cut) {
-				for (int c = 0; c < 3; c++)
-					acc[c] += raw[k][c];
-				m++;
-			}
-		for (int c = 0; c < 3; c++)
-			colour[side][c] = m ? acc[c] / (float)m : mean[side][c];
-	}
+	stroke_colours(raw, in1, np, none, colour);
 	tc->code = (uint8_t)code;
 	put_levels(tc->fg, colour[!swapped]);
 	put_levels(tc->bg, colour[swapped]);
@@ -2141,48 +2150,9 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 			in1[k] = (l > t) == (y1 > y0);
 		}
 	}
-	/* The colours: blur pulls a thin stroke's samples towards the other
-	 * colour, so each is the mean of its samples furthest from the other
-	 * colour (within 80 % of the furthest, and not nearer than its mean),
-	 * as sampled: sharpening overshoots. */
-	float colour[2][3], rmean[2][3] = { { 0, 0, 0 }, { 0, 0, 0 } };
-	{
-		int cnt[2] = { 0, 0 };
-		for (k = 0; k < np; k++) {
-			cnt[in1[k]]++;
-			for (int c = 0; c < 3; c++)
-				rmean[in1[k]][c] += raw[k][c];
-		}
-		for (int side = 0; side < 2; side++)
-			for (int c = 0; c < 3; c++)
-				rmean[side][c] = cnt[side] ? rmean[side][c] / (float)cnt[side] :
-							     (side ? c1[c] : c0[c]);
-	}
-	for (int side = 0; side < 2; side++) {
-		const float *me = rmean[side], *other = rmean[!side];
-		float dist[9 * CELL_H], ref = 0, dmax = 0, sum[3] = { 0, 0, 0 };
-		int m = 0;
-		for (int c = 0; c < 3; c++)
-			ref += (me[c] - other[c]) * (me[c] - other[c]);
-		for (k = 0; k < np; k++) {
-			dist[k] = 0;
-			if (in1[k] != side)
-				continue;
-			for (int c = 0; c < 3; c++)
-				dist[k] += (raw[k][c] - other[c]) * (raw[k][c] - other[c]);
-			if (dist[k] > dmax)
-				dmax = dist[k];
-		}
-		float cut = 0.64f * dmax > ref ? 0.64f * dmax : ref;
-		for (k = 0; k < np; k++)
-			if (in1[k] == side && dist[k] >= cut) {
-				for (int c = 0; c < 3; c++)
-					sum[c] += raw[k][c];
-				m++;
-			}
-		for (int c = 0; c < 3; c++)
-			colour[side][c] = m ? sum[c] / (float)m : me[c];
-	}
+	float colour[2][3];
+	const float split[2][3] = { { c0[0], c0[1], c0[2] }, { c1[0], c1[1], c1[2] } };
+	stroke_colours(raw, in1, np, split, colour);
 	uint16_t on[CELL_H];
 	for (int y = 0; y < CELL_H; y++) {
 		unsigned m = 0;
@@ -2259,8 +2229,6 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 /* What a reader keeps between frames (textmode.h): the glyph tables of its
  * font, and the grid last found in frames of one size. */
 struct textmode_reader {
-	struct vgafont font;
-	enum ninth_column_rule rule;
 	struct glyphset gs[2];    /* 9- and 8-pixel cells */
 	int scaled_tables;        /* gs[] has twin9 and evidence (captures only) */
 	int grid_w, grid_h;       /* frame size the grid was found in; 0 if none */
@@ -2744,8 +2712,6 @@ struct textmode_reader *textmode_reader_new(const struct vgafont *font,
 		hil_seterr(err, "out of memory");
 		return NULL;
 	}
-	rd->font = *font;
-	rd->rule = rule;
 	for (int i = 0; i < 2; i++)
 		glyphset_build(&rd->gs[i], font, i ? 8 : 9, rule);
 	return rd;
