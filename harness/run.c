@@ -116,6 +116,8 @@ struct run {
 	/* screen checks */
 	int frame_pending;      /* a full-frame request is outstanding */
 	int64_t next_look;      /* when to ask for the next frame */
+	int own_display;        /* frames come from QEMU's own VNC, pixel for pixel
+				 * (not through a capture box, which scales) */
 	int64_t check_started;
 	struct frame last;      /* the last frame looked at in this check */
 	char *last_text;        /* what the reader read on it */
@@ -770,9 +772,8 @@ static void on_graphics_frame(struct run *r)
 	json_t *info = r->stages[ST_GRAPHICS].info;
 	struct pattern_result pr;
 	struct hil_err err;
-	const int exact = r->cell->card->kind == CARD_EMULATED;
-	int rc = pattern_check(&r->last, r->gfx_width, r->gfx_height, r->gfx_code, exact, &pr,
-			       &err);
+	int rc = pattern_check(&r->last, r->gfx_width, r->gfx_height, r->gfx_code, r->own_display,
+			       &pr, &err);
 	r->reader = "pattern";
 	if (rc < 0) {
 		json_object_set_new(info, "last_mismatch", json_string(err.msg));
@@ -1499,6 +1500,7 @@ static int start(struct run *r, struct argv *argv, const char *accel)
 			 : cell->card->kind == CARD_EMULATED ? xasprintf("unix:%s", r->vnc_path)
 							     : xstrdup("");
 	json_object_set_new(r->stages[ST_START].info, "capture", json_string(endpoint));
+	r->own_display = !r->opts->capture && cell->card->kind == CARD_EMULATED;
 	if (!*endpoint) {
 		lab_error(r, ST_START, "no-capture",
 			  "a physical card needs a capture endpoint (--capture HOST:PORT or 'capture' in its station)");

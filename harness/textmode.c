@@ -2255,6 +2255,50 @@ static double check_grid(const struct scaled *s, const struct glyphset *gs, cons
 	return (double)exact_hits(s, gs, g, cells, n) / n;
 }
 
+/* Search frame s for its grid, and keep it in rd for the next frames of
+ * this size. 1 found, 0 none, -1 error (err). */
+static int search_grid(struct textmode_reader *rd, const struct scaled *s, struct grid *g,
+		       struct hil_err *err)
+{
+	int found = find_grid(s, &rd->gs[0], &rd->gs[1], g, err);
+	rd->stats.grids_searched++;
+	if (found > 0) {
+		rd->grid_w = s->w;
+		rd->grid_h = s->h;
+		rd->grid = *g;
+		rd->grid_score = check_grid(s, &rd->gs[g->cw == 9 ? 0 : 1], g);
+	}
+	return found;
+}
+
+/* Read every cell of s on grid g into out; the number of cells not
+ * trusted. */
+static int read_grid(const struct textmode_reader *rd, const struct scaled *s,
+		     const struct grid *g, struct text_screen *out)
+{
+	const struct glyphset *cg = g->cw == 9 ? &rd->gs[0] : &rd->gs[1];
+	int doubtful = 0;
+	out->cols = GRID_COLS;
+	out->rows = GRID_ROWS;
+	out->cell_w = (int)lround(g->cw * g->sx);
+	out->cell_h = (int)lround(CELL_H * g->sy);
+	out->origin_x = (int)lround(g->ox);
+	out->origin_y = (int)lround(g->oy);
+	for (int r = 0; r < GRID_ROWS; r++)
+		for (int c = 0; c < GRID_COLS; c++) {
+			struct text_cell *tc = &out->cell[r][c];
+			read_scaled_cell(s, cg, g, c, r, tc);
+			/* Barely enlarged, thin strokes and dither patterns
+			 * blur into their background: read, but never
+			 * trusted. */
+			if ((g->sx < LOW_SCALE || g->sy < LOW_SCALE) &&
+			    tc->confidence > LOW_SCALE_CONFIDENCE)
+				tc->confidence = LOW_SCALE_CONFIDENCE;
+			doubtful += tc->confidence < TEXTMODE_TRUST;
+		}
+	return doubtful;
+}
+
 static int decode_scaled(struct textmode_reader *rd, const struct frame *f,
 			 struct text_screen *out, struct hil_err *err)
 {
@@ -2288,23 +2332,14 @@ static int decode_scaled(struct textmode_reader *rd, const struct frame *f,
 	 * as well as when it was found: a capture's geometry does not change
 	 * from frame to frame, and the search is most of a frame's cost. */
 	struct grid g;
-	int found = 0, rc = 0;
+	int found = 0, reused = 0, rc = 0;
 	if (rd->grid_w == f->width && rd->grid_h == f->height) {
 		g = rd->grid;
 		double sc = check_grid(&s, &rd->gs[g.cw == 9 ? 0 : 1], &g);
-		found = sc >= REUSE_MIN && sc >= REUSE_SHARE * rd->grid_score;
-		rd->stats.grids_reused += found;
+		found = reused = sc >= REUSE_MIN && sc >= REUSE_SHARE * rd->grid_score;
 	}
-	if (!found) {
-		found = find_grid(&s, &rd->gs[0], &rd->gs[1], &g, err);
-		rd->stats.grids_searched++;
-		if (found > 0) {
-			rd->grid_w = f->width;
-			rd->grid_h = f->height;
-			rd->grid = g;
-			rd->grid_score = check_grid(&s, &rd->gs[g.cw == 9 ? 0 : 1], &g);
-		}
-	}
+	if (!found)
+		found = search_grid(rd, &s, &g, err);
 	if (found < 0) {
 		rc = -1;
 	} else if (!found) {
@@ -2314,24 +2349,20 @@ static int decode_scaled(struct textmode_reader *rd, const struct frame *f,
 			   f->width, f->height);
 		rc = TEXTMODE_UNSUPPORTED;
 	} else {
-		const struct glyphset *cg = g.cw == 9 ? &rd->gs[0] : &rd->gs[1];
-		out->cols = GRID_COLS;
-		out->rows = GRID_ROWS;
-		out->cell_w = (int)lround(g.cw * g.sx);
-		out->cell_h = (int)lround(CELL_H * g.sy);
-		out->origin_x = (int)lround(g.ox);
-		out->origin_y = (int)lround(g.oy);
-		for (int r = 0; r < GRID_ROWS; r++)
-			for (int c = 0; c < GRID_COLS; c++) {
-				struct text_cell *tc = &out->cell[r][c];
-				read_scaled_cell(&s, cg, &g, c, r, tc);
-				/* Barely enlarged, thin strokes and dither
-				 * patterns blur into their background: read,
-				 * but never trusted. */
-				if ((g.sx < LOW_SCALE || g.sy < LOW_SCALE) &&
-				    tc->confidence > LOW_SCALE_CONFIDENCE)
-					tc->confidence = LOW_SCALE_CONFIDENCE;
-			}
+		int doubtful = read_grid(rd, &s, &g, out);
+		/* A grid found in a frame of a few rows can be off by a
+		 * fraction of a pixel per row: right where it was found and
+		 * where check_grid() looked, wrong rows further down. A
+		 * reading with doubts is therefore done again with a grid
+		 * searched in this frame, and the better one kept. */
+		struct text_screen *again = reused && doubtful ? malloc(sizeof *again) : NULL;
+		struct grid g2;
+		if (again && search_grid(rd, &s, &g2, err) > 0 &&
+		    read_grid(rd, &s, &g2, again) < doubtful)
+			*out = *again;
+		else if (reused)
+			rd->stats.grids_reused++;
+		free(again);
 	}
 	free(s.grey);
 	return rc;

@@ -1,0 +1,245 @@
+/* capture-box: a stand-in for the capture device of a physical card's
+ * station, for tests. It watches a VNC server (QEMU's display) with hilrun's
+ * own client, and serves what it sees on its own VNC port the way an HDMI/VGA
+ * capture box or IP-KVM does: at one fixed output size whatever the mode,
+ * scaled by non-integer factors (bilinear, aspect not kept), framed by a
+ * black border, and JPEG-compressed.
+ *
+ *   capture-box --from ENDPOINT --listen PORT --size WxH
+ *               [--border XxY] [--quality Q]
+ *
+ * ENDPOINT is host:port or unix:PATH, as hilrun's --capture takes it. Until
+ * the source answers (QEMU is started later, by hilrun) and after it goes,
+ * the output is black, as a box without signal shows; the box keeps trying.
+ * It serves 127.0.0.1 only and runs until SIGTERM or SIGINT.
+ *
+ * Ownership: everything lives in main's locals and is released on exit. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <rfb/rfb.h>
+#include <jpeglib.h>
+#include "image.h"
+#include "vnc.h"
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void die(const char *fmt, const char *what)
+{
+	fprintf(stderr, "capture-box: ");
+	fprintf(stderr, fmt, what);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static void parse_pair(const char *s, const char *opt, int *a, int *b, int min)
+{
+	char *end;
+	long x = strtol(s, &end, 10);
+	if (*end != 'x')
+		die("expected WxH after %s", opt);
+	long y = strtol(end + 1, &end, 10);
+	if (*end || x < min || y < min || x > 4096 || y > 4096)
+		die("expected WxH after %s", opt);
+	*a = (int)x;
+	*b = (int)y;
+}
+
+/* Bilinear resampling of src onto a w x h rectangle of dst at (x0, y0),
+ * pixel centres aligned as image libraries align them. */
+static void scale_into(const struct frame *src, struct frame *dst, int x0, int y0, int w, int h)
+{
+	const double fx = (double)src->width / w, fy = (double)src->height / h;
+	for (int y = 0; y < h; y++) {
+		double sy = (y + 0.5) * fy - 0.5;
+		if (sy < 0)
+			sy = 0;
+		int y1 = (int)sy, y2 = y1 + 1 < src->height ? y1 + 1 : y1;
+		double wy = sy - y1;
+		uint8_t *out = dst->rgb + ((size_t)(y0 + y) * dst->width + x0) * 3;
+		for (int x = 0; x < w; x++) {
+			double sx = (x + 0.5) * fx - 0.5;
+			if (sx < 0)
+				sx = 0;
+			int x1 = (int)sx, x2 = x1 + 1 < src->width ? x1 + 1 : x1;
+			double wx = sx - x1;
+			const uint8_t *a = src->rgb + ((size_t)y1 * src->width + x1) * 3;
+			const uint8_t *b = src->rgb + ((size_t)y1 * src->width + x2) * 3;
+			const uint8_t *c = src->rgb + ((size_t)y2 * src->width + x1) * 3;
+			const uint8_t *d = src->rgb + ((size_t)y2 * src->width + x2) * 3;
+			for (int k = 0; k < 3; k++) {
+				double top = a[k] + (b[k] - a[k]) * wx, bottom = c[k] + (d[k] - c[k]) * wx;
+				out[x * 3 + k] = (uint8_t)(top + (bottom - top) * wy + 0.5);
+			}
+		}
+	}
+}
+
+/* Compress f to JPEG at quality q and decompress it again, in place: the
+ * loss a capture box's encoder adds. */
+static void jpeg_round_trip(struct frame *f, int q)
+{
+	struct jpeg_compress_struct c;
+	struct jpeg_error_mgr jerr;
+	unsigned char *data = NULL;
+	unsigned long len = 0;
+	c.err = jpeg_std_error(&jerr); /* errors exit: a test tool may die loudly */
+	jpeg_create_compress(&c);
+	jpeg_mem_dest(&c, &data, &len);
+	c.image_width = (JDIMENSION)f->width;
+	c.image_height = (JDIMENSION)f->height;
+	c.input_components = 3;
+	c.in_color_space = JCS_RGB;
+	jpeg_set_defaults(&c);
+	jpeg_set_quality(&c, q, TRUE);
+	jpeg_start_compress(&c, TRUE);
+	while (c.next_scanline < c.image_height) {
+		JSAMPROW row = f->rgb + (size_t)c.next_scanline * f->width * 3;
+		jpeg_write_scanlines(&c, &row, 1);
+	}
+	jpeg_finish_compress(&c);
+	jpeg_destroy_compress(&c);
+
+	struct jpeg_decompress_struct d;
+	d.err = jpeg_std_error(&jerr);
+	jpeg_create_decompress(&d);
+	jpeg_mem_src(&d, data, len);
+	jpeg_read_header(&d, TRUE);
+	d.out_color_space = JCS_RGB;
+	jpeg_start_decompress(&d);
+	while (d.output_scanline < d.output_height) {
+		JSAMPROW row = f->rgb + (size_t)d.output_scanline * f->width * 3;
+		jpeg_read_scanlines(&d, &row, 1);
+	}
+	jpeg_finish_decompress(&d);
+	jpeg_destroy_decompress(&d);
+	free(data);
+}
+
+/* What the box outputs for a source frame (or for no signal: src NULL). */
+static void render(const struct frame *src, struct frame *out, int bx, int by, int q)
+{
+	memset(out->rgb, 0, (size_t)out->width * out->height * 3);
+	if (src) {
+		scale_into(src, out, bx, by, out->width - 2 * bx, out->height - 2 * by);
+		if (q < 100)
+			jpeg_round_trip(out, q);
+	}
+}
+
+/* libvncserver's default 32-bit format: red in the lowest byte. */
+static void publish(rfbScreenInfoPtr screen, const struct frame *f)
+{
+	uint8_t *fb = (uint8_t *)screen->frameBuffer;
+	for (size_t i = 0; i < (size_t)f->width * f->height; i++) {
+		fb[i * 4 + 0] = f->rgb[i * 3 + 0];
+		fb[i * 4 + 1] = f->rgb[i * 3 + 1];
+		fb[i * 4 + 2] = f->rgb[i * 3 + 2];
+		fb[i * 4 + 3] = 0;
+	}
+	rfbMarkRectAsModified(screen, 0, 0, f->width, f->height);
+}
+
+static void quiet(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
+int main(int argc, char **argv)
+{
+	const char *from = NULL;
+	int port = 0, w = 0, h = 0, bx = 0, by = 0, q = 100;
+	for (int i = 1; i < argc; i++) {
+		const char *opt = argv[i];
+		if (i + 1 >= argc)
+			die("%s needs a value", opt);
+		const char *val = argv[++i];
+		if (!strcmp(opt, "--from"))
+			from = val;
+		else if (!strcmp(opt, "--listen"))
+			port = atoi(val);
+		else if (!strcmp(opt, "--size"))
+			parse_pair(val, opt, &w, &h, 16);
+		else if (!strcmp(opt, "--border"))
+			parse_pair(val, opt, &bx, &by, 0);
+		else if (!strcmp(opt, "--quality"))
+			q = atoi(val);
+		else
+			die("unknown option %s", opt);
+	}
+	if (!from || port <= 0 || port > 65535 || !w)
+		die("%s", "usage: capture-box --from ENDPOINT --listen PORT --size WxH [--border XxY] [--quality Q]");
+	if (q < 1 || q > 100 || 2 * bx >= w - 16 || 2 * by >= h - 16)
+		die("%s", "bad --quality or --border");
+
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	rfbLog = rfbErr = quiet;
+	int no_argc = 0;
+	rfbScreenInfoPtr screen = rfbGetScreen(&no_argc, NULL, w, h, 8, 3, 4);
+	screen->frameBuffer = calloc((size_t)w * h, 4);
+	screen->port = port;
+	screen->ipv6port = 0;
+	screen->listenInterface = htonl(INADDR_LOOPBACK);
+	screen->alwaysShared = TRUE;
+	screen->cursor = NULL; /* else libvncserver paints its arrow at (0, 0) */
+	rfbInitServer(screen);
+	if (screen->listenSock == RFB_INVALID_SOCKET) {
+		char p[16];
+		snprintf(p, sizeof p, "%d", port);
+		die("cannot listen on 127.0.0.1:%s", p);
+	}
+	fprintf(stderr, "capture-box: serving %dx%d on 127.0.0.1:%d, watching %s\n", w, h, port, from);
+
+	struct frame out, src, last;
+	frame_init(&out);
+	frame_init(&src);
+	frame_init(&last);
+	frame_alloc(&out, w, h);
+	struct vnc *v = NULL;
+	int64_t next_try = 0;
+	while (!stop) {
+		rfbProcessEvents(screen, 20000);
+		struct hil_err err;
+		if (!v && now_ms() >= next_try) {
+			v = vnc_open(from, now_ms() + 1000, &err);
+			next_try = now_ms() + 200;
+		}
+		if (!v)
+			continue;
+		if (vnc_grab(v, &src, now_ms() + 2000, &err) < 0) {
+			fprintf(stderr, "capture-box: source lost (%s): no signal\n", err.msg);
+			vnc_close(v);
+			v = NULL;
+			frame_release(&last);
+			render(NULL, &out, bx, by, q);
+			publish(screen, &out);
+			continue;
+		}
+		/* Re-encode only what changed: a box's encoder is busy, ours need not be. */
+		if (last.rgb && last.width == src.width && last.height == src.height &&
+		    !memcmp(last.rgb, src.rgb, (size_t)src.width * src.height * 3))
+			continue;
+		frame_copy(&last, &src);
+		render(&src, &out, bx, by, q);
+		publish(screen, &out);
+	}
+	if (v)
+		vnc_close(v);
+	frame_release(&out);
+	frame_release(&src);
+	frame_release(&last);
+	rfbShutdownServer(screen, TRUE);
+	free(screen->frameBuffer);
+	rfbScreenCleanup(screen);
+	return 0;
+}
