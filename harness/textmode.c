@@ -2226,6 +2226,37 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 		tc->confidence = LOW_SCALE_CONFIDENCE;
 }
 
+/* Rows r0..r1 and columns c0..c1 of the screen (empty: r0 > r1). */
+struct extent {
+	int r0, r1, c0, c1;
+};
+
+/* Widen e to the trusted inked cells of screen t. */
+static void prove(const struct glyphset *gs, const struct text_screen *t, struct extent *e)
+{
+	for (int r = 0; r < t->rows; r++)
+		for (int c = 0; c < t->cols; c++) {
+			const struct text_cell *tc = &t->cell[r][c];
+			if (tc->confidence < TEXTMODE_TRUST || !inked(gs, tc->code))
+				continue;
+			e->r0 = r < e->r0 ? r : e->r0;
+			e->r1 = r > e->r1 ? r : e->r1;
+			e->c0 = c < e->c0 ? c : e->c0;
+			e->c1 = c > e->c1 ? c : e->c1;
+		}
+}
+
+/* Has screen t a doubtful cell outside e? */
+static int astray(const struct text_screen *t, const struct extent *e)
+{
+	for (int r = 0; r < t->rows; r++)
+		for (int c = 0; c < t->cols; c++)
+			if (t->cell[r][c].confidence < TEXTMODE_TRUST &&
+			    (r < e->r0 || r > e->r1 || c < e->c0 || c > e->c1))
+				return 1;
+	return 0;
+}
+
 /* What a reader keeps between frames (textmode.h): the glyph tables of its
  * font, and the grid last found in frames of one size. */
 struct textmode_reader {
@@ -2234,6 +2265,7 @@ struct textmode_reader {
 	int grid_w, grid_h;       /* frame size the grid was found in; 0 if none */
 	struct grid grid;
 	double grid_score;        /* check_grid() on the frame it was found in */
+	struct extent proven;     /* where the grid has read trusted glyphs */
 	struct textmode_stats stats;
 };
 
@@ -2350,19 +2382,33 @@ static int decode_scaled(struct textmode_reader *rd, const struct frame *f,
 		rc = TEXTMODE_UNSUPPORTED;
 	} else {
 		int doubtful = read_grid(rd, &s, &g, out);
+		if (!reused)
+			rd->proven = (struct extent){ GRID_ROWS, -1, GRID_COLS, -1 };
 		/* A grid found in a frame of a few rows can be off by a
-		 * fraction of a pixel per row: right where it was found and
-		 * where check_grid() looked, wrong rows further down. A
-		 * reading with doubts is therefore done again with a grid
-		 * searched in this frame, and the better one kept. */
-		struct text_screen *again = reused && doubtful ? malloc(sizeof *again) : NULL;
-		struct grid g2;
-		if (again && search_grid(rd, &s, &g2, err) > 0 &&
-		    read_grid(rd, &s, &g2, again) < doubtful)
-			*out = *again;
-		else if (reused)
-			rd->stats.grids_reused++;
-		free(again);
+		 * fraction of a pixel per row: right where it has read
+		 * glyphs, wrong rows further down (check_grid() may not
+		 * see it). A reading with doubtful cells outside where the
+		 * grid has proven itself is done again with a grid searched
+		 * in this frame, and the one with fewer doubts kept. */
+		if (reused && doubtful && astray(out, &rd->proven)) {
+			const struct grid kept = rd->grid;
+			const double kept_score = rd->grid_score;
+			struct text_screen *again = malloc(sizeof *again);
+			struct grid g2;
+			if (again && search_grid(rd, &s, &g2, err) > 0 &&
+			    read_grid(rd, &s, &g2, again) < doubtful) {
+				*out = *again;
+				g = g2;
+				reused = 0;
+				rd->proven = (struct extent){ GRID_ROWS, -1, GRID_COLS, -1 };
+			} else {
+				rd->grid = kept;
+				rd->grid_score = kept_score;
+			}
+			free(again);
+		}
+		rd->stats.grids_reused += reused;
+		prove(&rd->gs[g.cw == 9 ? 0 : 1], out, &rd->proven);
 	}
 	free(s.grey);
 	return rc;

@@ -94,8 +94,9 @@ int textmode_decode(const struct frame *f, const struct vgafont *font,
  * tables once, and keeps the grid it found in a capture for the next frame
  * of the same size (checked first against that frame's own cells: if it
  * reads clearly worse there, the grid is searched again; and if the frame
- * read with it leaves any cell untrusted, it is read again with a grid
- * searched in it, and the reading with fewer such cells kept). Use one per
+ * read with it leaves a cell untrusted outside the rows and columns where
+ * the grid has read trusted glyphs, it is read again with a grid searched
+ * in it, and the reading with fewer untrusted cells kept). Use one per
  * stream of frames (a run, a capture device); textmode_decode() is a
  * reader used once. Ownership: the caller frees it with
  * textmode_reader_free(); it keeps no pointer to the font or frames. */
