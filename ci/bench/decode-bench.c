@@ -3,7 +3,9 @@
  *   decode-bench textmode|stream|tesseract REPEATS FRAME...
  *
  * For each frame prints one JSON line: {"frame", "reader", "ms" (mean over
- * REPEATS reads, the file read excluded), "text" (rows joined by '\n')}; the
+ * REPEATS reads, the file read excluded), "text" (rows joined by '\n'), and
+ * for the decoder "colours" (each cell's foreground and background as
+ * 12 hex digits, row by row, cell by cell)}; the
  * first line reports the reader's one-off load time. Used by ci/bench/decode,
  * which computes character error rates from the text.
  *
@@ -107,6 +109,17 @@ int main(int argc, char **argv)
 		double ms = (now_s() - start) * 1e3 / repeats;
 		json_t *line = json_pack("{s:s, s:s, s:f, s:s, s:s}", "frame", argv[i], "reader", argv[1],
 					 "ms", ms, "status", status, "text", text ? text : "");
+		if (!tess && text) {
+			char *hex = xmalloc((size_t)scr->rows * scr->cols * 12 + 1), *o = hex;
+			for (int r = 0; r < scr->rows; r++)
+				for (int c = 0; c < scr->cols; c++) {
+					const struct text_cell *tc = &scr->cell[r][c];
+					o += sprintf(o, "%02x%02x%02x%02x%02x%02x", tc->fg[0], tc->fg[1],
+						     tc->fg[2], tc->bg[0], tc->bg[1], tc->bg[2]);
+				}
+			json_object_set_new(line, "colours", json_string(hex));
+			free(hex);
+		}
 		if (stream) {
 			struct textmode_stats after = textmode_reader_stats(rd);
 			json_object_set_new(line, "grids_searched",
