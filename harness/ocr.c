@@ -11,6 +11,7 @@
 #include "ocr.h"
 
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,72 @@ struct ocr {
 	TessBaseAPI *api;
 };
 
+/* tesseract is loaded when first needed, not linked: with the ~40
+ * libraries it pulls in it takes ~14 MiB of a process's memory, which
+ * `hilrun decode`, `hilrun matrix` and a run's other modules never need.
+ * The C API's functions this module calls, looked up once. */
+static struct {
+	void *lib;
+	const char *(*Version)(void);
+	TessBaseAPI *(*Create)(void);
+	void (*Delete)(TessBaseAPI *);
+	int (*Init2)(TessBaseAPI *, const char *, const char *, TessOcrEngineMode);
+	int (*SetVariable)(TessBaseAPI *, const char *, const char *);
+	void (*SetPageSegMode)(TessBaseAPI *, TessPageSegMode);
+	void (*SetImage)(TessBaseAPI *, const unsigned char *, int, int, int, int);
+	char *(*GetUTF8Text)(TessBaseAPI *);
+	void (*Clear)(TessBaseAPI *);
+	void (*End)(TessBaseAPI *);
+	void (*DeleteText)(const char *);
+	void (*omp_set_num_threads)(int), (*omp_set_dynamic)(int);
+} tess;
+
+static int tess_load(struct hil_err *err)
+{
+	if (tess.lib)
+		return 0;
+	void *lib = dlopen(HIL_TESSERACT_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		hil_seterr(err, "cannot load tesseract (%s): %s", HIL_TESSERACT_SONAME, dlerror());
+		return -1;
+	}
+	static const struct {
+		const char *name;
+		size_t at;
+	} fns[] = {
+#define FN(field, sym) { #sym, offsetof(__typeof__(tess), field) }
+		FN(Version, TessVersion),
+		FN(Create, TessBaseAPICreate),
+		FN(Delete, TessBaseAPIDelete),
+		FN(Init2, TessBaseAPIInit2),
+		FN(SetVariable, TessBaseAPISetVariable),
+		FN(SetPageSegMode, TessBaseAPISetPageSegMode),
+		FN(SetImage, TessBaseAPISetImage),
+		FN(GetUTF8Text, TessBaseAPIGetUTF8Text),
+		FN(Clear, TessBaseAPIClear),
+		FN(End, TessBaseAPIEnd),
+		FN(DeleteText, TessDeleteText),
+#undef FN
+	};
+	for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+		void *fn = dlsym(lib, fns[i].name);
+		if (!fn) {
+			hil_seterr(err, "%s has no %s: not a tesseract 4 or 5 C API", HIL_TESSERACT_SONAME,
+				   fns[i].name);
+			dlclose(lib);
+			memset(&tess, 0, sizeof tess);
+			return -1;
+		}
+		memcpy((char *)&tess + fns[i].at, &fn, sizeof fn);
+	}
+	/* libgomp, if tesseract was built with OpenMP: found among its
+	 * dependencies (limit_openmp_threads()). */
+	*(void **)&tess.omp_set_num_threads = dlsym(lib, "omp_set_num_threads");
+	*(void **)&tess.omp_set_dynamic = dlsym(lib, "omp_set_dynamic");
+	tess.lib = lib;
+	return 0;
+}
+
 /* Debian's tesseract is built with OpenMP, and its LSTM asks for 10
  * threads per parallel loop whatever the machine has. On 2 cores that
  * made a 720x400 frame take ~950 ms instead of ~100 ms with one thread.
@@ -45,53 +112,53 @@ struct ocr {
  * setting) minus the load average, at least 1: with the setting at 1 that
  * is always 1. (Dynamic mode alone varies the team size with the load and
  * gave multi-second outliers here.) Both settings are per thread,
- * so the rest of the process is unaffected. libgomp is already loaded as
+ * so the rest of the process is unaffected. libgomp is loaded as
  * tesseract's dependency; looking the functions up spares us linking it
  * and does nothing if tesseract was built without OpenMP. */
 static void limit_openmp_threads(void)
 {
-	void (*set_num_threads)(int), (*set_dynamic)(int);
-	*(void **)&set_num_threads = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
-	*(void **)&set_dynamic = dlsym(RTLD_DEFAULT, "omp_set_dynamic");
-	if (set_num_threads && set_dynamic) {
-		set_num_threads(1);
-		set_dynamic(1);
+	if (tess.omp_set_num_threads && tess.omp_set_dynamic) {
+		tess.omp_set_num_threads(1);
+		tess.omp_set_dynamic(1);
 	}
 }
 
 const char *ocr_version(void)
 {
-	return TessVersion();
+	struct hil_err err;
+	return tess_load(&err) == 0 ? tess.Version() : "not loadable";
 }
 
 struct ocr *ocr_open(struct hil_err *err)
 {
+	if (tess_load(err) < 0)
+		return NULL;
 	const char *prefix = getenv("TESSDATA_PREFIX");
-	TessBaseAPI *api = TessBaseAPICreate();
+	TessBaseAPI *api = tess.Create();
 
 	/* debug_file is global in tesseract, so it holds from before Init
 	 * on: "Error opening data file" and friends go nowhere; the caller
 	 * gets our message instead. */
-	TessBaseAPISetVariable(api, "debug_file", "/dev/null");
+	tess.SetVariable(api, "debug_file", "/dev/null");
 	/* NULL datapath: tesseract uses TESSDATA_PREFIX if set, else its
 	 * built-in default (/usr/share/tesseract-ocr/5/tessdata on Debian). */
-	if (TessBaseAPIInit2(api, NULL, "eng", OEM_LSTM_ONLY) != 0) {
+	if (tess.Init2(api, NULL, "eng", OEM_LSTM_ONLY) != 0) {
 		hil_seterr(err, "tesseract: cannot load the \"eng\" model from %s",
 			   prefix && *prefix ? prefix : "the default tessdata directory");
-		TessBaseAPIDelete(api);
+		tess.Delete(api);
 		return NULL;
 	}
 	/* These are per-instance parameters, which Init resets: set them
 	 * after it. We hand over black-on-white text, so tesseract's retry of
 	 * doubtful lines as inverted text only costs time. */
-	if (!TessBaseAPISetVariable(api, "user_defined_dpi", DPI) ||
-	    !TessBaseAPISetVariable(api, "tessedit_do_invert", "0")) {
-		hil_seterr(err, "tesseract %s: cannot set OCR parameters", TessVersion());
-		TessBaseAPIEnd(api);
-		TessBaseAPIDelete(api);
+	if (!tess.SetVariable(api, "user_defined_dpi", DPI) ||
+	    !tess.SetVariable(api, "tessedit_do_invert", "0")) {
+		hil_seterr(err, "tesseract %s: cannot set OCR parameters", tess.Version());
+		tess.End(api);
+		tess.Delete(api);
 		return NULL;
 	}
-	TessBaseAPISetPageSegMode(api, PSM_SINGLE_BLOCK);
+	tess.SetPageSegMode(api, PSM_SINGLE_BLOCK);
 
 	struct ocr *o = xcalloc(1, sizeof *o);
 	o->api = api;
@@ -102,8 +169,8 @@ void ocr_close(struct ocr *o)
 {
 	if (!o)
 		return;
-	TessBaseAPIEnd(o->api);
-	TessBaseAPIDelete(o->api);
+	tess.End(o->api);
+	tess.Delete(o->api);
 	free(o);
 }
 
@@ -275,9 +342,9 @@ char *ocr_read_cell(struct ocr *o, const struct frame *f, int x, int y, int w, i
 	for (int row = 0; row < h; row++)
 		memcpy(cell.rgb + (size_t)row * w * 3, f->rgb + ((size_t)(y + row) * f->width + x) * 3,
 		       (size_t)w * 3);
-	TessBaseAPISetPageSegMode(o->api, PSM_SINGLE_CHAR);
+	tess.SetPageSegMode(o->api, PSM_SINGLE_CHAR);
 	char *text = ocr_read(o, &cell, err);
-	TessBaseAPISetPageSegMode(o->api, PSM_SINGLE_BLOCK);
+	tess.SetPageSegMode(o->api, PSM_SINGLE_BLOCK);
 	frame_release(&cell);
 	return text;
 }
@@ -322,18 +389,18 @@ char *ocr_read(struct ocr *o, const struct frame *f, struct hil_err *err)
 	/* Per thread: the caller may read from another thread than it opened. */
 	limit_openmp_threads();
 	/* SetImage copies the pixels, so img can go right away. */
-	TessBaseAPISetImage(o->api, img, ow, oh, 1, ow);
+	tess.SetImage(o->api, img, ow, oh, 1, ow);
 	free(img);
-	char *raw = TessBaseAPIGetUTF8Text(o->api);
+	char *raw = tess.GetUTF8Text(o->api);
 	if (!raw) {
-		hil_seterr(err, "tesseract %s: recognition failed on a %dx%d frame", TessVersion(),
+		hil_seterr(err, "tesseract %s: recognition failed on a %dx%d frame", tess.Version(),
 			   f->width, f->height);
-		TessBaseAPIClear(o->api);
+		tess.Clear(o->api);
 		return NULL;
 	}
 	char *text = tidy_text(raw);
-	TessDeleteText(raw);
+	tess.DeleteText(raw);
 	/* Drop the image and results now rather than at the next read. */
-	TessBaseAPIClear(o->api);
+	tess.Clear(o->api);
 	return text;
 }
