@@ -1307,6 +1307,31 @@ static int rerank(const struct glyphset *gs, const uint16_t *on, const struct fo
 	return best;
 }
 
+/* Undo the resampling blur in a cell's samples, per axis, as far as
+ * sharpen_k() says: e holds them with the ring of the neighbouring cells'
+ * samples at the edges, CELL_H + 2 rows of 11 samples (the first cw + 2
+ * used) of nc channels (3: RGB, 1: grey); v gets the cell's CELL_H rows of
+ * cw, clamped to 0..255. */
+static inline void sharpen_samples(const float *e, int nc, int cw, const struct grid *g, float *v)
+{
+	const float kx = sharpen_k(g->sx), nx = 1.0f / (1.0f - 2.0f * kx);
+	const float ky = sharpen_k(g->sy), ny = 1.0f / (1.0f - 2.0f * ky);
+	float h[(CELL_H + 2) * 9 * 3];
+	for (int y = 0; y < CELL_H + 2; y++)
+		for (int i = 0; i < cw; i++)
+			for (int c = 0; c < nc; c++) {
+				const float *p = e + (y * 11 + i) * nc + c;
+				h[(y * 9 + i) * nc + c] = (p[nc] - kx * (p[0] + p[2 * nc])) * nx;
+			}
+	for (int y = 0; y < CELL_H; y++)
+		for (int i = 0; i < cw; i++)
+			for (int c = 0; c < nc; c++) {
+				const float *p = h + (y * 9 + i) * nc + c;
+				float x = (p[9 * nc] - ky * (p[0] + p[18 * nc])) * ny;
+				v[(y * cw + i) * nc + c] = x < 0 ? 0 : x > 255 ? 255 : x;
+			}
+}
+
 /* The RGB samples of cell (col, row) at its text-mode pixel centres
  * (bilinear), row-major, cw per row. */
 static void sample_cell(const struct scaled *s, const struct grid *g, int col, int row,
@@ -1325,9 +1350,9 @@ static void sample_cell(const struct scaled *s, const struct grid *g, int col, i
 
 /* Resampling spreads each text-mode pixel into its neighbours' samples
  * (a bilinear enlargement by 2 keeps 3/4 at a pixel's centre and gives
- * 1/8 to each side): undone in v (sample_cell()'s samples), per axis, as
- * far as sharpen_k() says, with the samples of the neighbouring cells'
- * pixels at the edges. */
+ * 1/8 to each side): undone in v (sample_cell()'s samples) by
+ * sharpen_samples(), with the samples of the neighbouring cells' pixels
+ * at the edges. */
 static void sharpen_cell(const struct scaled *s, const struct grid *g, int col, int row,
 			 float v[][3])
 {
@@ -1344,19 +1369,7 @@ static void sharpen_cell(const struct scaled *s, const struct grid *g, int col, 
 			rgb_at(s, fx, fy, e[y + 1][i + 1]);
 		}
 	}
-	const float kx = sharpen_k(g->sx), nx = 1.0f / (1.0f - 2.0f * kx);
-	const float ky = sharpen_k(g->sy), ny = 1.0f / (1.0f - 2.0f * ky);
-	float h[CELL_H + 2][9][3];
-	for (int y = 0; y < CELL_H + 2; y++)
-		for (int i = 0; i < cw; i++)
-			for (int c = 0; c < 3; c++)
-				h[y][i][c] = (e[y][i + 1][c] - kx * (e[y][i][c] + e[y][i + 2][c])) * nx;
-	for (int y = 0; y < CELL_H; y++)
-		for (int i = 0; i < cw; i++)
-			for (int c = 0; c < 3; c++) {
-				float x = (h[y + 1][i][c] - ky * (h[y][i][c] + h[y + 2][i][c])) * ny;
-				v[y * cw + i][c] = x < 0 ? 0 : x > 255 ? 255 : x;
-			}
+	sharpen_samples(&e[0][0][0], 3, cw, g, &v[0][0]);
 }
 
 /* The two colours of a cell whose samples raw (as sampled: sharpening
@@ -1405,7 +1418,7 @@ static void stroke_colours(const float raw[][3], const uint8_t *in1, int np,
 }
 
 /* The common case, cheaply: the cell's grey samples, with the ring of its
- * neighbours' for sharpening as sharpen_cell() does, split into two levels
+ * neighbours' for sharpening as sharpen_cell() does (sharpen_samples()), split into two levels
  * and matched exactly as a glyph, in either colour order; its colours the
  * mean of the samples nearest each level, snapped to the VGA levels. 1 if
  * that read the cell (an exact match, of clear contrast, with no 9th-column
@@ -1432,17 +1445,8 @@ static int read_scaled_fast(const struct scaled *s, const struct glyphset *gs,
 			e[y][i] = top + yw[y] * (bot - top);
 		}
 	}
-	const float kx = sharpen_k(g->sx), nx = 1.0f / (1.0f - 2.0f * kx);
-	const float ky = sharpen_k(g->sy), ny = 1.0f / (1.0f - 2.0f * ky);
-	float h[CELL_H + 2][9], v[9 * CELL_H];
-	for (int y = 0; y < CELL_H + 2; y++)
-		for (int i = 0; i < cw; i++)
-			h[y][i] = (e[y][i + 1] - kx * (e[y][i] + e[y][i + 2])) * nx;
-	for (int y = 0; y < CELL_H; y++)
-		for (int i = 0; i < cw; i++) {
-			float x = (h[y + 1][i] - ky * (h[y][i] + h[y + 2][i])) * ny;
-			v[y * cw + i] = x < 0 ? 0 : x > 255 ? 255 : x;
-		}
+	float v[9 * CELL_H];
+	sharpen_samples(&e[0][0], 1, cw, g, v);
 	float lo, hi;
 	if (!split_grey(v, np, &lo, &hi) || hi - lo < FAST_CONTRAST)
 		return 0;
