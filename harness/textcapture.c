@@ -1418,7 +1418,7 @@ static void stroke_colours(const float raw[][3], const uint8_t *in1, int np,
 }
 
 /* The common case, cheaply: the cell's grey samples, with the ring of its
- * neighbours' for sharpening as sharpen_cell() does (sharpen_samples()), split into two levels
+ * neighbours', sharpened as sharpen_cell() does, split into two levels
  * and matched exactly as a glyph, in either colour order; its colours the
  * mean of the samples nearest each level, snapped to the VGA levels. 1 if
  * that read the cell (an exact match, of clear contrast, with no 9th-column
