@@ -40,7 +40,8 @@ struct ocr {
 /* tesseract is loaded when first needed, not linked: with the ~40
  * libraries it pulls in it takes ~14 MiB of a process's memory, which
  * `hilrun decode`, `hilrun matrix` and a run's other modules never need.
- * The C API's functions this module calls, looked up once. */
+ * The C API's functions this module calls, looked up once; the library
+ * then stays loaded for the life of the process. */
 static struct {
 	void *lib;
 	const char *(*Version)(void);
