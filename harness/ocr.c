@@ -62,9 +62,14 @@ static int tess_load(struct hil_err *err)
 {
 	if (tess.lib)
 		return 0;
-	void *lib = dlopen(HIL_TESSERACT_SONAME, RTLD_NOW | RTLD_LOCAL);
+	/* $HILRUN_TESSERACT_LIB: a tesseract installed elsewhere (or, in
+	 * tests, none at all). */
+	const char *name = getenv("HILRUN_TESSERACT_LIB");
+	if (!name || !*name)
+		name = HIL_TESSERACT_SONAME;
+	void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
 	if (!lib) {
-		hil_seterr(err, "cannot load tesseract (%s): %s", HIL_TESSERACT_SONAME, dlerror());
+		hil_seterr(err, "cannot load tesseract (%s): %s", name, dlerror());
 		return -1;
 	}
 	static const struct {
@@ -88,7 +93,7 @@ static int tess_load(struct hil_err *err)
 	for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
 		void *fn = dlsym(lib, fns[i].name);
 		if (!fn) {
-			hil_seterr(err, "%s has no %s: not a tesseract 4 or 5 C API", HIL_TESSERACT_SONAME,
+			hil_seterr(err, "%s has no %s: not a tesseract 4 or 5 C API", name,
 				   fns[i].name);
 			dlclose(lib);
 			memset(&tess, 0, sizeof tess);

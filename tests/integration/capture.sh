@@ -13,7 +13,8 @@ OUT=$(tmpdir)
 box=
 trap '[ -z "$box" ] || kill "$box" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$OUT"' EXIT
 mkdir -p "$OUT/cards"
-port=$((19000 + $$ % 800 * 2)) # QEMU's VNC on port, the box on port + 1
+set -- $(free_ports 2)
+port=$1 box_port=$2 # QEMU's VNC, the box's
 
 stage() { jq -r --arg s "$2" ".stages[] | select(.name==\$s) | $3" "$1"; }
 
@@ -31,21 +32,21 @@ guest     bios-post
 guest     uefi-gop
 variant   default -vnc 127.0.0.1:$((port - 5900))
 EOC
-	"$BOX" --from "127.0.0.1:$port" --listen $((port + 1)) --size "$size" --border "$border" \
+	"$BOX" --from "127.0.0.1:$port" --listen $box_port --size "$size" --border "$border" \
 		--quality "$quality" 2>"$OUT/box-$name.log" &
 	box=$!
 	sleep 0.3
 	echo "--- $size, border $border, JPEG q$quality"
 	rc=0
 	"$HILRUN" --card "cap-$name" --cards "$OUT/cards" --out "$OUT/$name" \
-		--capture "127.0.0.1:$((port + 1))" || rc=$?
+		--capture "127.0.0.1:$box_port" || rc=$?
 	kill "$box"; wait "$box" 2>/dev/null || true; box=
 	check "hilrun exits 0 (got $rc)" [ "$rc" -eq 0 ]
 	check "two cells ran" [ "$(ls "$OUT/$name"/runs/*/run.json | wc -l)" -eq 2 ]
 	for rec in "$OUT/$name"/runs/*/run.json; do
 		cell=$(jq -r '.firmware + "/" + .guest' "$rec")
 		echo "- $cell"
-		check "watched through the box" [ "$(stage "$rec" start .capture)" = "127.0.0.1:$((port + 1))" ]
+		check "watched through the box" [ "$(stage "$rec" start .capture)" = "127.0.0.1:$box_port" ]
 		check "every stage passed" [ "$(jq -r '[.stages[].outcome] | join(" ")' "$rec")" = "pass pass pass pass pass" ]
 		for s in post text graphics; do
 			check "$s: the frame is the box's $size" [ "$(stage "$rec" $s .frame_size)" = "$size" ]

@@ -1,8 +1,9 @@
 #!/bin/sh
 # cli.sh HILRUN: the command line without a full run: list, usage and
 # configuration errors (exit 2, message naming file:line), the physical
-# cards' dry-run argv, ROM checks against real ROM files, and a lab error
-# (guest image missing) that still writes a whole record (exit 3).
+# cards' dry-run argv, ROM checks against real ROM files, decode, tesseract
+# missing, and a lab error (guest image missing) that still writes a whole
+# record (exit 3).
 . "$(dirname "$0")/lib.sh"
 HILRUN=$1
 OUT=$(tmpdir)
@@ -113,6 +114,18 @@ grep -v "^$" "$OUT/decoded" | diff -u "$FR/bios-post-stdvga-text.txt" - || fail 
 echo "ok: decode --font CALIBRATION-FRAME reads the frame exactly"
 check "the record of the font says where it came from" sh -c "'$HILRUN' decode --json --font '$FR/calibration-stdvga.png' '$FR/bios-post-stdvga-text.png' | jq -r .font | grep -q '^calibration frame '"
 expect_exit 2 "not a VGA BIOS ROM, and no calibration screen: calibration screen not shown" -- decode --font "$FR/bios-post-stdvga-text.png" "$FR/bios-post-stdvga-text.png"
+
+# tesseract is loaded only when needed: decode reads without it; a run that
+# cannot load it is a lab error before any QEMU starts
+HILRUN_TESSERACT_LIB=/nonexistent/libtesseract.so.5 "$HILRUN" decode "$FR/bios-post-stdvga-text.png" >"$OUT/decoded" || fail "decode needs tesseract"
+grep -v "^$" "$OUT/decoded" | diff -u "$FR/bios-post-stdvga-text.txt" - || fail "decode without tesseract differs"
+echo "ok: decode reads the frame exactly with no tesseract to load"
+export HILRUN_TESSERACT_LIB=/nonexistent/libtesseract.so.5
+expect_exit 3 "cannot load tesseract (/nonexistent/libtesseract.so.5)" -- --card std-vga --out "$OUT/notess"
+export HILRUN_TESSERACT_LIB=libc.so.6
+expect_exit 3 "libc.so.6 has no TessVersion: not a tesseract 4 or 5 C API" -- --card std-vga --out "$OUT/notess"
+expect_exit 0 "(tesseract not loadable)" -- --version
+unset HILRUN_TESSERACT_LIB
 
 # a lab error is an error, not a card failure, and the record is still whole
 mkdir -p "$OUT/noguests"

@@ -116,9 +116,10 @@ row "QEMU stopped (SIGSTOP)" "$(jq -r .verdict "$rec")" "$(jq -r '[.stages[] | .
 
 echo "== 5. the VNC server gone mid-run"
 # QEMU also serves VNC on TCP; hilrun watches through a proxy that dies.
-port=$((15900 + $$ % 1000))
+set -- $(free_ports 2)
+port=$1 proxy_port=$2
 card fault-5 -vnc 127.0.0.1:$((port - 5900))
-python3 - "$port" "$((port + 1))" >"$OUT/proxy.log" 2>&1 <<'EOP' &
+python3 - "$port" "$proxy_port" >"$OUT/proxy.log" 2>&1 <<'EOP' &
 import socket, sys, threading
 src, dst = int(sys.argv[2]), int(sys.argv[1])
 ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -135,7 +136,7 @@ pipe(c, s)
 EOP
 proxy=$!
 sleep 0.3
-"$HILRUN" --card fault-5 --cards "$OUT/cards" --out "$OUT/r5" --capture "127.0.0.1:$((port + 1))" &
+"$HILRUN" --card fault-5 --cards "$OUT/cards" --out "$OUT/r5" --capture "127.0.0.1:$proxy_port" &
 pid=$!
 check "post decided" wait_stage "$OUT/r5" post
 t0=$(ms); kill -KILL $proxy

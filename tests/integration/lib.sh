@@ -7,6 +7,18 @@ check() { # check DESCRIPTION COMMAND...
 	desc=$1; shift
 	if "$@"; then echo "ok: $desc"; else fail "$desc"; fi
 }
+# free_ports N: N TCP ports on 127.0.0.1 that nothing listens on now, from
+# the kernel's ephemeral range (above 5900: QEMU's -vnc takes a display
+# number, port - 5900). Ports from $$ could collide with another test's.
+free_ports() {
+	python3 - "$1" <<'EOP'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOP
+}
 tmpdir() {
 	d=$(mktemp -d /tmp/hilrun-it-XXXXXX)
 	echo "$d"
