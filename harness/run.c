@@ -1496,11 +1496,11 @@ static int start(struct run *r, struct argv *argv, const char *accel)
 	/* An emulated card is watched through QEMU's own VNC socket, unless a
 	 * capture endpoint is given (a capture box filming the VM's display, or
 	 * a proxy in front of QEMU's VNC). */
-	char *endpoint = r->opts->capture ? xstrdup(r->opts->capture)
-			 : cell->card->kind == CARD_EMULATED ? xasprintf("unix:%s", r->vnc_path)
-							     : xstrdup("");
-	json_object_set_new(r->stages[ST_START].info, "capture", json_string(endpoint));
 	r->own_display = !r->opts->capture && cell->card->kind == CARD_EMULATED;
+	char *endpoint = r->opts->capture ? xstrdup(r->opts->capture)
+			 : r->own_display ? xasprintf("unix:%s", r->vnc_path)
+					  : xstrdup("");
+	json_object_set_new(r->stages[ST_START].info, "capture", json_string(endpoint));
 	if (!*endpoint) {
 		lab_error(r, ST_START, "no-capture",
 			  "a physical card needs a capture endpoint (--capture HOST:PORT or 'capture' in its station)");

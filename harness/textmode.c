@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define NO_COLOUR 0xFFFFFFFFu /* no second colour seen yet */
+
 /* What one cell holds: its two colours and where they are. */
 struct cellbits {
 	uint32_t fg, bg;     /* 0xRRGGBB */

@@ -15,7 +15,6 @@
 #define CURSOR_FIRST 13
 #define CURSOR_LAST 14
 #define HASH_SLOTS 512 /* power of two, at least twice the 256 glyphs */
-#define NO_COLOUR 0xFFFFFFFFu
 
 /* A cell's 16 rows packed for counting differences 64 pixels at a time:
  * the first 8 columns of rows 0-7 and 8-15 (a byte per row), and the 9th
@@ -40,7 +39,7 @@ struct glyphset {
 	/* Scaled frames only (see grid_evidence()): the glyph, read exactly,
 	 * says the grid is right. */
 	uint8_t evidence[256];
-	/* Scaled frames only (see pack_rows()): the rows packed for nearest(). */
+	/* Scaled frames only (see glyph_pack()): the rows packed for nearest(). */
 	struct packed pk[256];
 };
 

@@ -54,24 +54,31 @@ static void parse_pair(const char *s, const char *opt, int *a, int *b, int min)
 	*b = (int)y;
 }
 
-/* Bilinear resampling of src onto a w x h rectangle of dst at (x0, y0),
+/* Where output coordinate i (of n across) samples a source of size m:
+ * the pixel before, the one after (clamped) and the weight of the latter,
  * pixel centres aligned as image libraries align them. */
+static void tap(int i, int n, int m, int *p1, int *p2, double *w)
+{
+	double u = (i + 0.5) * m / n - 0.5;
+	if (u < 0)
+		u = 0;
+	*p1 = (int)u;
+	*p2 = *p1 + 1 < m ? *p1 + 1 : *p1;
+	*w = u - *p1;
+}
+
+/* Bilinear resampling of src onto a w x h rectangle of dst at (x0, y0). */
 static void scale_into(const struct frame *src, struct frame *dst, int x0, int y0, int w, int h)
 {
-	const double fx = (double)src->width / w, fy = (double)src->height / h;
 	for (int y = 0; y < h; y++) {
-		double sy = (y + 0.5) * fy - 0.5;
-		if (sy < 0)
-			sy = 0;
-		int y1 = (int)sy, y2 = y1 + 1 < src->height ? y1 + 1 : y1;
-		double wy = sy - y1;
+		int y1, y2;
+		double wy;
+		tap(y, h, src->height, &y1, &y2, &wy);
 		uint8_t *out = dst->rgb + ((size_t)(y0 + y) * dst->width + x0) * 3;
 		for (int x = 0; x < w; x++) {
-			double sx = (x + 0.5) * fx - 0.5;
-			if (sx < 0)
-				sx = 0;
-			int x1 = (int)sx, x2 = x1 + 1 < src->width ? x1 + 1 : x1;
-			double wx = sx - x1;
+			int x1, x2;
+			double wx;
+			tap(x, w, src->width, &x1, &x2, &wx);
 			const uint8_t *a = src->rgb + ((size_t)y1 * src->width + x1) * 3;
 			const uint8_t *b = src->rgb + ((size_t)y1 * src->width + x2) * 3;
 			const uint8_t *c = src->rgb + ((size_t)y2 * src->width + x1) * 3;
