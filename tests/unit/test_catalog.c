@@ -1,4 +1,4 @@
-/* test_catalog: card files and stations files (harness/catalog.c).
+/* test_catalog: card files and stations files (harness/catalog/catalog.c).
  * The real cards/ directory loads with the expected kinds, PCI ids,
  * variants and reported outcomes; every kind of broken card text fails
  * with its exact "FILE:LINE: what was expected" message; comments, CRLF and

@@ -1,4 +1,4 @@
-/* test_judge: fuzzy line matching of screen text (harness/judge.c).
+/* test_judge: fuzzy line matching of screen text (harness/judge/judge.c).
  * judge_similarity: exact matches, tesseract-style misreads ("UGA" for
  * "VGA", dropped characters), case, runs of spaces, the needle inside a
  * longer line; judge_find: the best line's index, ties, the threshold

@@ -1,4 +1,4 @@
-/* test_record: the run record (harness/record.c) and the file helpers it
+/* test_record: the run record (harness/record/record.c) and the file helpers it
  * stands on: util.c's write_file_atomic and read_file, sha256.c's
  * sha256_file. Run ids, host facts, record_commit (artifacts with their
  * SHA-256 and size, the .tmp- directory renamed into place), record_load and

@@ -1,4 +1,4 @@
-/* test_report: the guest report protocol (harness/report.c,
+/* test_report: the guest report protocol (harness/channels/report.c,
  * docs/report-protocol.md). report_parse on valid lines (bare and quoted
  * values, escapes, \r, the length and pair limits), on firmware output, and
  * on every kind of malformed report line with its exact message; and

@@ -1,4 +1,4 @@
-/* test_rom: PCI option ROM checks (harness/rom.c) on the real VGA BIOS
+/* test_rom: PCI option ROM checks (harness/catalog/rom.c) on the real VGA BIOS
  * images SeaBIOS ships (/usr/share/seabios, or $HILRUN_SEABIOS_DIR) and on
  * broken copies of them written to a temporary directory: truncated, a byte
  * flipped, no 0x55AA, a wrong PCIR pointer, EFI only, ids that do not match
