@@ -38,6 +38,12 @@ const char *card_kind_name(enum card_kind k)
 	return k == CARD_VFIO ? "vfio" : "emulated";
 }
 
+char *pci_id(unsigned vendor, unsigned device, char out[PCI_ID_MAX])
+{
+	snprintf(out, PCI_ID_MAX, "%04x:%04x", vendor & 0xffff, device & 0xffff);
+	return out;
+}
+
 void catalog_init(struct catalog *c)
 {
 	memset(c, 0, sizeof *c);

@@ -122,6 +122,9 @@ int card_has_guest(const struct card *card, const char *guest);
 /* The verdict a cell of this firmware and guest should have. */
 const char *card_expected(const struct card *card, const char *firmware, const char *guest);
 const char *card_kind_name(enum card_kind k);
+/* A PCI id as hilrun writes it everywhere: "10de:06e4". Returns out. */
+#define PCI_ID_MAX 10
+char *pci_id(unsigned vendor, unsigned device, char out[PCI_ID_MAX]);
 
 const struct guest *guest_find(const char *id);
 const struct guest *guest_at(size_t i); /* NULL past the end */

@@ -59,8 +59,10 @@ int preflight_vfio(const struct card *card, const char *host, const char *captur
 		goto out;
 	}
 	if (vendor != card->vendor || device != card->device) {
-		hil_seterr(err, "preflight: %s is PCI device %04x:%04x, card %s is %04x:%04x (wrong --host or station?)",
-			   host, vendor, device, card->id, card->vendor, card->device);
+		char have[PCI_ID_MAX], want[PCI_ID_MAX];
+		hil_seterr(err, "preflight: %s is PCI device %s, card %s is %s (wrong --host or station?)",
+			   host, pci_id(vendor, device, have), card->id,
+			   pci_id(card->vendor, card->device, want));
 		rc = PREFLIGHT_CONFIG;
 		goto out;
 	}

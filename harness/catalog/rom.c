@@ -1,6 +1,8 @@
 /* rom: see rom.h. */
 #include "rom.h"
 
+#include "catalog.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +66,9 @@ int rom_check(const char *path, unsigned vendor, unsigned device, struct rom_inf
 			break;
 	}
 	if ((vendor || device) && (info->vendor != vendor || info->device != device)) {
-		hil_seterr(err, "%s: ROM is for PCI device %04x:%04x, the card is %04x:%04x", path,
-			   info->vendor, info->device, vendor, device);
+		char rom_id[PCI_ID_MAX], card_id[PCI_ID_MAX];
+		hil_seterr(err, "%s: ROM is for PCI device %s, the card is %s", path,
+			   pci_id(info->vendor, info->device, rom_id), pci_id(vendor, device, card_id));
 		goto out;
 	}
 	if (!info->has_x86) {

@@ -1,29 +1,18 @@
-/* plan: turn a cell (card x firmware x guest x variant) and where it runs
- * into the exact QEMU argv. Never a shell string: each option is one word.
+/* plan: the cells one invocation runs. A cell is card x firmware x guest x
+ * variant, as the card file lists them, narrowed by the command line; the
+ * plan is the list of them, journalled under its id so that a host that
+ * goes down resumes it (docs/journal.md). What QEMU is started with for a
+ * cell is qemu_argv.h's business.
  *
- * Ownership: plan_argv appends freshly allocated words to the caller's
- * struct argv; struct plan_env only borrows its strings. */
+ * Ownership: plan_cells returns an array the caller frees; a cell's
+ * pointers are borrowed from the catalog. Keys and entries returned are
+ * the caller's. */
 #ifndef HIL_PLAN_H
 #define HIL_PLAN_H
 
+#include <jansson.h>
+#include <stddef.h>
 #include "catalog.h"
-#include "util.h"
-
-/* The runtime side of a cell: paths, accelerator, and for a vfio card the
- * host device. Strings are borrowed. */
-struct plan_env {
-	const char *qemu;         /* QEMU binary */
-	const char *accel;        /* "kvm" or "tcg" */
-	const char *firmware_bin; /* -bios file for seabios */
-	const char *guest_image;  /* the guest's boot image */
-	const char *qmp_socket;   /* hilrun listens, QEMU connects */
-	const char *serial_socket;/* hilrun listens, QEMU connects */
-	const char *vnc_socket;   /* emulated cards: QEMU's VNC server listens here */
-	const char *host;         /* vfio cards: host PCI address */
-	const char *rom;          /* vfio cards: ROM file, or NULL */
-	int memory_mb;
-	int start_paused;         /* -S: hilrun connects VNC, then sends cont */
-};
 
 struct cell {
 	const struct card *card;
@@ -32,14 +21,25 @@ struct cell {
 	const struct variant *variant;
 };
 
-/* The exit status QEMU gives when the guest writes code to isa-debug-exit. */
-#define GUEST_EXIT_PORT "0xf4"
-int plan_guest_exit_status(int code);
+/* What the command line narrows a card's cells to; NULL means any. */
+struct cell_filter {
+	const char *firmware, *guest, *variant;
+};
 
-int plan_argv(struct argv *out, const struct cell *cell, const struct plan_env *env,
-	      struct hil_err *err);
+/* The card's cells passing filter (NULL: all), in card-file order:
+ * firmware, then guest (each guest runs under the firmware it is written
+ * for), then variant. Returns how many; *out is NULL when none. */
+size_t plan_cells(const struct card *card, const struct cell_filter *filter, struct cell **out);
 
-/* Default firmware image for a firmware name; NULL if unknown. */
-const char *plan_firmware_bin(const char *firmware);
+/* How the journal, the summary and the matrix name a cell:
+ * "std-vga seabios/bios-post default". */
+char *cell_key(const char *card, const char *firmware, const char *guest, const char *variant);
+char *plan_cell_key(const struct cell *c);
+
+/* A new plan id: the UTC time and hilrun's pid ("20261204T051500Z-4242"). */
+void plan_new_id(char *out, size_t n);
+
+/* The journal's "plan" entry: {plan, argv (without argv[0]), cwd, cells}. */
+json_t *plan_entry(const char *plan_id, int argc, char **argv, char *const *keys, size_t nkeys);
 
 #endif

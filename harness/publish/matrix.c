@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "plan.h"
 #include "record.h"
 
 static const char schema_sql[] =
@@ -226,8 +227,8 @@ json_t *matrix_build(const char *results_dir, const char *db_path, const struct 
 		json_object_update(c, json_array_get(runs, 0));
 		json_array_remove(runs, 0);
 		json_object_set_new(c, "history", runs);
-		char *name = xasprintf("%s %s/%s %s", str(c, "card"), str(c, "firmware"),
-				       str(c, "guest"), str(c, "variant"));
+		char *name = cell_key(str(c, "card"), str(c, "firmware"), str(c, "guest"),
+				      str(c, "variant"));
 		json_object_set_new(c, "name", json_string(name));
 		json_t *list = json_object_get(summary, cls);
 		if (!list) {
@@ -243,27 +244,24 @@ json_t *matrix_build(const char *results_dir, const char *db_path, const struct 
 	json_t *cards = json_array(), *reported = json_array();
 	for (size_t i = 0; cat && i < cat->ncards; i++) {
 		const struct card *k = &cat->cards[i];
-		char pci[16];
-		snprintf(pci, sizeof pci, "%04x:%04x", k->vendor, k->device);
+		char pci[PCI_ID_MAX];
 		/* The columns its card file lists cells for (as matrix_out.c
 		 * names them), so that a cell never run shows apart from one
 		 * the card does not have. */
 		json_t *listed = json_array();
-		for (size_t f = 0; f < k->firmwares.n; f++)
-			for (size_t g = 0; g < k->guests.n; g++) {
-				const struct guest *gu = guest_find(k->guests.v[g]);
-				if (!gu || strcmp(gu->firmware, k->firmwares.v[f]))
-					continue;
-				for (size_t v = 0; v < k->nvariants; v++)
-					json_array_append_new(
-						listed, !strcmp(k->variants[v].name, "default")
-							? json_sprintf("%s/%s", k->firmwares.v[f], gu->id)
-							: json_sprintf("%s/%s %s", k->firmwares.v[f], gu->id,
-								       k->variants[v].name));
-			}
+		struct cell *cells;
+		size_t ncells = plan_cells(k, NULL, &cells);
+		for (size_t i = 0; i < ncells; i++)
+			json_array_append_new(
+				listed, !strcmp(cells[i].variant->name, "default")
+					? json_sprintf("%s/%s", cells[i].firmware, cells[i].guest->id)
+					: json_sprintf("%s/%s %s", cells[i].firmware, cells[i].guest->id,
+						       cells[i].variant->name));
+		free(cells);
 		json_array_append_new(cards, json_pack("{s:s, s:s, s:s, s:s, s:o}", "card", k->id,
 						       "card_name", k->name, "kind",
-						       card_kind_name(k->kind), "pci_id", pci,
+						       card_kind_name(k->kind), "pci_id",
+						       pci_id(k->vendor, k->device, pci),
 						       "columns", listed));
 		for (size_t r = 0; r < k->nreported; r++)
 			json_array_append_new(

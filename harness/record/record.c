@@ -12,6 +12,94 @@
 #include <time.h>
 #include <unistd.h>
 
+const char *const stage_names[ST_COUNT] = { "start", "post", "text", "graphics", "shutdown" };
+
+void record_verdict(const struct stage_result st[ST_COUNT], char *out, size_t n)
+{
+	for (int s = 0; s < ST_COUNT; s++) {
+		const char *o = st[s].outcome;
+		if (o && (!strcmp(o, "fail") || !strcmp(o, "error"))) {
+			if (st[s].verdict[0])
+				snprintf(out, n, "%s", st[s].verdict);
+			else
+				snprintf(out, n, "%s:%s", o, stage_names[s]);
+			return;
+		}
+	}
+	snprintf(out, n, "pass");
+}
+
+const char *record_furthest_stage(const struct stage_result st[ST_COUNT])
+{
+	const char *name = "none";
+	for (int s = 0; s < ST_COUNT && st[s].outcome && !strcmp(st[s].outcome, "pass"); s++)
+		name = stage_names[s];
+	return name;
+}
+
+json_t *record_card(const struct card *card)
+{
+	char pci[PCI_ID_MAX];
+	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", card->id, "name", card->name, "kind",
+			 card_kind_name(card->kind), "pci_id", pci_id(card->vendor, card->device, pci),
+			 "file", card->path);
+}
+
+static json_t *stages_json(const struct stage_result *st, int64_t t_start)
+{
+	json_t *arr = json_array();
+	for (int s = 0; s < ST_COUNT; s++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "name", json_string(stage_names[s]));
+		json_object_set_new(o, "outcome", json_string(st[s].outcome ? st[s].outcome : "skip"));
+		json_object_set_new(o, "started_ms",
+				    st[s].t0 ? json_integer(st[s].t0 - t_start) : json_null());
+		json_object_set_new(o, "duration_ms", st[s].t0 && st[s].t1
+								? json_integer(st[s].t1 - st[s].t0)
+								: json_null());
+		if (st[s].info)
+			json_object_update(o, st[s].info);
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+static json_t *string_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+json_t *record_build(const struct record_facts *f)
+{
+	char verdict[128];
+	if (f->verdict)
+		snprintf(verdict, sizeof verdict, "%s", f->verdict);
+	else
+		record_verdict(f->stages, verdict, sizeof verdict);
+	const char *expected = f->expected ? f->expected : "pass";
+	json_t *rec = json_object();
+	json_object_set_new(rec, "schema", json_string(RECORD_SCHEMA));
+	json_object_set_new(rec, "run_id", json_string(f->run_id));
+	json_object_set(rec, "card", f->card ? f->card : json_null());
+	json_object_set_new(rec, "firmware", string_or_null(f->firmware));
+	json_object_set_new(rec, "guest", string_or_null(f->guest));
+	json_object_set_new(rec, "variant", string_or_null(f->variant));
+	json_object_set_new(rec, "station", string_or_null(f->station));
+	json_object_set_new(rec, "accel", string_or_null(f->accel));
+	json_object_set_new(rec, "accel_reason", string_or_null(f->accel_reason));
+	json_object_set_new(rec, "host", record_host_facts());
+	json_object_set_new(rec, "started_at", string_or_null(f->started_at));
+	json_object_set_new(rec, "finished_at", string_or_null(f->finished_at));
+	json_object_set_new(rec, "duration_ms",
+			    f->duration_ms >= 0 ? json_integer(f->duration_ms) : json_null());
+	json_object_set_new(rec, "stages", stages_json(f->stages, f->t_start));
+	json_object_set_new(rec, "verdict", json_string(verdict));
+	json_object_set_new(rec, "furthest_stage", json_string(record_furthest_stage(f->stages)));
+	json_object_set_new(rec, "expected", json_string(expected));
+	json_object_set_new(rec, "as_expected", json_boolean(!strcmp(verdict, expected)));
+	return rec;
+}
+
 json_t *record_host_facts(void)
 {
 	char host[256] = "", boot_id[64];
@@ -105,6 +193,55 @@ int record_commit(json_t *rec, const char *tmp_dir, const char *final_dir, struc
 	}
 	free(parent);
 	return 0;
+}
+
+int record_commit_or_shed(json_t *rec, const char *tmp_dir, const char *final_dir,
+			  struct hil_err *err)
+{
+	if (record_commit(rec, tmp_dir, final_dir, err) == 0)
+		return 0;
+	if (!strstr(err->msg, strerror(ENOSPC)))
+		return -1;
+	json_t *dropped = json_array();
+	const char *measured = json_string_value(json_object_get(rec, "verdict"));
+	json_object_set_new(rec, "verdict_before_disk_full", json_string(measured ? measured : ""));
+	json_object_set_new(rec, "verdict", json_string("error:disk-full"));
+	json_object_set_new(rec, "as_expected", json_false());
+	json_object_set_new(rec, "disk_full", json_pack("{s:s, s:o}", "error", err->msg,
+							"dropped_artifacts", dropped));
+	for (;;) {
+		/* The largest artifact left (never serial.log: the guest's own words). */
+		char *victim = NULL;
+		off_t size = -1;
+		DIR *d = opendir(tmp_dir);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			if (e->d_name[0] == '.' || !strcmp(e->d_name, "serial.log") ||
+			    !strcmp(e->d_name, RECORD_FILE))
+				continue;
+			char *p = xasprintf("%s/%s", tmp_dir, e->d_name);
+			struct stat st;
+			if (stat(p, &st) == 0 && st.st_size > size) {
+				size = st.st_size;
+				free(victim);
+				victim = xstrdup(e->d_name);
+			}
+			free(p);
+		}
+		if (d)
+			closedir(d);
+		if (!victim)
+			break;
+		char *p = xasprintf("%s/%s", tmp_dir, victim);
+		unlink(p);
+		free(p);
+		json_array_append_new(dropped, json_pack("{s:s, s:I}", "path", victim, "bytes",
+							 (json_int_t)size));
+		free(victim);
+		if (record_commit(rec, tmp_dir, final_dir, err) == 0)
+			return 0;
+	}
+	return record_commit(rec, tmp_dir, final_dir, err);
 }
 
 json_t *record_load(const char *path, struct hil_err *err)

@@ -1,5 +1,8 @@
 /* record: the run record (run.json, schema in docs/run-record.md) and the
- * run directory that holds it with its artifacts.
+ * run directory that holds it with its artifacts. One builder serves a run
+ * that ends (run/run.c) and one that recovery finds cut short
+ * (recover.c): the stages, the verdict and furthest-stage rules, and the
+ * commit that sheds artifacts when the disk is full, are written once.
  *
  * A run is assembled in OUT/runs/.tmp-RUNID/ and becomes OUT/runs/RUNID/
  * with one rename, after run.json (with every artifact's SHA-256) was written
@@ -11,10 +14,52 @@
 #define HIL_RECORD_H
 
 #include <jansson.h>
+#include <stdint.h>
+#include "catalog.h"
 #include "util.h"
 
 #define RECORD_SCHEMA "hilrun-run/1"
 #define RECORD_FILE "run.json"
+
+/* The stages a run proves, in order (docs/run-record.md). */
+enum stage_id { ST_START, ST_POST, ST_TEXT, ST_GRAPHICS, ST_SHUTDOWN, ST_COUNT };
+extern const char *const stage_names[ST_COUNT];
+
+/* One stage as the record states it. */
+struct stage_result {
+	const char *outcome; /* "pass", "fail", "error", "skip"; NULL until decided */
+	char verdict[128];   /* the run's verdict if this is the first stage that failed
+			      * or erred ("fail:guest-hang"); "" means OUTCOME:STAGE */
+	int64_t t0, t1;      /* monotonic ms; 0: not known */
+	json_t *info;        /* detail and evidence, merged into the stage's object */
+};
+
+/* The run's verdict: the first stage, in order, that failed or erred; "pass"
+ * if none did. */
+void record_verdict(const struct stage_result st[ST_COUNT], char *out, size_t n);
+/* The last stage of the unbroken run of passes from the start; "none". */
+const char *record_furthest_stage(const struct stage_result st[ST_COUNT]);
+
+/* What every record states, whether the run wrote it or recovery did.
+ * Strings and JSON are borrowed. */
+struct record_facts {
+	const char *run_id;
+	json_t *card;              /* record_card() */
+	const char *firmware, *guest, *variant, *station, *accel, *accel_reason;
+	const char *expected;      /* the card file's expectation for the cell */
+	const char *started_at;    /* UTC */
+	const char *finished_at;   /* UTC; NULL: not known */
+	int64_t t_start;           /* monotonic ms the stage times count from */
+	int64_t duration_ms;       /* -1: not known */
+	const struct stage_result *stages; /* ST_COUNT of them */
+	const char *verdict;       /* NULL: record_verdict() of the stages */
+};
+/* schema, run_id, card, cell, accelerator, host facts, times, stages,
+ * verdict, furthest_stage, expected, as_expected. */
+json_t *record_build(const struct record_facts *f);
+/* The card as a record (and the journal's start line) names it:
+ * {id, name, kind, pci_id, file}. */
+json_t *record_card(const struct card *card);
 
 /* hostname, kernel release, boot id (/proc/sys/kernel/random/boot_id). */
 json_t *record_host_facts(void);
@@ -25,6 +70,13 @@ char *record_new_run_id(const char *card, const char *firmware, const char *gues
  * to rec, writes tmp_dir/run.json atomically, renames tmp_dir to final_dir
  * and fsyncs the parent. */
 int record_commit(json_t *rec, const char *tmp_dir, const char *final_dir, struct hil_err *err);
+/* record_commit, and if the disk is full (a lab fault): make room by
+ * dropping the run's own artifacts, largest first (frames, QEMU's log;
+ * never serial.log, the guest's own words), until a record that says so
+ * fits: verdict error:disk-full, the verdict the run reached kept beside
+ * it. */
+int record_commit_or_shed(json_t *rec, const char *tmp_dir, const char *final_dir,
+			  struct hil_err *err);
 /* Read and check a run.json: schema, required fields. */
 json_t *record_load(const char *path, struct hil_err *err);
 

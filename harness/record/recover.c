@@ -2,12 +2,16 @@
 #include "recover.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "record.h"
-#include "run.h"
 
 static int recover_one(struct journal *j, const char *out_dir, const char *run_id, json_t *run,
 		       void (*seen)(void *ctx, const struct recovered *r), void *ctx,
@@ -29,62 +33,46 @@ static int recover_one(struct journal *j, const char *out_dir, const char *run_i
 
 	/* Stages: as the journal kept them, the first undecided one is where
 	 * it stopped, later ones never ran. */
-	json_t *arr = json_array();
-	char verdict[128] = "";
-	const char *furthest = "none";
+	struct stage_result st[ST_COUNT] = { { 0 } };
 	int stopped = 0;
-	for (int s = 0; s < RUN_STAGE_COUNT; s++) {
-		const char *name = run_stage_names[s];
-		const char *o = json_string_value(json_object_get(stages, name));
-		json_t *st = json_pack("{s:s, s:n, s:n, s:[]}", "name", name, "started_ms",
-				       "duration_ms", "notes");
-		if (o) {
-			json_object_set_new(st, "outcome", json_string(o));
-			json_object_set_new(st, "detail",
-					    json_string("decided before the run was cut short "
-							"(from the journal)"));
-			if (!verdict[0] && strcmp(o, "pass") && strcmp(o, "skip"))
-				snprintf(verdict, sizeof verdict, "%s:%s", o, name);
-			if (!strcmp(o, "pass") && !stopped && !verdict[0])
-				furthest = name;
-		} else if (!stopped) {
+	for (int s = 0; s < ST_COUNT; s++) {
+		const char *o = json_string_value(json_object_get(stages, stage_names[s]));
+		const char *detail = o ? "decided before the run was cut short (from the journal)"
+				     : !stopped ? why
+						: "not reached: the run was cut short";
+		if (!o && !stopped) {
 			stopped = 1;
-			json_object_set_new(st, "outcome", json_string(host_down ? "fail" : "error"));
-			json_object_set_new(st, "detail", json_string(why));
-			if (!verdict[0])
-				snprintf(verdict, sizeof verdict, "%s",
-					 host_down ? "fail:host-hang" : "error:harness-died");
-		} else {
-			json_object_set_new(st, "outcome", json_string("skip"));
-			json_object_set_new(st, "detail",
-					    json_string("not reached: the run was cut short"));
+			o = host_down ? "fail" : "error";
+			snprintf(st[s].verdict, sizeof st[s].verdict, "%s",
+				 host_down ? "fail:host-hang" : "error:harness-died");
 		}
-		json_array_append_new(arr, st);
+		st[s].outcome = o ? o : "skip";
+		st[s].info = json_pack("{s:[], s:s}", "notes", "detail", detail);
 	}
-	if (!verdict[0]) /* every stage passed; the record itself was not written */
-		snprintf(verdict, sizeof verdict, "%s",
-			 host_down ? "fail:host-hang" : "error:harness-died");
-
-	const char *expected = json_string_value(json_object_get(start, "expected")) ?: "pass";
 	char when[32];
 	utc_iso8601(when);
-	json_t *rec = json_object();
-	json_object_set_new(rec, "schema", json_string(RECORD_SCHEMA));
-	json_object_set_new(rec, "run_id", json_string(run_id));
-	json_object_set(rec, "card", json_object_get(start, "card") ?: json_null());
-	static const char *const copied[] = { "firmware", "guest", "variant", "accel",
-					      "accel_reason", "station" };
-	for (size_t i = 0; i < sizeof copied / sizeof *copied; i++)
-		json_object_set(rec, copied[i], json_object_get(start, copied[i]) ?: json_null());
-	json_object_set_new(rec, "host", record_host_facts());
-	json_object_set(rec, "started_at", json_object_get(start, "t"));
-	json_object_set_new(rec, "finished_at", json_null());
-	json_object_set_new(rec, "duration_ms", json_null());
-	json_object_set_new(rec, "stages", arr);
-	json_object_set_new(rec, "verdict", json_string(verdict));
-	json_object_set_new(rec, "furthest_stage", json_string(furthest));
-	json_object_set_new(rec, "expected", json_string(expected));
-	json_object_set_new(rec, "as_expected", json_boolean(!strcmp(verdict, expected)));
+	const struct record_facts facts = {
+		.run_id = run_id,
+		.card = json_object_get(start, "card"),
+		.firmware = json_string_value(json_object_get(start, "firmware")),
+		.guest = json_string_value(json_object_get(start, "guest")),
+		.variant = json_string_value(json_object_get(start, "variant")),
+		.station = json_string_value(json_object_get(start, "station")),
+		.accel = json_string_value(json_object_get(start, "accel")),
+		.accel_reason = json_string_value(json_object_get(start, "accel_reason")),
+		.expected = json_string_value(json_object_get(start, "expected")),
+		.started_at = json_string_value(json_object_get(start, "t")),
+		.duration_ms = -1,
+		.stages = st,
+		/* Every stage passed, but the record itself was not written:
+		 * what cut the run short still happened during it. */
+		.verdict = stopped ? NULL : host_down ? "fail:host-hang" : "error:harness-died",
+	};
+	json_t *rec = record_build(&facts);
+	for (int s = 0; s < ST_COUNT; s++)
+		json_decref(st[s].info);
+	char verdict[128];
+	snprintf(verdict, sizeof verdict, "%s", json_string_value(json_object_get(rec, "verdict")));
 	json_object_set_new(rec, "guest_reports", json_array());
 	json_object_set_new(rec, "qemu_argv", json_array());
 	json_object_set_new(rec, "recovered",
@@ -124,7 +112,7 @@ static int recover_one(struct journal *j, const char *out_dir, const char *run_i
 	struct stat sb;
 	if (stat(tmp_dir, &sb) < 0 && mkdir_p(tmp_dir, err) < 0)
 		rc = -1;
-	if (rc == 0 && record_commit(rec, tmp_dir, final_dir, err) < 0)
+	if (rc == 0 && record_commit_or_shed(rec, tmp_dir, final_dir, err) < 0)
 		rc = -1;
 	if (rc == 0) {
 		json_t *fin = json_pack("{s:s, s:s, s:s, s:b}", "run_id", run_id, "verdict", verdict,
@@ -167,4 +155,142 @@ int recover_orphans(struct journal *j, const char *out_dir, json_t *state,
 			n++;
 	}
 	return failed ? -1 : n;
+}
+
+static void say(const struct resume_hooks *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const struct resume_hooks *h, const char *fmt, ...)
+{
+	char msg[HIL_ERR_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (h->say)
+		h->say(h->ctx, msg);
+}
+
+static void journal_warning(void *ctx, const char *msg)
+{
+	say(ctx, "warning: %s", msg);
+}
+
+/* One failure among several: said at once, the first kept in err. */
+static void failed(const struct resume_hooks *h, struct hil_err *err, int *rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void failed(const struct resume_hooks *h, struct hil_err *err, int *rc, const char *fmt, ...)
+{
+	char msg[HIL_ERR_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	say(h, "%s", msg);
+	if (*rc == 0)
+		hil_seterr(err, "%s", msg);
+	*rc = -1;
+}
+
+/* Orphans first, under the journal lock: two hilruns must not record the
+ * same orphan. Returns the journal as it reads afterwards, or NULL. */
+static json_t *recover_locked(struct journal *j, const char *out_dir,
+			      const struct resume_hooks *h, struct hil_err *err, int *rc)
+{
+	struct hil_err e;
+	char *lockdir = xasprintf("%s/locks", out_dir);
+	char *lockpath = xasprintf("%s/journal.lock", lockdir);
+	int lfd = mkdir_p(lockdir, &e) == 0 ? open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644) : -1;
+	if (lfd >= 0)
+		flock(lfd, LOCK_EX);
+	json_t *st = journal_read(j->path, journal_warning, (void *)h, &e);
+	if (!st)
+		failed(h, err, rc, "%s", e.msg);
+	else if (recover_orphans(j, out_dir, st, h->recovered, h->ctx, &e) < 0)
+		failed(h, err, rc, "could not record an interrupted run: %s", e.msg);
+	json_decref(st);
+	st = journal_read(j->path, NULL, NULL, &e);
+	if (!st)
+		failed(h, err, rc, "%s", e.msg);
+	if (lfd >= 0)
+		close(lfd);
+	free(lockpath);
+	free(lockdir);
+	return st;
+}
+
+static void plan_done(struct journal *j, json_t *entry)
+{
+	struct hil_err e;
+	journal_append(j, "plan-done", entry, &e);
+	json_decref(entry);
+}
+
+int recover_and_resume_plans(struct journal *j, const struct resume_hooks *h, int *resumed,
+		       struct hil_err *err)
+{
+	int rc = 0;
+	*resumed = 0;
+	char *out_dir = xstrdup(j->path);
+	*strrchr(out_dir, '/') = '\0';
+	json_t *st = recover_locked(j, out_dir, h, err, &rc);
+	free(out_dir);
+	if (!st)
+		return -1;
+
+	size_t i;
+	json_t *pid;
+	json_array_foreach(json_object_get(st, "order"), i, pid) {
+		const char *id = json_string_value(pid);
+		json_t *p = json_object_get(json_object_get(st, "plans"), id);
+		json_t *plan = json_object_get(p, "plan"), *finished = json_object_get(p, "finished");
+		if (json_is_true(json_object_get(p, "done")) || journal_writer_alive(plan, j->boot_id))
+			continue;
+		size_t left = 0, k;
+		json_t *cell;
+		json_array_foreach(json_object_get(plan, "cells"), k, cell)
+			left += !json_object_get(finished, json_string_value(cell));
+		if (!left) {
+			plan_done(j, json_pack("{s:s}", "plan", id));
+			continue;
+		}
+		json_t *args = json_object_get(plan, "argv");
+		const char *cwd = json_string_value(json_object_get(plan, "cwd"));
+		say(h, "resuming plan %s: %zu of %zu cells left (hilrun run in %s)", id, left,
+		    json_array_size(json_object_get(plan, "cells")), cwd ? cwd : ".");
+		int here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cwd && chdir(cwd) < 0) {
+			failed(h, err, &rc, "cannot resume plan %s: %s: %s", id, cwd, strerror(errno));
+			if (here >= 0)
+				close(here);
+			continue;
+		}
+		int argc = (int)json_array_size(args) + 1;
+		char **argv = xcalloc((size_t)argc + 1, sizeof *argv);
+		argv[0] = xstrdup("hilrun");
+		json_t *w;
+		json_array_foreach(args, k, w)
+			argv[k + 1] = xstrdup(json_string_value(w) ?: "");
+		enum resume_result res = h->run_plan(h->ctx, id, finished, argc, argv);
+		if (res == RESUME_INVALID) {
+			/* Its command line no longer runs (a card file changed or
+			 * went away): give the plan up rather than fail on it at
+			 * every start from now on. */
+			say(h, "plan %s given up: its command line is no longer valid here", id);
+			plan_done(j, json_pack("{s:s, s:s}", "plan", id, "abandoned",
+					       "its command line no longer runs (configuration error)"));
+		}
+		(*resumed)++;
+		for (int a = 0; a < argc; a++)
+			free(argv[a]);
+		free(argv);
+		if (here >= 0) {
+			if (fchdir(here) < 0)
+				failed(h, err, &rc, "cannot return to the working directory: %s",
+				       strerror(errno));
+			close(here);
+		}
+		if (res == RESUME_INTERRUPTED)
+			break;
+	}
+	json_decref(st);
+	return rc;
 }

@@ -28,6 +28,7 @@
 #include "sock.h"
 #include "textmode.h"
 #include "vnc.h"
+#include "watchdog.h"
 
 /* Windows, in milliseconds, before --timeout-scale (and x3 under TCG). */
 #define WIN_CONNECT      10000 /* QEMU connects QMP and serial; VNC handshake */
@@ -63,11 +64,6 @@
 #define STDERR_TAIL_MAX  4096  /* how much of QEMU's stderr goes into the record */
 #define GUEST_EXIT_CODE  16    /* what bios-post writes to isa-debug-exit on success */
 
-enum stage_id { ST_START, ST_POST, ST_TEXT, ST_GRAPHICS, ST_SHUTDOWN, ST_COUNT };
-const char *const run_stage_names[RUN_STAGE_COUNT] = { "start", "post", "text", "graphics",
-						       "shutdown" };
-#define stage_names run_stage_names
-_Static_assert(ST_COUNT == RUN_STAGE_COUNT, "one name per stage");
 
 enum phase {
 	PH_WAIT_POST_HOLD, /* guest booting; waiting for "post hold" */
@@ -82,11 +78,6 @@ enum phase {
 	PH_DONE,
 };
 
-struct stage {
-	const char *outcome; /* NULL until decided */
-	int64_t t0, t1;      /* monotonic ms */
-	json_t *info;        /* detail, evidence */
-};
 
 struct run {
 	const struct cell *cell;
@@ -109,9 +100,7 @@ struct run {
 
 	enum phase phase;
 	int64_t phase_deadline;
-	struct stage stages[ST_COUNT];
-	char reason[ST_COUNT][128]; /* verdict of each stage that failed or erred; the
-				       first such stage, in order, gives the run's */
+	struct stage_result stages[ST_COUNT];
 
 	/* screen checks */
 	int frame_pending;      /* a full-frame request is outstanding */
@@ -175,28 +164,12 @@ static void set_verdict(struct run *r, enum stage_id s, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void set_verdict(struct run *r, enum stage_id s, const char *fmt, ...)
 {
-	if (r->reason[s][0])
+	if (r->stages[s].verdict[0])
 		return; /* a stage's first failure is the one that counts */
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(r->reason[s], sizeof r->reason[s], fmt, ap);
+	vsnprintf(r->stages[s].verdict, sizeof r->stages[s].verdict, fmt, ap);
 	va_end(ap);
-}
-
-/* The run's verdict: the first stage, in order, that did not pass. */
-static void final_verdict(struct run *r, char *out, size_t n)
-{
-	for (int s = 0; s < ST_COUNT; s++) {
-		const char *o = r->stages[s].outcome;
-		if (o && (!strcmp(o, "fail") || !strcmp(o, "error"))) {
-			if (r->reason[s][0])
-				snprintf(out, n, "%s", r->reason[s]);
-			else
-				snprintf(out, n, "%s:%s", o, stage_names[s]);
-			return;
-		}
-	}
-	snprintf(out, n, "pass");
 }
 
 /* An entry in the journal, if the run keeps one; obj is consumed. A journal
@@ -222,7 +195,7 @@ static void stage_begin(struct run *r, enum stage_id s)
 /* Decide a stage. detail is a human sentence for the record. */
 static void stage_end(struct run *r, enum stage_id s, const char *outcome, const char *detail)
 {
-	struct stage *st = &r->stages[s];
+	struct stage_result *st = &r->stages[s];
 	if (st->outcome)
 		return;
 	stage_begin(r, s);
@@ -664,7 +637,7 @@ static void reread(struct run *r, enum stage_id s, const struct calib_result *ca
 	free(text);
 	json_object_set_new(cinfo, key, json_pack("{s:f, s:o}", "confidence", conf, "text", rows));
 
-	struct stage *st = &r->stages[s];
+	struct stage_result *st = &r->stages[s];
 	if (!decide || !st->outcome || (strcmp(st->outcome, "pass") && strcmp(st->outcome, "fail")))
 		return;
 	snprintf(key, sizeof key, "%s_rejudged", name);
@@ -688,7 +661,7 @@ static void reread(struct run *r, enum stage_id s, const struct calib_result *ca
 		json_object_set_new(st->info, "detail",
 				    json_sprintf("re-judged with the card's own glyphs (calibration): %s",
 						 ok ? "the screen agrees with the guest" : sb_str(&why)));
-		r->reason[s][0] = '\0';
+		r->stages[s].verdict[0] = '\0';
 		if (!ok)
 			set_verdict(r, s, s == ST_POST ? "fail:no-post" : "fail:text");
 	}
@@ -1084,7 +1057,7 @@ static void on_qemu_exit(struct run *r)
 	char how[128];
 	proc_describe(&r->qemu, how, sizeof how);
 	int status = r->qemu.status;
-	int expected = plan_guest_exit_status(GUEST_EXIT_CODE);
+	int expected = qemu_guest_exit_status(GUEST_EXIT_CODE);
 	char *tail = stderr_tail(r);
 	/* A crash: a signal, an assertion, or an exit status the guest cannot
 	 * cause (isa-debug-exit gives odd ones, the guest's own shutdown 0):
@@ -1266,23 +1239,11 @@ static void qemu_hang(struct run *r, int64_t hang_ms)
 	proc_stop(&r->qemu, 1000);
 }
 
-void run_pet_watchdog(int fd)
-{
-	static int64_t last;
-	if (fd <= 0 || now_ms() - last < WATCHDOG_PET_MS)
-		return;
-	last = now_ms();
-	/* Any byte but 'V' (the magic close) keeps a Linux watchdog from
-	 * firing; a failed write is not worth stopping a run for. */
-	if (write(fd, "1", 1) < 0) {
-	}
-}
-
 static void supervise(struct run *r)
 {
 	struct hil_err err;
 	while (r->phase != PH_DONE) {
-		run_pet_watchdog(r->opts->watchdog_fd);
+		watchdog_pet(r->opts->watchdog_fd);
 		int checking = r->phase == PH_CHECK_POST || r->phase == PH_CHECK_TEXT ||
 			       r->phase == PH_CHECK_CALIB || r->phase == PH_CHECK_GRAPHICS;
 		if (checking && !r->frame_pending && now_ms() >= r->next_look) {
@@ -1444,7 +1405,7 @@ static int start(struct run *r, struct argv *argv, const char *accel)
 		return -1;
 	}
 
-	struct plan_env env = {
+	struct qemu_env env = {
 		.qemu = r->opts->qemu,
 		.accel = accel,
 		.guest_image = image,
@@ -1455,7 +1416,7 @@ static int start(struct run *r, struct argv *argv, const char *accel)
 		.rom = r->opts->rom,
 		.start_paused = 1,
 	};
-	if (plan_argv(argv, cell, &env, &err) < 0) {
+	if (qemu_argv(argv, cell, &env, &err) < 0) {
 		lab_error(r, ST_START, "configuration", err.msg);
 		free(image);
 		return -1;
@@ -1529,35 +1490,6 @@ static int start(struct run *r, struct argv *argv, const char *accel)
 	return 0;
 }
 
-static json_t *stages_json(struct run *r)
-{
-	json_t *arr = json_array();
-	for (int s = 0; s < ST_COUNT; s++) {
-		struct stage *st = &r->stages[s];
-		json_t *o = json_object();
-		json_object_set_new(o, "name", json_string(stage_names[s]));
-		json_object_set_new(o, "outcome", json_string(st->outcome ? st->outcome : "skip"));
-		json_object_set_new(o, "started_ms",
-				    st->t0 ? json_integer(st->t0 - r->t_start) : json_null());
-		json_object_set_new(o, "duration_ms",
-				    st->t0 && st->t1 ? json_integer(st->t1 - st->t0) : json_null());
-		json_object_update(o, st->info);
-		json_array_append_new(arr, o);
-	}
-	return arr;
-}
-
-static const char *furthest_stage(struct run *r)
-{
-	const char *name = "none";
-	for (int s = 0; s < ST_COUNT; s++) {
-		if (!r->stages[s].outcome || strcmp(r->stages[s].outcome, "pass"))
-			break;
-		name = stage_names[s];
-	}
-	return name;
-}
-
 static void cleanup(struct run *r)
 {
 	if (r->qemu.pid && !r->qemu.exited)
@@ -1603,55 +1535,6 @@ void run_result_release(struct run_result *res)
 	free(res->run_dir);
 	json_decref(res->record);
 	memset(res, 0, sizeof *res);
-}
-
-/* The disk filled while the record was written: a lab fault. Make room by
- * dropping the run's own artifacts, largest first (frames, QEMU's log),
- * until a record that says so fits; the verdict the run reached is kept
- * beside error:disk-full. */
-static int commit_on_full_disk(json_t *rec, const char *tmp_dir, const char *final_dir,
-			       struct hil_err *err)
-{
-	json_t *dropped = json_array();
-	const char *measured = json_string_value(json_object_get(rec, "verdict"));
-	json_object_set_new(rec, "verdict_before_disk_full", json_string(measured ? measured : ""));
-	json_object_set_new(rec, "verdict", json_string("error:disk-full"));
-	json_object_set_new(rec, "as_expected", json_false());
-	json_object_set_new(rec, "disk_full", json_pack("{s:s, s:o}", "error", err->msg,
-							"dropped_artifacts", dropped));
-	for (;;) {
-		/* The largest artifact left (never serial.log: the guest's own words). */
-		char *victim = NULL;
-		off_t size = -1;
-		DIR *d = opendir(tmp_dir);
-		struct dirent *e;
-		while (d && (e = readdir(d))) {
-			if (e->d_name[0] == '.' || !strcmp(e->d_name, "serial.log") ||
-			    !strcmp(e->d_name, RECORD_FILE))
-				continue;
-			char *p = xasprintf("%s/%s", tmp_dir, e->d_name);
-			struct stat st;
-			if (stat(p, &st) == 0 && st.st_size > size) {
-				size = st.st_size;
-				free(victim);
-				victim = xstrdup(e->d_name);
-			}
-			free(p);
-		}
-		if (d)
-			closedir(d);
-		if (!victim)
-			break;
-		char *p = xasprintf("%s/%s", tmp_dir, victim);
-		unlink(p);
-		free(p);
-		json_array_append_new(dropped, json_pack("{s:s, s:I}", "path", victim, "bytes",
-							 (json_int_t)size));
-		free(victim);
-		if (record_commit(rec, tmp_dir, final_dir, err) == 0)
-			return 0;
-	}
-	return record_commit(rec, tmp_dir, final_dir, err);
 }
 
 int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_result *res,
@@ -1725,7 +1608,7 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 		snprintf(accel_reason, sizeof accel_reason, "chosen with --accel");
 	} else {
 		char *cache = xasprintf("%s/accel-cache.json", opts->out_dir);
-		accel = accel_choose(opts->qemu, cell->firmware, plan_firmware_bin(cell->firmware),
+		accel = accel_choose(opts->qemu, cell->firmware, qemu_firmware_bin(cell->firmware),
 				     cache, accel_reason, sizeof accel_reason);
 		free(cache);
 	}
@@ -1734,15 +1617,12 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 
 	/* In the journal before QEMU starts: if the host or hilrun goes down
 	 * from here on, the next hilrun finds this run and records it. */
-	char pci[16];
-	snprintf(pci, sizeof pci, "%04x:%04x", cell->card->vendor, cell->card->device);
 	journal_note(&r, "start",
-		     json_pack("{s:s?, s:s?, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:s, "
+		     json_pack("{s:s?, s:s?, s:s, s:s, s:s, s:o, s:s, s:s, "
 			       "s:s, s:s, s:s, s:s?, s:s}",
 			       "plan", opts->plan_id, "cell", opts->cell_key, "run_id", res->run_id,
-			       "tmp_dir", r.tmp_dir, "sock_dir", r.sock_dir, "card", "id", cell->card->id, "name",
-			       cell->card->name, "kind", card_kind_name(cell->card->kind), "pci_id",
-			       pci, "file", cell->card->path, "firmware", cell->firmware, "guest",
+			       "tmp_dir", r.tmp_dir, "sock_dir", r.sock_dir, "card",
+			       record_card(cell->card), "firmware", cell->firmware, "guest",
 			       cell->guest->id, "variant", cell->variant->name, "accel", accel,
 			       "accel_reason", accel_reason, "station", opts->station, "expected",
 			       card_expected(cell->card, cell->firmware, cell->guest->id)));
@@ -1758,48 +1638,43 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 		pump_events(&r);
 
 	/* The record. */
-	json_t *rec = res->record;
 	char finished_at[32];
 	utc_iso8601(finished_at);
 	res->seconds = (double)(now_ms() - r.t_start) / 1000.0;
-	char verdict[128];
-	final_verdict(&r, verdict, sizeof verdict);
-	snprintf(res->verdict, sizeof res->verdict, "%s", verdict);
+	json_t *card = record_card(cell->card);
+	const struct record_facts facts = {
+		.run_id = res->run_id,
+		.card = card,
+		.firmware = cell->firmware,
+		.guest = cell->guest->id,
+		.variant = cell->variant->name,
+		.station = opts->station,
+		.accel = accel,
+		.accel_reason = accel_reason,
+		.expected = card_expected(cell->card, cell->firmware, cell->guest->id),
+		.started_at = started_at,
+		.finished_at = finished_at,
+		.t_start = r.t_start,
+		.duration_ms = now_ms() - r.t_start,
+		.stages = r.stages,
+	};
+	json_t *rec = record_build(&facts);
+	json_decref(card);
+	json_object_update(rec, res->record); /* what start() recorded: qemu_argv */
+	json_decref(res->record);
+	res->record = rec;
+	snprintf(res->verdict, sizeof res->verdict, "%s",
+		 json_string_value(json_object_get(rec, "verdict")));
 	char qemu_exit[128] = "not started";
 	if (r.qemu.pid)
 		proc_describe(&r.qemu, qemu_exit, sizeof qemu_exit);
-	char pci_id[16];
-	snprintf(pci_id, sizeof pci_id, "%04x:%04x", cell->card->vendor, cell->card->device);
-
-	json_object_set_new(rec, "schema", json_string(RECORD_SCHEMA));
-	json_object_set_new(rec, "run_id", json_string(res->run_id));
-	json_object_set_new(rec, "card", json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", cell->card->id,
-						   "name", cell->card->name, "kind",
-						   card_kind_name(cell->card->kind), "pci_id", pci_id,
-						   "file", cell->card->path));
-	json_object_set_new(rec, "firmware", json_string(cell->firmware));
-	json_object_set_new(rec, "firmware_file", json_string(plan_firmware_bin(cell->firmware) ?: ""));
-	json_object_set_new(rec, "guest", json_string(cell->guest->id));
-	json_object_set_new(rec, "variant", json_string(cell->variant->name));
-	json_object_set_new(rec, "station", opts->station ? json_string(opts->station) : json_null());
+	json_object_set_new(rec, "firmware_file", json_string(qemu_firmware_bin(cell->firmware) ?: ""));
 	json_object_set_new(rec, "retry_of", opts->retry_of ? json_string(opts->retry_of) : json_null());
-	json_object_set_new(rec, "accel", json_string(accel));
-	json_object_set_new(rec, "accel_reason", json_string(accel_reason));
 	json_object_set_new(rec, "timeout_scale", json_real(r.scale));
-	json_t *host = record_host_facts();
+	json_t *host = json_object_get(rec, "host");
 	json_object_set_new(host, "qemu_version", json_string(r.qemu_version));
 	json_object_set_new(host, "tesseract_version", json_string(ocr_version()));
 	json_object_set_new(host, "hilrun_version", json_string(HILRUN_VERSION));
-	json_object_set_new(rec, "host", host);
-	json_object_set_new(rec, "started_at", json_string(started_at));
-	json_object_set_new(rec, "finished_at", json_string(finished_at));
-	json_object_set_new(rec, "duration_ms", json_integer(now_ms() - r.t_start));
-	json_object_set_new(rec, "stages", stages_json(&r));
-	json_object_set_new(rec, "verdict", json_string(verdict));
-	json_object_set_new(rec, "furthest_stage", json_string(furthest_stage(&r)));
-	const char *expected = card_expected(cell->card, cell->firmware, cell->guest->id);
-	json_object_set_new(rec, "expected", json_string(expected));
-	json_object_set_new(rec, "as_expected", json_boolean(!strcmp(verdict, expected)));
 	json_object_set_new(rec, "font", opts->font ? json_string(opts->font->source) : json_null());
 	json_object_set_new(rec, "guest_reports", json_incref(r.reports));
 	json_object_set_new(rec, "guest_pci_display", json_incref(r.pci));
@@ -1843,10 +1718,7 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 		fclose(r.events_log);
 		r.events_log = NULL;
 	}
-	int committed = record_commit(rec, r.tmp_dir, final_dir, err) == 0;
-	if (!committed && strstr(err->msg, strerror(ENOSPC)))
-		committed = commit_on_full_disk(rec, r.tmp_dir, final_dir, err) == 0;
-	if (!committed) {
+	if (record_commit_or_shed(rec, r.tmp_dir, final_dir, err) < 0) {
 		snprintf(res->verdict, sizeof res->verdict, "error:record");
 		free(final_dir);
 		rc = -1;

@@ -23,8 +23,9 @@
 
 #include <jansson.h>
 #include "journal.h"
+#include "record.h"
 #include "ocr.h"
-#include "plan.h"
+#include "qemu_argv.h"
 #include "vgafont.h"
 #include "util.h"
 
@@ -54,15 +55,6 @@ struct run_opts {
 	/* This run retries a failed one of the same cell (its run id), or NULL. */
 	const char *retry_of;
 };
-
-/* Pet the watchdog (fd from --watchdog) if WATCHDOG_PET_MS have passed
- * since the last time; no-op for fd <= 0. */
-#define WATCHDOG_PET_MS 1000
-void run_pet_watchdog(int fd);
-
-/* The stages of a run, in order (docs/run-record.md). */
-#define RUN_STAGE_COUNT 5
-extern const char *const run_stage_names[RUN_STAGE_COUNT];
 
 struct run_result {
 	char *run_id;

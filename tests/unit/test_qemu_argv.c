@@ -1,4 +1,4 @@
-/* test_plan: the QEMU argv builder. Emulated and physical (vfio) cards, the
+/* test_qemu_argv: the QEMU argv builder. Emulated and physical (vfio) cards, the
  * variants, the configuration errors; and the physical cards' argv checked
  * by real QEMU option parsing: QEMU must accept every option and fail only
  * where it opens the host device (there is no card to pass through here). */
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
-#include "plan.h"
+#include "qemu_argv.h"
 #include "qemutest.h"
 
 static struct catalog cat;
@@ -30,9 +30,9 @@ static void unload(void)
 	catalog_release(&cat);
 }
 
-static struct plan_env env_for(const char *host, const char *rom)
+static struct qemu_env env_for(const char *host, const char *rom)
 {
-	return (struct plan_env){
+	return (struct qemu_env){
 		.qemu = "qemu-system-x86_64",
 		.accel = "kvm",
 		.guest_image = "/g/bios-post.img",
@@ -66,10 +66,10 @@ static struct cell cell_of(const char *card_id, const char *variant)
 START_TEST(emulated_card_argv)
 {
 	struct cell c = cell_of("std-vga", "default");
-	struct plan_env env = env_for(NULL, NULL);
+	struct qemu_env env = env_for(NULL, NULL);
 	struct argv a = ARGV_INIT;
 	struct hil_err err;
-	ck_assert_msg(plan_argv(&a, &c, &env, &err) == 0, "%s", err.msg);
+	ck_assert_msg(qemu_argv(&a, &c, &env, &err) == 0, "%s", err.msg);
 	ck_assert_str_eq(a.v[0], "qemu-system-x86_64");
 	ck_assert_int_ge(find_pair(&a, "-device", "VGA"), 0);
 	ck_assert_int_ge(find_pair(&a, "-vnc", "unix:/s/vnc.sock"), 0);
@@ -94,11 +94,11 @@ START_TEST(ovmf_cell_argv)
 	c.firmware = "ovmf";
 	c.guest = guest_find("uefi-gop");
 	ck_assert_ptr_nonnull(c.guest);
-	struct plan_env env = env_for(NULL, NULL);
+	struct qemu_env env = env_for(NULL, NULL);
 	env.guest_image = "/g/uefi-gop.img";
 	struct argv a = ARGV_INIT;
 	struct hil_err err;
-	ck_assert_msg(plan_argv(&a, &c, &env, &err) == 0, "%s", err.msg);
+	ck_assert_msg(qemu_argv(&a, &c, &env, &err) == 0, "%s", err.msg);
 	ck_assert_int_ge(find_pair(&a, "-bios", "/usr/share/ovmf/OVMF.fd"), 0);
 	ck_assert_int_ge(find_pair(&a, "-m", "256"), 0);
 	ck_assert_int_ge(find_pair(&a, "-drive", "if=ide,format=raw,snapshot=on,file=/g/uefi-gop.img"), 0);
@@ -110,10 +110,10 @@ END_TEST
 START_TEST(vfio_card_argv_with_variant_and_rom)
 {
 	struct cell c = cell_of("g98", "kvm-hidden");
-	struct plan_env env = env_for("0000:01:00.0", "/roms/g98.rom");
+	struct qemu_env env = env_for("0000:01:00.0", "/roms/g98.rom");
 	struct argv a = ARGV_INIT;
 	struct hil_err err;
-	ck_assert_msg(plan_argv(&a, &c, &env, &err) == 0, "%s", err.msg);
+	ck_assert_msg(qemu_argv(&a, &c, &env, &err) == 0, "%s", err.msg);
 	ck_assert_int_ge(find_pair(&a, "-vga", "none"), 0);
 	ck_assert_int_ge(find_pair(&a, "-device", "vfio-pci,host=0000:01:00.0,x-vga=on,romfile=/roms/g98.rom"), 0);
 	ck_assert_int_ge(find_pair(&a, "-cpu", "host,kvm=off,hv-vendor-id=hilrunhilrun"), 0);
@@ -123,7 +123,7 @@ START_TEST(vfio_card_argv_with_variant_and_rom)
 
 	c = cell_of("g98", "default");
 	env = env_for("0000:01:00.0", NULL);
-	ck_assert(plan_argv(&a, &c, &env, &err) == 0);
+	ck_assert(qemu_argv(&a, &c, &env, &err) == 0);
 	ck_assert_int_ge(find_pair(&a, "-device", "vfio-pci,host=0000:01:00.0,x-vga=on"), 0);
 	for (size_t i = 0; i < a.n; i++)
 		ck_assert_msg(strcmp(a.v[i], "-cpu"), "the default variant adds no -cpu");
@@ -136,14 +136,14 @@ START_TEST(configuration_errors)
 	struct argv a = ARGV_INIT;
 	struct hil_err err;
 	struct cell c = cell_of("g98", "default");
-	struct plan_env env = env_for(NULL, NULL);
-	ck_assert_int_eq(plan_argv(&a, &c, &env, &err), -1);
+	struct qemu_env env = env_for(NULL, NULL);
+	ck_assert_int_eq(qemu_argv(&a, &c, &env, &err), -1);
 	ck_assert_str_eq(err.msg, "card g98 is a physical (vfio) card: it needs a station (--host BDF or a stations file)");
 	argv_release(&a);
 
 	c.firmware = "coreboot";
 	env = env_for("0000:01:00.0", NULL);
-	ck_assert_int_eq(plan_argv(&a, &c, &env, &err), -1);
+	ck_assert_int_eq(qemu_argv(&a, &c, &env, &err), -1);
 	ck_assert_str_eq(err.msg, "firmware 'coreboot' is not supported (seabios, ovmf)");
 	argv_release(&a);
 
@@ -155,7 +155,7 @@ START_TEST(configuration_errors)
 					"x-vga yes\nrom required\nfirmware seabios\nguest bios-post\n"
 					"variant default\n", &err) == 0);
 	struct cell rc = { &one.cards[0], "seabios", guest_find("bios-post"), &one.cards[0].variants[0] };
-	ck_assert_int_eq(plan_argv(&a, &rc, &env, &err), -1);
+	ck_assert_int_eq(qemu_argv(&a, &rc, &env, &err), -1);
 	ck_assert_str_eq(err.msg, "card r needs a ROM file (rom required in r.card): give --rom FILE or 'rom' in its station");
 	argv_release(&a);
 	catalog_release(&one);
@@ -225,10 +225,10 @@ START_TEST(real_qemu_accepts_every_vfio_argv)
 				c.guest = guest_find("uefi-gop");
 			}
 			/* A real ROM file, so romfile= is exercised too. */
-			struct plan_env env = env_for("0000:01:00.0", "/usr/share/seabios/vgabios-stdvga.bin");
+			struct qemu_env env = env_for("0000:01:00.0", "/usr/share/seabios/vgabios-stdvga.bin");
 			struct argv a = ARGV_INIT;
 			struct hil_err err;
-			ck_assert(plan_argv(&a, &c, &env, &err) == 0);
+			ck_assert(qemu_argv(&a, &c, &env, &err) == 0);
 			int status;
 			char *out = qemu_output(&a, &status);
 			/* Parse errors name an option or property; none may appear. */
@@ -257,10 +257,10 @@ START_TEST(real_qemu_rejects_a_bad_property)
 {
 	/* The control for the test above: the same check sees a parse error. */
 	struct cell c = cell_of("g98", "default");
-	struct plan_env env = env_for("0000:01:00.0", NULL);
+	struct qemu_env env = env_for("0000:01:00.0", NULL);
 	struct argv a = ARGV_INIT;
 	struct hil_err err;
-	ck_assert(plan_argv(&a, &c, &env, &err) == 0);
+	ck_assert(qemu_argv(&a, &c, &env, &err) == 0);
 	int i = find_pair(&a, "-device", "vfio-pci,host=0000:01:00.0,x-vga=on");
 	ck_assert_int_ge(i, 0);
 	free(a.v[i + 1]);

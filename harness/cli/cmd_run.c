@@ -1,0 +1,621 @@
+/* cmd_run: hilrun --card ID [...]: one invocation. The options, where a
+ * physical card sits (its station), the plan of cells (journalled, so that
+ * a host that goes down resumes it), then each cell run (run/run.h) with
+ * retries, and a summary. Also hilrun resume, which runs what the journal
+ * says was left undone through the same path.
+ *
+ * Ownership: an invocation owns its cells, keys, readers, journal, lock
+ * and descriptors, and releases them in invocation_release. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "journal.h"
+#include "lock.h"
+#include "ocr.h"
+#include "plan.h"
+#include "preflight.h"
+#include "qemu_argv.h"
+#include "recover.h"
+#include "rom.h"
+#include "run.h"
+#include "vgafont.h"
+#include "watchdog.h"
+
+struct run_args {
+	const char *card;
+	struct cell_filter filter;
+	const char *host, *rom, *capture, *accel;
+	const char *font;
+	double timeout_scale;
+	int json, dry_run, wait, retries;
+	const char *watchdog;
+};
+
+/* While a plan from the journal is replayed: its id, and the cells it
+ * already finished (skipped). NULL otherwise. */
+struct resume {
+	const char *plan;
+	json_t *finished;
+};
+static struct resume *resuming;
+
+static int parse_args(int argc, char **argv, struct settings *s, struct run_args *a)
+{
+	static const struct option longopts[] = {
+		{ "card", required_argument, NULL, 'C' },
+		{ "guest", required_argument, NULL, 'g' },
+		{ "firmware", required_argument, NULL, 'f' },
+		{ "variant", required_argument, NULL, 'v' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "accel", required_argument, NULL, 'a' },
+		{ "timeout-scale", required_argument, NULL, 't' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "rom", required_argument, NULL, 'r' },
+		{ "capture", required_argument, NULL, 'p' },
+		{ "stations", required_argument, NULL, 's' },
+		{ "cards", required_argument, NULL, 'c' },
+		{ "guests", required_argument, NULL, 'G' },
+		{ "qemu", required_argument, NULL, 'q' },
+		{ "font", required_argument, NULL, 'F' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "watchdog", required_argument, NULL, 'W' },
+		{ "retries", required_argument, NULL, 'e' },
+		{ NULL, 0, NULL, 0 },
+	};
+	*a = (struct run_args){ .timeout_scale = 1.0, .retries = 1 };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'C': a->card = optarg; break;
+		case 'g': a->filter.guest = optarg; break;
+		case 'f': a->filter.firmware = optarg; break;
+		case 'v': a->filter.variant = optarg; break;
+		case 'o': s->out_dir = optarg; break;
+		case 'j': a->json = 1; break;
+		case 'n': a->dry_run = 1; break;
+		case 'a': a->accel = optarg; break;
+		case 't': {
+			char *end;
+			a->timeout_scale = strtod(optarg, &end);
+			if (*end || a->timeout_scale <= 0 || a->timeout_scale > 100) {
+				say_error("--timeout-scale: expected a number between 0 and 100, got '%s'", optarg);
+				return -1;
+			}
+			break;
+		}
+		case 'H': a->host = optarg; break;
+		case 'r': a->rom = optarg; break;
+		case 'p': a->capture = optarg; break;
+		case 's': s->stations = optarg; break;
+		case 'c': s->cards_dir = optarg; break;
+		case 'G': s->guest_dir = optarg; break;
+		case 'q': s->qemu = optarg; break;
+		case 'F': a->font = optarg; break;
+		case 'w': a->wait = 1; break;
+		case 'W': a->watchdog = optarg; break;
+		case 'e': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || n < 0 || n > 10) {
+				say_error("--retries: expected a number from 0 to 10, got '%s'", optarg);
+				return -1;
+			}
+			a->retries = (int)n;
+			break;
+		}
+		default:
+			fputs(usage_text, stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		say_error("unexpected argument '%s' (see hilrun help)", argv[optind]);
+		return -1;
+	}
+	if (!a->card) {
+		say_error("no card given: use --card ID (hilrun list shows the cards)");
+		return -1;
+	}
+	if (a->accel && strcmp(a->accel, "kvm") && strcmp(a->accel, "tcg")) {
+		say_error("--accel: expected 'kvm' or 'tcg', got '%s'", a->accel);
+		return -1;
+	}
+	return 0;
+}
+
+/* Where the cells run: a physical card's station (--host is a one-off
+ * one, else the stations file names it); nothing for an emulated card. */
+struct where {
+	const char *host, *rom, *capture;
+	const char *station; /* its name for the record, "one-off", or NULL */
+};
+
+static int locate(const struct catalog *cat, const struct card *card, const struct run_args *a,
+		  struct where *w)
+{
+	*w = (struct where){ a->host, a->rom, a->capture, a->host ? "one-off" : NULL };
+	if (card->kind == CARD_VFIO) {
+		const struct station *st = catalog_find_station(cat, card->id);
+		if (st) {
+			w->host = w->host ?: st->host;
+			w->rom = w->rom ?: st->rom;
+			w->capture = w->capture ?: st->capture;
+			w->station = st->name;
+		}
+		if (!w->host) {
+			say_error("card %s is a physical (vfio) card: give --host BDF or a --stations file with a station for it",
+				  card->id);
+			return -1;
+		}
+	} else if (a->host || a->rom) {
+		say_error("card %s is emulated: --host and --rom are for physical cards", card->id);
+		return -1;
+	}
+	struct rom_info info;
+	struct hil_err err;
+	if (w->rom && rom_check(w->rom, card->vendor, card->device, &info, &err) < 0) {
+		say_error("%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The command line's narrowing names something the card has. */
+static int check_filter(const struct card *card, const struct cell_filter *f)
+{
+	const char *what = f->guest && !card_has_guest(card, f->guest)		   ? "guest"
+			   : f->firmware && !card_has_firmware(card, f->firmware) ? "firmware"
+			   : f->variant && !card_find_variant(card, f->variant)	   ? "variant"
+										   : NULL;
+	if (!what)
+		return 0;
+	const char *name = !strcmp(what, "guest") ? f->guest : !strcmp(what, "firmware") ? f->firmware
+											  : f->variant;
+	if (!strcmp(what, "variant"))
+		say_error("card %s has no variant '%s' (%s lists its variants)", card->id, name, card->path);
+	else
+		say_error("card %s does not run %s '%s' (%s lists its %s)", card->id, what, name,
+			  card->path, what);
+	return -1;
+}
+
+/* --dry-run: each cell's QEMU argv, with placeholders for what a run
+ * creates (its socket directory). */
+static int dry_run(const struct cell *cells, size_t n, const struct settings *s,
+		   const struct run_args *a, const struct where *w)
+{
+	int rc = EXIT_OK;
+	for (size_t i = 0; i < n; i++) {
+		struct argv qa = ARGV_INIT;
+		struct hil_err err;
+		char *image = xasprintf("%s/%s", s->guest_dir, cells[i].guest->image);
+		struct qemu_env env = {
+			.qemu = s->qemu,
+			.accel = a->accel ? a->accel : "kvm",
+			.guest_image = image,
+			.qmp_socket = "/tmp/hilrun-XXXXXX/qmp.sock",
+			.serial_socket = "/tmp/hilrun-XXXXXX/com1.sock",
+			.vnc_socket = "/tmp/hilrun-XXXXXX/vnc.sock",
+			.host = w->host,
+			.rom = w->rom,
+			.start_paused = 1,
+		};
+		if (qemu_argv(&qa, &cells[i], &env, &err) < 0) {
+			say_error("%s", err.msg);
+			rc = EXIT_USAGE;
+		} else {
+			char *line = argv_to_display(&qa);
+			printf("# %s %s/%s %s\n%s\n", cells[i].card->id, cells[i].firmware,
+			       cells[i].guest->id, cells[i].variant->name, line);
+			free(line);
+		}
+		free(image);
+		argv_release(&qa);
+	}
+	return rc;
+}
+
+/* The text readers: tesseract, and the decoder's glyphs: --font; else a
+ * physical card's own ROM file (its VGA BIOS draws the text: its font
+ * reads it exactly); else the installed SeaBIOS VGA BIOS. A card ROM with
+ * no 8x16 font we can find falls back to SeaBIOS's, said so. */
+static int open_readers(const struct run_args *a, const char *rom, struct ocr **ocr,
+			struct vgafont *font)
+{
+	struct hil_err err;
+	*ocr = ocr_open(&err);
+	if (!*ocr) {
+		say_error("cannot load the text reader: %s", err.msg);
+		return -1;
+	}
+	const char *font_rom = a->font ? a->font : rom ? rom : VGAFONT_DEFAULT_ROM;
+	int font_ok = vgafont_from_rom(font, font_rom, &err) == 0;
+	if (!font_ok && !a->font && rom) {
+		say_error("warning: no 8x16 font in the card's ROM (%s); reading text with %s", err.msg,
+			  VGAFONT_DEFAULT_ROM);
+		font_ok = vgafont_from_rom(font, VGAFONT_DEFAULT_ROM, &err) == 0;
+	}
+	if (!font_ok) {
+		say_error("cannot load the VGA font: %s", err.msg);
+		ocr_close(*ocr);
+		*ocr = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Live progress on a terminal: one line per cell, rewritten stage by stage. */
+struct progress {
+	int tty;
+	char label[160];
+	struct strbuf stages;
+};
+
+static void on_stage(void *ctx, const char *stage, const char *outcome)
+{
+	struct progress *p = ctx;
+	if (!stage) {
+		sb_release(&p->stages);
+		if (p->tty)
+			fprintf(stderr, "%s: starting", p->label);
+	} else {
+		sb_addf(&p->stages, " %s:%s", stage, outcome);
+		if (p->tty)
+			fprintf(stderr, "\r\033[K%s:%s", p->label, sb_str(&p->stages));
+	}
+	if (p->tty)
+		fflush(stderr);
+}
+
+/* One invocation's cells and what they share while they run. */
+struct invocation {
+	const struct card *card;
+	struct cell *cells;
+	char **keys;
+	size_t ncells;
+	const struct run_args *a;
+	struct where where;
+	struct ocr *ocr;
+	struct vgafont font;
+	struct journal journal;
+	int journal_open;
+	struct card_lock lock;
+	int locked;
+	char plan_id[64];
+	int wdfd, sfd;
+	struct progress prog;
+	json_t *records, *summary;
+	int any_unexpected, any_lab, interrupted;
+};
+
+static void invocation_release(struct invocation *inv)
+{
+	struct hil_err err;
+	if (inv->locked)
+		card_unlock(&inv->lock);
+	if (inv->journal_open)
+		journal_close(&inv->journal);
+	ocr_close(inv->ocr);
+	if (watchdog_close(inv->wdfd, &err) < 0)
+		say_error("warning: %s", err.msg);
+	if (inv->sfd >= 0)
+		close(inv->sfd);
+	for (size_t i = 0; inv->keys && i < inv->ncells; i++)
+		free(inv->keys[i]);
+	free(inv->keys);
+	free(inv->cells);
+	json_decref(inv->records);
+	json_decref(inv->summary);
+	sb_release(&inv->prog.stages);
+}
+
+/* SIGINT/SIGTERM/SIGHUP arrive as a file descriptor in the run's poll
+ * loop, so an interrupted run still ends QEMU and writes its record. */
+static int signals_as_fd(void)
+{
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* Run cell i, and again while it fails unexpectedly (--retries): one that
+ * then passes is flaky, recorded as such, and not red. */
+static void run_with_retries(struct invocation *inv, size_t i, const struct settings *s)
+{
+	const struct run_args *a = inv->a;
+	const struct cell *cell = &inv->cells[i];
+	struct run_opts ro = {
+		.out_dir = s->out_dir,
+		.guest_dir = s->guest_dir,
+		.qemu = s->qemu,
+		.accel = a->accel,
+		.host = inv->where.host,
+		.rom = inv->where.rom,
+		.capture = inv->where.capture,
+		.station = inv->where.station,
+		.timeout_scale = a->timeout_scale,
+		.ocr = inv->ocr,
+		.font = &inv->font,
+		.signal_fd = inv->sfd,
+		.on_stage = on_stage,
+		.on_stage_ctx = &inv->prog,
+		.journal = inv->journal_open ? &inv->journal : NULL,
+		.plan_id = inv->plan_id,
+		.cell_key = inv->keys[i],
+		.watchdog_fd = inv->wdfd,
+	};
+	const char *want = card_expected(inv->card, cell->firmware, cell->guest->id);
+	char *failed_run = NULL;
+	for (int attempt = 0;; attempt++) {
+		ro.retry_of = failed_run;
+		struct run_result res;
+		struct hil_err err;
+		int rc = run_cell(cell, &ro, &res, &err);
+		int as_expected = rc == 0 && !strcmp(res.verdict, want);
+		int lab = !strncmp(res.verdict, "error:", 6);
+		int retry = !as_expected && !lab && !res.interrupted && attempt < a->retries;
+		inv->interrupted = res.interrupted;
+		if (inv->prog.tty)
+			fputs("\r\033[K", stderr);
+		const char *note = as_expected ? (failed_run && !strcmp(res.verdict, "pass")
+						  ? " (flaky: passed on retry)" : "")
+				   : lab   ? " (lab/harness error)"
+				   : retry ? " (unexpected: retrying)"
+					   : " (unexpected)";
+		fprintf(stderr, "%s: %s%s  %.1fs  %s\n", inv->prog.label, res.verdict, note, res.seconds,
+			res.run_dir ? res.run_dir : "(no record)");
+		if (rc < 0)
+			say_error("the run record could not be written: %s", err.msg);
+		if (res.record && rc == 0)
+			json_array_append(inv->records, res.record);
+		if (!retry) {
+			inv->any_unexpected |= !as_expected && !lab;
+			inv->any_lab |= lab;
+			const char *what = as_expected ? (failed_run ? "flaky" : NULL)
+					   : lab       ? "lab error"
+							: "unexpected";
+			if (what)
+				json_array_append_new(inv->summary, json_sprintf("%s: %s (%s)", what,
+										 inv->keys[i], res.verdict));
+			run_result_release(&res);
+			break;
+		}
+		free(failed_run);
+		failed_run = xstrdup(res.run_id);
+		run_result_release(&res);
+	}
+	free(failed_run);
+}
+
+static void say_hook(void *ctx, const char *msg)
+{
+	(void)ctx;
+	say_error("%s", msg);
+}
+
+static void on_recovered(void *ctx, const struct recovered *r)
+{
+	int *rc = ctx;
+	say_error("recovered %s: %s (%s); record in %s", r->run_id, r->verdict, r->why, r->run_dir);
+	*rc = exit_worse(*rc, !strncmp(r->verdict, "error:", 6) ? EXIT_LAB : EXIT_UNEXPECTED);
+}
+
+/* A plan the journal says was not finished: its command line again. */
+static enum resume_result run_plan(void *ctx, const char *plan_id, json_t *finished, int argc,
+				   char **argv)
+{
+	int *rc = ctx;
+	struct settings s;
+	settings_defaults(&s);
+	struct resume r = { plan_id, finished };
+	resuming = &r;
+	int prc = cmd_run(argc, argv, &s);
+	resuming = NULL;
+	*rc = exit_worse(*rc, prc);
+	return prc == EXIT_USAGE ? RESUME_INVALID
+	       : prc == EXIT_INTERRUPTED ? RESUME_INTERRUPTED
+					 : RESUME_RAN;
+}
+
+/* What the journal says was left undone; the worst exit code of it. */
+static int recover_and_resume(struct journal *j, int *plans)
+{
+	int rc = EXIT_OK;
+	struct resume_hooks h = { on_recovered, say_hook, run_plan, &rc };
+	struct hil_err err;
+	if (recover_and_resume_plans(j, &h, plans, &err) < 0)
+		rc = exit_worse(rc, EXIT_LAB);
+	return rc;
+}
+
+/* Journal (and what an earlier hilrun left undone), the card's lock, the
+ * plan, the watchdog, the signals: everything the cells need before the
+ * first starts. Returns 0, or the exit code to give up with. */
+static int prepare(struct invocation *inv, int argc, char **argv, const struct settings *s,
+		   int *earlier)
+{
+	const struct run_args *a = inv->a;
+	struct hil_err err;
+	if (journal_open(&inv->journal, s->out_dir, &err) < 0) {
+		say_error("%s", err.msg);
+		return EXIT_LAB;
+	}
+	inv->journal_open = 1;
+	if (!resuming) {
+		int nplans;
+		*earlier = recover_and_resume(&inv->journal, &nplans);
+		if (*earlier == EXIT_INTERRUPTED)
+			return EXIT_INTERRUPTED;
+	}
+	struct strbuf cmdline = STRBUF_INIT;
+	for (int i = 0; i < argc; i++)
+		sb_addf(&cmdline, "%s%s", i ? " " : "", argv[i]);
+	char holder[512];
+	int lr = card_lock(&inv->lock, s->out_dir, inv->card->id, a->wait, sb_str(&cmdline), holder,
+			   sizeof holder, &err);
+	sb_release(&cmdline);
+	if (lr != 0) {
+		if (lr > 0)
+			say_error("card %s is being run by %s; wait for it to finish, or give --wait "
+				  "to queue behind it",
+				  inv->card->id, holder);
+		else
+			say_error("%s", err.msg);
+		return EXIT_LAB;
+	}
+	inv->locked = 1;
+
+	/* Petted from here on while hilrun is healthy (watchdog.h). */
+	if (a->watchdog && (inv->wdfd = watchdog_open(a->watchdog, &err)) < 0) {
+		say_error("%s", err.msg);
+		return EXIT_LAB;
+	}
+
+	inv->keys = xcalloc(inv->ncells, sizeof *inv->keys);
+	for (size_t i = 0; i < inv->ncells; i++)
+		inv->keys[i] = plan_cell_key(&inv->cells[i]);
+	if (resuming) {
+		snprintf(inv->plan_id, sizeof inv->plan_id, "%s", resuming->plan);
+	} else {
+		plan_new_id(inv->plan_id, sizeof inv->plan_id);
+		json_t *pl = plan_entry(inv->plan_id, argc, argv, inv->keys, inv->ncells);
+		if (journal_append(&inv->journal, "plan", pl, &err) < 0)
+			say_error("warning: %s (the run goes on, unjournalled)", err.msg);
+		json_decref(pl);
+	}
+	inv->sfd = signals_as_fd();
+	return 0;
+}
+
+int cmd_run(int argc, char **argv, struct settings *s)
+{
+	struct run_args a;
+	if (parse_args(argc, argv, s, &a) < 0)
+		return EXIT_USAGE;
+	struct catalog cat;
+	if (load_catalog(&cat, s) < 0)
+		return EXIT_USAGE;
+	struct invocation inv = { .a = &a, .wdfd = -1, .sfd = -1, .records = json_array(),
+				  .summary = json_array(), .prog = { .tty = isatty(2) } };
+	sb_init(&inv.prog.stages);
+	int exit_code = EXIT_USAGE, earlier = EXIT_OK;
+	inv.card = catalog_find_card(&cat, a.card);
+	if (!inv.card) {
+		say_error("no card '%s' in %s (hilrun list shows the cards)", a.card, s->cards_dir);
+		goto out;
+	}
+	if (check_filter(inv.card, &a.filter) < 0 || locate(&cat, inv.card, &a, &inv.where) < 0)
+		goto out;
+	inv.ncells = plan_cells(inv.card, &a.filter, &inv.cells);
+	if (!inv.ncells) {
+		say_error("card %s has no cell matching the options given", inv.card->id);
+		goto out;
+	}
+	if (a.dry_run) {
+		exit_code = dry_run(inv.cells, inv.ncells, s, &a, &inv.where);
+		goto out;
+	}
+	if (inv.card->kind == CARD_VFIO) {
+		struct hil_err err;
+		int pf = preflight_vfio(inv.card, inv.where.host, inv.where.capture, &err);
+		if (pf < 0) {
+			say_error("%s", err.msg);
+			exit_code = pf == PREFLIGHT_CONFIG ? EXIT_USAGE : EXIT_LAB;
+			goto out;
+		}
+	}
+	exit_code = EXIT_LAB;
+	if (open_readers(&a, inv.where.rom, &inv.ocr, &inv.font) < 0)
+		goto out;
+	int rc = prepare(&inv, argc, argv, s, &earlier);
+	if (rc) {
+		exit_code = exit_worse(rc, earlier);
+		goto out;
+	}
+
+	for (size_t i = 0; i < inv.ncells && !inv.interrupted; i++) {
+		snprintf(inv.prog.label, sizeof inv.prog.label, "[%zu/%zu] %s", i + 1, inv.ncells,
+			 inv.keys[i]);
+		if (resuming && json_object_get(resuming->finished, inv.keys[i])) {
+			fprintf(stderr, "%s: done before (%s)\n", inv.prog.label,
+				json_string_value(json_object_get(resuming->finished, inv.keys[i])));
+			continue;
+		}
+		run_with_retries(&inv, i, s);
+	}
+	/* What needs a look, named, after the per-cell lines. */
+	size_t si;
+	json_t *sl;
+	json_array_foreach(inv.summary, si, sl)
+		fprintf(stderr, "%s %s\n", si ? "          " : "summary:", json_string_value(sl));
+	if (a.json) {
+		json_dumpf(inv.records, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		fputc('\n', stdout);
+	}
+	/* Interrupted on purpose is done too: the next hilrun does not resume
+	 * what a person stopped. */
+	struct hil_err err;
+	json_t *done = json_pack("{s:s, s:b}", "plan", inv.plan_id, "interrupted", inv.interrupted);
+	if (journal_append(&inv.journal, "plan-done", done, &err) < 0)
+		say_error("warning: %s", err.msg);
+	json_decref(done);
+	exit_code = inv.interrupted ? EXIT_INTERRUPTED
+		    : inv.any_unexpected ? EXIT_UNEXPECTED
+		    : inv.any_lab ? EXIT_LAB : EXIT_OK;
+	exit_code = exit_worse(exit_code, earlier);
+out:
+	invocation_release(&inv);
+	catalog_release(&cat);
+	return exit_code;
+}
+
+/* hilrun resume [--out DIR]: record the runs a dead hilrun or a downed host
+ * left behind and run the cells their plans did not reach. */
+int cmd_resume(int argc, char **argv, struct settings *s)
+{
+	static const struct option longopts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == 'o') {
+			s->out_dir = optarg;
+		} else {
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		say_error("resume: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	struct journal j;
+	struct hil_err err;
+	if (journal_open(&j, s->out_dir, &err) < 0) {
+		say_error("%s", err.msg);
+		return EXIT_LAB;
+	}
+	int plans = 0;
+	int rc = recover_and_resume(&j, &plans);
+	if (!plans)
+		say_error("resume: no unfinished plan in %s", j.path);
+	journal_close(&j);
+	return rc;
+}

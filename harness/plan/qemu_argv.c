@@ -1,0 +1,116 @@
+/* qemu_argv: see qemu_argv.h. */
+#include "qemu_argv.h"
+
+#include <string.h>
+
+int qemu_guest_exit_status(int code)
+{
+	return (code << 1) | 1;
+}
+
+const char *qemu_firmware_bin(const char *firmware)
+{
+	if (!strcmp(firmware, "seabios"))
+		return "/usr/share/seabios/bios-256k.bin";
+	/* The combined image as -bios: variables live in memory for the run,
+	 * so no per-run VARS copy is needed and nothing persists. */
+	if (!strcmp(firmware, "ovmf"))
+		return "/usr/share/ovmf/OVMF.fd";
+	return NULL;
+}
+
+int qemu_argv(struct argv *out, const struct cell *cell, const struct qemu_env *env,
+	      struct hil_err *err)
+{
+	const struct card *card = cell->card;
+
+	if (!qemu_firmware_bin(cell->firmware)) {
+		hil_seterr(err, "firmware '%s' is not supported (seabios, ovmf)", cell->firmware);
+		return -1;
+	}
+	if (card->kind == CARD_VFIO) {
+		if (!env->host) {
+			hil_seterr(err, "card %s is a physical (vfio) card: it needs a station (--host BDF or a stations file)",
+				   card->id);
+			return -1;
+		}
+		if (card->rom == ROM_REQUIRED && !env->rom) {
+			hil_seterr(err, "card %s needs a ROM file (rom required in %s): give --rom FILE or 'rom' in its station",
+				   card->id, card->path);
+			return -1;
+		}
+		if (card->rom == ROM_NONE && env->rom) {
+			hil_seterr(err, "card %s takes no ROM file (rom none in %s)", card->id, card->path);
+			return -1;
+		}
+	}
+
+	argv_push(out, env->qemu);
+	argv_push(out, "-nodefaults");
+	argv_push(out, "-no-user-config");
+	argv_push(out, "-name");
+	argv_pushf(out, "hilrun-%s,debug-threads=on", card->id);
+	argv_push(out, "-machine");
+	argv_pushf(out, "pc,accel=%s", env->accel);
+	argv_push(out, "-m");
+	/* OVMF wants more than SeaBIOS's 128 MiB for its own structures. */
+	argv_pushf(out, "%d", env->memory_mb > 0 ? env->memory_mb
+						  : !strcmp(cell->firmware, "ovmf") ? 256 : 128);
+	argv_push(out, "-bios");
+	argv_push(out, env->firmware_bin ? env->firmware_bin : qemu_firmware_bin(cell->firmware));
+	/* A guest that resets (triple fault, reboot) ends QEMU instead of looping. */
+	argv_push(out, "-no-reboot");
+
+	argv_push(out, "-chardev");
+	argv_pushf(out, "socket,id=qmp,path=%s", env->qmp_socket);
+	argv_push(out, "-mon");
+	argv_push(out, "chardev=qmp,mode=control");
+	argv_push(out, "-chardev");
+	argv_pushf(out, "socket,id=com1,path=%s", env->serial_socket);
+	argv_push(out, "-serial");
+	argv_push(out, "chardev:com1");
+	argv_push(out, "-device");
+	argv_push(out, "isa-debug-exit,iobase=" GUEST_EXIT_PORT ",iosize=0x04");
+
+	switch (cell->guest->media) {
+	case MEDIA_DISK:
+		/* snapshot=on: the guest may write, the image never changes. */
+		argv_push(out, "-drive");
+		argv_pushf(out, "if=ide,format=raw,snapshot=on,file=%s", env->guest_image);
+		argv_push(out, "-boot");
+		argv_push(out, "order=c,strict=on");
+		break;
+	}
+
+	if (card->kind == CARD_EMULATED) {
+		argv_push(out, "-device");
+		argv_push(out, card->qemu_device);
+		argv_push(out, "-display");
+		argv_push(out, "none");
+		argv_push(out, "-vnc");
+		argv_pushf(out, "unix:%s", env->vnc_socket);
+	} else {
+		/* The card's output goes to its own connector, captured by the
+		 * station's capture device; QEMU draws nothing. */
+		argv_push(out, "-vga");
+		argv_push(out, "none");
+		argv_push(out, "-display");
+		argv_push(out, "none");
+		argv_push(out, "-device");
+		struct strbuf dev = STRBUF_INIT;
+		sb_addf(&dev, "vfio-pci,host=%s", env->host);
+		if (card->x_vga)
+			sb_adds(&dev, ",x-vga=on");
+		if (env->rom)
+			sb_addf(&dev, ",romfile=%s", env->rom);
+		argv_push(out, sb_str(&dev));
+		sb_release(&dev);
+	}
+
+	for (size_t i = 0; i < cell->variant->args.n; i++)
+		argv_push(out, cell->variant->args.v[i]);
+
+	if (env->start_paused)
+		argv_push(out, "-S");
+	return 0;
+}

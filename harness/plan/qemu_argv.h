@@ -1,0 +1,39 @@
+/* qemu_argv: turn a cell (card x firmware x guest x variant) and where it runs
+ * into the exact QEMU argv. Never a shell string: each option is one word.
+ *
+ * Ownership: qemu_argv appends freshly allocated words to the caller's
+ * struct argv; struct qemu_env only borrows its strings. */
+#ifndef HIL_QEMU_ARGV_H
+#define HIL_QEMU_ARGV_H
+
+#include "catalog.h"
+#include "plan.h"
+#include "util.h"
+
+/* The runtime side of a cell: paths, accelerator, and for a vfio card the
+ * host device. Strings are borrowed. */
+struct qemu_env {
+	const char *qemu;         /* QEMU binary */
+	const char *accel;        /* "kvm" or "tcg" */
+	const char *firmware_bin; /* -bios file for seabios */
+	const char *guest_image;  /* the guest's boot image */
+	const char *qmp_socket;   /* hilrun listens, QEMU connects */
+	const char *serial_socket;/* hilrun listens, QEMU connects */
+	const char *vnc_socket;   /* emulated cards: QEMU's VNC server listens here */
+	const char *host;         /* vfio cards: host PCI address */
+	const char *rom;          /* vfio cards: ROM file, or NULL */
+	int memory_mb;
+	int start_paused;         /* -S: hilrun connects VNC, then sends cont */
+};
+
+/* The exit status QEMU gives when the guest writes code to isa-debug-exit. */
+#define GUEST_EXIT_PORT "0xf4"
+int qemu_guest_exit_status(int code);
+
+int qemu_argv(struct argv *out, const struct cell *cell, const struct qemu_env *env,
+	      struct hil_err *err);
+
+/* Default firmware image for a firmware name; NULL if unknown. */
+const char *qemu_firmware_bin(const char *firmware);
+
+#endif
