@@ -213,12 +213,17 @@ unsigned long qmp_send(struct qmp *q, const char *cmd, int64_t deadline, struct 
 	return id;
 }
 
-int qmp_take_reply(struct qmp *q, unsigned long id)
+int qmp_take_reply(struct qmp *q, unsigned long id, json_t **ret)
 {
+	if (ret)
+		*ret = NULL;
 	if (!q->reply)
 		return 0;
 	json_t *rid = json_object_get(q->reply, "id");
 	int mine = json_is_integer(rid) && (unsigned long)json_integer_value(rid) == id;
+	json_t *value = json_object_get(q->reply, "return");
+	if (mine && ret && value)
+		*ret = json_incref(value);
 	json_decref(q->reply);
 	q->reply = NULL;
 	return mine;

@@ -46,9 +46,10 @@ int qmp_pump(struct qmp *q, struct hil_err *err);
  * liveness ping). Returns its id, or 0 on error (err). Only one command may
  * be in flight: a later qmp_execute drops this reply. */
 unsigned long qmp_send(struct qmp *q, const char *cmd, int64_t deadline, struct hil_err *err);
-/* After qmp_pump: 1 if the reply to id has arrived (it is consumed), 0 if
- * not yet. Replies to other ids are dropped. */
-int qmp_take_reply(struct qmp *q, unsigned long id);
+/* After qmp_pump: 1 if the reply to id has arrived (it is consumed, its
+ * "return" value in *ret if ret is not NULL: a new reference, NULL for an
+ * error reply), 0 if not yet. Replies to other ids are dropped. */
+int qmp_take_reply(struct qmp *q, unsigned long id, json_t **ret);
 
 /* Oldest queued event (an object with "event", "data", "timestamp"), or NULL. */
 json_t *qmp_pop_event(struct qmp *q);

@@ -2,6 +2,8 @@
 #include "judge.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,4 +90,128 @@ int judge_find(const char *screen_text, const char *needle, double threshold,
 		p = eol ? eol + 1 : NULL;
 	}
 	return m->score >= threshold;
+}
+
+static void because(struct judgement *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void because(struct judgement *j, const char *fmt, ...)
+{
+	j->ok = 0;
+	if (j->why[0])
+		return; /* the first mismatch is the one that counts */
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(j->why, sizeof j->why, fmt, ap);
+	va_end(ap);
+}
+
+/* Row r of an exact reading as the guest would have written it. */
+static void screen_row(const struct reading *rd, int row, char *buf)
+{
+	buf[0] = '\0';
+	if (row >= 0 && row < rd->screen->rows)
+		textmode_row_ascii(rd->screen, row, buf);
+}
+
+struct judgement judge_post_banner(const struct reading *rd, json_t *evidence)
+{
+	struct judgement j = { .ok = 1 };
+	json_object_set_new(evidence, "expected", json_string(JUDGE_SEABIOS_BANNER));
+	if (rd->grid) {
+		char buf[TEXT_COLS_MAX * 3 + 1];
+		for (int row = 0; row < rd->screen->rows; row++) {
+			screen_row(rd, row, buf);
+			if (strstr(buf, JUDGE_SEABIOS_BANNER)) {
+				json_object_set_new(evidence, "match",
+						    json_pack("{s:i, s:s}", "row", row, "text", buf));
+				return j;
+			}
+		}
+		json_object_set_new(evidence, "match", json_null());
+		because(&j, "no row of the screen shows the firmware's banner");
+		return j;
+	}
+	struct text_match m;
+	if (!judge_find(rd->text, JUDGE_SEABIOS_BANNER, JUDGE_POST_THRESHOLD, &m))
+		because(&j, "the firmware's banner is not on the screen (best %.2f)", m.score);
+	json_object_set_new(evidence, "match", json_pack("{s:f, s:i, s:f}", "score", m.score, "line",
+							 m.line, "threshold", JUDGE_POST_THRESHOLD));
+	return j;
+}
+
+struct judgement judge_post_drawn(const struct frame *f, const char *decoded, json_t *evidence)
+{
+	struct judgement j = { .ok = 1 };
+	const size_t n = (size_t)f->width * (size_t)f->height;
+	size_t differ = 0;
+	for (size_t i = 1; i < n; i++)
+		differ += memcmp(f->rgb, f->rgb + i * 3, 3) != 0;
+	json_object_set_new(evidence, "rule", json_string("the firmware drew on the screen"));
+	json_object_set_new(evidence, "pixels_not_background", json_integer((json_int_t)differ));
+	if (!differ) {
+		because(&j, "the %dx%d screen is one colour: nothing drawn", f->width, f->height);
+	} else if (decoded && strstr(decoded, JUDGE_QEMU_PLACEHOLDER)) {
+		because(&j, "QEMU's placeholder (\"%s\"): the firmware never set up the display",
+			JUDGE_QEMU_PLACEHOLDER);
+		j.placeholder = 1;
+	}
+	return j;
+}
+
+/* The guest saw the card under test among its PCI display devices. */
+static void card_seen(const struct guest_said *g, const char *want, json_t *evidence,
+		      struct judgement *j)
+{
+	int seen = 0;
+	size_t i;
+	json_t *dev;
+	json_array_foreach(g->pci, i, dev)
+		seen |= !strcmp(json_string_value(json_object_get(dev, "id")) ?: "", want);
+	json_object_set_new(evidence, "card_pci_id", json_string(want));
+	json_object_set_new(evidence, "card_seen_by_guest", json_boolean(seen));
+	if (!seen)
+		because(j, "the guest found no PCI display device %s", want);
+}
+
+struct judgement judge_text(const struct reading *rd, const struct guest_said *g,
+			    const char *card_pci_id, json_t *evidence)
+{
+	struct judgement j = { .ok = 1 };
+	json_t *matches = json_array();
+	size_t i;
+	json_t *line;
+	if (json_array_size(g->text_lines) == 0)
+		because(&j, "the guest reported no text lines");
+	if (rd->grid) {
+		/* Exact: each reported line is the whole text of its row. */
+		char buf[TEXT_COLS_MAX * 3 + 1];
+		json_array_foreach(g->text_lines, i, line) {
+			const char *text = json_string_value(json_object_get(line, "text"));
+			int row = (int)json_integer_value(json_object_get(line, "row"));
+			screen_row(rd, row, buf);
+			int found = !strcmp(buf, text);
+			json_array_append_new(matches, json_pack("{s:i, s:s, s:s, s:b}", "row", row,
+								 "expected", text, "screen", buf,
+								 "found", found));
+			if (!found)
+				because(&j, "row %d shows '%s', the guest wrote '%s'", row, buf, text);
+		}
+		json_object_set_new(evidence, "match_rule", json_string("exact, at the reported row"));
+	} else {
+		json_array_foreach(g->text_lines, i, line) {
+			const char *text = json_string_value(json_object_get(line, "text"));
+			struct text_match m;
+			int found = judge_find(rd->text, text, JUDGE_TEXT_THRESHOLD, &m);
+			json_array_append_new(matches,
+					      json_pack("{s:O, s:s, s:f, s:i, s:b}", "row",
+							json_object_get(line, "row"), "expected", text,
+							"score", m.score, "line", m.line, "found", found));
+			if (!found)
+				because(&j, "reported line not on screen: '%s' (best %.2f)", text, m.score);
+		}
+		json_object_set_new(evidence, "threshold", json_real(JUDGE_TEXT_THRESHOLD));
+	}
+	json_object_set_new(evidence, "lines", matches);
+	if (card_pci_id)
+		card_seen(g, card_pci_id, evidence, &j);
+	return j;
 }

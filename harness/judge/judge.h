@@ -1,18 +1,25 @@
-/* judge: the rules that turn evidence into stage outcomes.
+/* judge: the rules that turn evidence into stage outcomes. A rule takes a
+ * reading of the screen (screen.h) and what the guest reported, and
+ * returns a judgement with its words; the evidence it rests on goes into
+ * a JSON object for the record. Rules keep nothing and touch no run.
  *
- * While the screen is read by tesseract (which misreads fixed-font text:
+ * A screen read cell by cell (reading.grid) is judged exactly: a reported
+ * line must be the whole text of its row. While the screen is read by
+ * tesseract (which misreads fixed-font text:
  * "VGA" as "UGA", case slips, dropped characters), a line counts as shown when
  * it appears on the screen with a similarity of at least the stage's
  * threshold: 1 - (edit distance of the best-matching stretch of a screen line)
  * / (length of the expected line), compared case-insensitively with runs of
- * spaces collapsed. The exact decoder of a later issue replaces this with
- * exact, row-accurate matching.
+ * spaces collapsed.
  *
- * Ownership: pure functions; nothing is kept. */
+ * Ownership: pure functions; nothing is kept. Inputs are borrowed. */
 #ifndef HIL_JUDGE_H
 #define HIL_JUDGE_H
 
+#include <jansson.h>
 #include <stddef.h>
+#include "image.h"
+#include "screen.h"
 
 #define JUDGE_POST_THRESHOLD 0.80
 #define JUDGE_TEXT_THRESHOLD 0.85
@@ -29,5 +36,33 @@ double judge_similarity(const char *line, size_t line_len, const char *needle);
 /* Search every line of screen_text; returns 1 if the best score reaches threshold. */
 int judge_find(const char *screen_text, const char *needle, double threshold,
 	       struct text_match *m);
+
+/* What the guest reported that the rules compare the screen to. */
+struct guest_said {
+	json_t *text_lines; /* [{row, text}]: its "text line" reports */
+	json_t *pci;        /* [{bdf, id, class}]: its "pci display" reports */
+};
+
+struct judgement {
+	int ok;
+	char why[256];   /* when not ok: the first mismatch, in words */
+	int placeholder; /* the screen is QEMU's placeholder: nothing will draw on it now */
+};
+
+/* QEMU shows this, in its own font, on a display no guest code has set up
+ * yet: it is not the firmware's output. */
+#define JUDGE_QEMU_PLACEHOLDER "Guest has not initialized the display"
+
+/* post, SeaBIOS: the firmware's banner is on the screen. */
+struct judgement judge_post_banner(const struct reading *rd, json_t *evidence);
+/* post, a firmware that draws no text banner (OVMF: a logo, its boot
+ * manager's lines): it drew something. A frame of one colour is nothing
+ * drawn; QEMU's placeholder (decoded: the frame's text as the exact
+ * decoder reads it, or NULL) is not the firmware's. */
+struct judgement judge_post_drawn(const struct frame *f, const char *decoded, json_t *evidence);
+/* text: every line the guest reported is on the screen; and if card_pci_id
+ * is given, the guest saw that card among its PCI display devices. */
+struct judgement judge_text(const struct reading *rd, const struct guest_said *g,
+			    const char *card_pci_id, json_t *evidence);
 
 #endif

@@ -30,16 +30,17 @@ const char *accel_probe_dev_kvm(char *reason, size_t n)
 	return "kvm";
 }
 
-/* Boot the firmware under KVM with nothing to boot: 1 if it printed on the
- * serial console (it runs), 0 if KVM stopped it or it stayed silent. */
-static int kvm_trial(const char *qemu, const char *firmware_bin, char *reason, size_t n)
+const char *accel_trial_names[] = { "ran", "stopped", "exited", "silent", "error" };
+
+enum accel_trial accel_trial(const char *qemu, const char *firmware_bin, const char *accel,
+			     int window_ms, char *reason, size_t n)
 {
 	struct hil_err err;
 	char dir[] = "/tmp/hilrun-accel-XXXXXX";
 	if (!mkdtemp(dir)) {
-		snprintf(reason, n, "cannot make a directory for the KVM trial: %s; using TCG",
+		snprintf(reason, n, "cannot make a directory for the %s trial: %s", accel,
 			 strerror(errno));
-		return 0;
+		return TRIAL_ERROR;
 	}
 	char *serial = xasprintf("%s/serial", dir), *log = xasprintf("%s/qemu.log", dir);
 	struct argv a = ARGV_INIT;
@@ -49,7 +50,7 @@ static int kvm_trial(const char *qemu, const char *firmware_bin, char *reason, s
 	argv_push(&a, "-machine");
 	argv_push(&a, "pc");
 	argv_push(&a, "-accel");
-	argv_push(&a, "kvm");
+	argv_push(&a, accel);
 	argv_push(&a, "-m");
 	argv_push(&a, "256");
 	argv_push(&a, "-bios");
@@ -60,10 +61,10 @@ static int kvm_trial(const char *qemu, const char *firmware_bin, char *reason, s
 	argv_pushf(&a, "file:%s", serial);
 	struct proc p;
 	proc_init(&p);
-	int ok = 0;
-	const int64_t t0 = now_ms(), deadline = t0 + ACCEL_TRIAL_MS;
+	enum accel_trial res = TRIAL_ERROR;
+	const int64_t t0 = now_ms(), deadline = t0 + window_ms;
 	if (proc_spawn(&p, &a, log, &err) < 0) {
-		snprintf(reason, n, "KVM trial: %s; using TCG", err.msg);
+		snprintf(reason, n, "%s trial: %s", accel, err.msg);
 	} else {
 		for (;;) {
 			size_t len = 0;
@@ -74,28 +75,30 @@ static int kvm_trial(const char *qemu, const char *firmware_bin, char *reason, s
 			free(ser);
 			if (stopped) {
 				snprintf(reason, n,
-					 "%s stopped under KVM (\"KVM internal error\", after %lld ms): "
-					 "using TCG for it",
-					 firmware_bin, (long long)(now_ms() - t0));
+					 "%s stopped under %s with no card and nothing to boot (\"KVM "
+					 "internal error\", after %lld ms)",
+					 firmware_bin, accel, (long long)(now_ms() - t0));
+				res = TRIAL_STOPPED;
 				break;
 			}
 			if (ser && len > 0) {
-				snprintf(reason, n, "%s ran under KVM in a trial boot (console after %lld ms)",
-					 firmware_bin, (long long)(now_ms() - t0));
-				ok = 1;
+				snprintf(reason, n, "%s ran under %s in a trial boot (console after %lld ms)",
+					 firmware_bin, accel, (long long)(now_ms() - t0));
+				res = TRIAL_RAN;
 				break;
 			}
 			if (proc_poll(&p)) {
 				char how[128];
 				proc_describe(&p, how, sizeof how);
-				snprintf(reason, n, "%s under KVM: QEMU %s in a trial boot; using TCG",
-					 firmware_bin, how);
+				snprintf(reason, n, "%s under %s: QEMU %s in a trial boot", firmware_bin,
+					 accel, how);
+				res = TRIAL_EXITED;
 				break;
 			}
 			if (now_ms() >= deadline) {
-				snprintf(reason, n,
-					 "%s printed nothing under KVM in %d ms (trial boot): using TCG",
-					 firmware_bin, ACCEL_TRIAL_MS);
+				snprintf(reason, n, "%s printed nothing under %s in %d ms (trial boot)",
+					 firmware_bin, accel, window_ms);
+				res = TRIAL_SILENT;
 				break;
 			}
 			proc_wait(&p, now_ms() + 100);
@@ -109,7 +112,37 @@ static int kvm_trial(const char *qemu, const char *firmware_bin, char *reason, s
 	rmdir(dir);
 	free(serial);
 	free(log);
-	return ok;
+	return res;
+}
+
+static json_t *cache_load(const char *cache_path)
+{
+	json_error_t jerr;
+	json_t *cache = cache_path ? json_load_file(cache_path, 0, &jerr) : NULL;
+	if (!json_is_object(cache)) {
+		json_decref(cache);
+		cache = json_object();
+	}
+	return cache;
+}
+
+static void cache_store(const char *cache_path, json_t *cache)
+{
+	if (!cache_path)
+		return;
+	char *text = json_dumps(cache, JSON_INDENT(2) | JSON_SORT_KEYS);
+	struct hil_err err;
+	if (text)
+		write_file_atomic(cache_path, text, strlen(text), &err);
+	free(text);
+}
+
+/* The cache's key for a firmware image under a QEMU binary on this boot. */
+static char *cache_key(const char *prefix, const char *firmware_bin, const char *qemu)
+{
+	char boot[64];
+	host_boot_id(boot, sizeof boot);
+	return xasprintf("%s%s|%s|%s", prefix, firmware_bin, qemu, boot);
 }
 
 const char *accel_choose(const char *qemu, const char *firmware, const char *firmware_bin,
@@ -119,18 +152,8 @@ const char *accel_choose(const char *qemu, const char *firmware, const char *fir
 	if (strcmp(dev, "kvm") || !strcmp(firmware, "seabios"))
 		return dev;
 
-	char boot[64];
-	host_boot_id(boot, sizeof boot);
-	char *key = xasprintf("%s|%s|%s", firmware_bin, qemu, boot);
-	json_t *cache = NULL;
-	if (cache_path) {
-		json_error_t jerr;
-		cache = json_load_file(cache_path, 0, &jerr);
-	}
-	if (!json_is_object(cache)) {
-		json_decref(cache);
-		cache = json_object();
-	}
+	char *key = cache_key("", firmware_bin, qemu);
+	json_t *cache = cache_load(cache_path);
 	json_t *hit = json_object_get(cache, key);
 	const char *accel = json_string_value(json_object_get(hit, "accel"));
 	const char *why = json_string_value(json_object_get(hit, "reason"));
@@ -141,19 +164,57 @@ const char *accel_choose(const char *qemu, const char *firmware, const char *fir
 		free(key);
 		return res;
 	}
-	const char *res = kvm_trial(qemu, firmware_bin, reason, n) ? "kvm" : "tcg";
-	if (cache_path) {
-		char when[32];
-		utc_iso8601(when);
-		json_object_set_new(cache, key, json_pack("{s:s, s:s, s:s}", "accel", res, "reason",
-							  reason, "probed_at", when));
-		char *text = json_dumps(cache, JSON_INDENT(2) | JSON_SORT_KEYS);
-		struct hil_err err;
-		if (text)
-			write_file_atomic(cache_path, text, strlen(text), &err);
-		free(text);
-	}
+	char words[256];
+	enum accel_trial t = accel_trial(qemu, firmware_bin, "kvm", ACCEL_TRIAL_MS, words, sizeof words);
+	const char *res = t == TRIAL_RAN ? "kvm" : "tcg";
+	snprintf(reason, n, "%s%s", words, t == TRIAL_RAN ? "" : ": using TCG for it");
+	char when[32];
+	utc_iso8601(when);
+	json_object_set_new(cache, key, json_pack("{s:s, s:s, s:s, s:s}", "accel", res, "reason", reason,
+						  "trial", accel_trial_names[t], "probed_at", when));
+	cache_store(cache_path, cache);
 	json_decref(cache);
 	free(key);
 	return res;
+}
+
+int accel_host_stops(const char *qemu, const char *firmware_bin, const char *accel,
+		     const char *cache_path, int window_ms, char *reason, size_t n)
+{
+	if (!accel || strcmp(accel, "kvm"))
+		return 0; /* only KVM stops a VM with an internal error */
+	json_t *cache = cache_load(cache_path);
+	/* accel_choose's own trial of this firmware answers it, if it ran. */
+	char *key = cache_key("", firmware_bin, qemu);
+	json_t *hit = json_object_get(cache, key);
+	free(key);
+	const char *trial = json_string_value(json_object_get(hit, "trial"));
+	if (trial && (!strcmp(trial, "stopped") || !strcmp(trial, "ran"))) {
+		snprintf(reason, n, "%s (remembered in %s)",
+			 json_string_value(json_object_get(hit, "reason")) ?: trial, cache_path);
+		int stops = !strcmp(trial, "stopped");
+		json_decref(cache);
+		return stops;
+	}
+	key = cache_key("stops|", firmware_bin, qemu);
+	hit = json_object_get(cache, key);
+	if (json_is_boolean(json_object_get(hit, "stops"))) {
+		snprintf(reason, n, "%s (remembered in %s)",
+			 json_string_value(json_object_get(hit, "reason")) ?: "", cache_path);
+		int stops = json_is_true(json_object_get(hit, "stops"));
+		json_decref(cache);
+		free(key);
+		return stops;
+	}
+	enum accel_trial t = accel_trial(qemu, firmware_bin, accel, window_ms, reason, n);
+	if (t != TRIAL_ERROR) {
+		char when[32];
+		utc_iso8601(when);
+		json_object_set_new(cache, key, json_pack("{s:b, s:s, s:s}", "stops", t == TRIAL_STOPPED,
+							  "reason", reason, "probed_at", when));
+		cache_store(cache_path, cache);
+	}
+	json_decref(cache);
+	free(key);
+	return t == TRIAL_STOPPED;
 }

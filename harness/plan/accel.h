@@ -29,4 +29,21 @@ const char *accel_choose(const char *qemu, const char *firmware, const char *fir
 /* /dev/kvm alone: "kvm" if it opens and answers API version 12. */
 const char *accel_probe_dev_kvm(char *reason, size_t n);
 
+/* A trial boot of a firmware image under an accelerator, with no card and
+ * nothing to boot: it printed on its console (ran), KVM stopped it with an
+ * internal error (stopped), QEMU exited, it stayed silent for window_ms,
+ * or the trial itself failed. reason gets a sentence. */
+enum accel_trial { TRIAL_RAN, TRIAL_STOPPED, TRIAL_EXITED, TRIAL_SILENT, TRIAL_ERROR };
+extern const char *accel_trial_names[];
+enum accel_trial accel_trial(const char *qemu, const char *firmware_bin, const char *accel,
+			     int window_ms, char *reason, size_t n);
+
+/* A run's VM stopped with an internal error under accel: does the same
+ * firmware stop under it with no card at all (the host's fault, not the
+ * card's)? Answered from the cache (accel_choose's trial, or an earlier
+ * answer on this boot), else by a trial of window_ms, which is remembered.
+ * 1 yes (reason says so), 0 no or not known. */
+int accel_host_stops(const char *qemu, const char *firmware_bin, const char *accel,
+		     const char *cache_path, int window_ms, char *reason, size_t n);
+
 #endif

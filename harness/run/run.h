@@ -1,20 +1,13 @@
-/* run: one run of one cell, supervised in a single poll() loop over QMP, the
- * serial port, the VNC capture, the QEMU process (pidfd), a signalfd and
- * monotonic deadlines.
+/* run: one run of one cell, from nothing to its record. It chooses the
+ * accelerator, journals the start (so that a host or hilrun going down
+ * leaves a run to recover), starts QEMU (start.c), lets the engine
+ * (engine.h) decide the stages from the events supervise.c gathers, and
+ * writes the record (record.h) with the run's evidence.
  *
- * The life of a run is a sequence of phases (wait for the guest to hold at a
- * checkpoint, check the screen, release the guest, ...); every event (serial
- * line, QMP event, frame, QEMU exit, signal, deadline) is handled in the
- * phase it arrives in, so "QEMU died while we waited for a frame" is a
- * defined transition, not a crash.
- *
- * A calibration screen at the end teaches the run the card's own glyphs;
- * stages whose frames the decoder's font could not read exactly are judged
- * again with them (the verdict is computed from the final stage outcomes).
- *
- * Outcome rules: `fail` is about the thing under test (card, firmware, guest,
- * QEMU); `error` is about the harness or the lab (capture unreachable, guest
- * image missing, record not writable). See docs/run-record.md.
+ * Outcome rules: `fail` is about the thing under test (card, firmware,
+ * guest, QEMU); `error` is about the harness or the lab (capture
+ * unreachable, guest image missing, record not writable). See
+ * docs/run-record.md and docs/architecture.md.
  *
  * Ownership: struct run_result owns its strings and record; release it with
  * run_result_release. struct run_opts only borrows. */

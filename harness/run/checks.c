@@ -1,0 +1,314 @@
+/* checks: the engine's screen checks, the actions of the check phases.
+ * While the guest holds, every frame is read (screen.h) and judged
+ * (judge.h) against what the guest reported; the first that agrees passes
+ * the stage and releases the guest. If none does within the window, the
+ * stage fails (or, with no frame at all, the capture is a lab error) and
+ * the guest is released anyway: its later stages are still evidence.
+ *
+ * Calibration: the guest's screen of all 256 codes teaches the run the
+ * card's own glyphs; post and text frames that the decoder's font did not
+ * read exactly are read and judged again with them.
+ *
+ * Ownership: as engine.h. */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calib.h"
+#include "evidence.h"
+#include "pattern.h"
+
+/* The screen is QEMU's placeholder while the guest holds: nothing will draw
+ * on it now, so the check ends soon rather than at its window's end. */
+static void placeholder_settles(struct engine *e)
+{
+	int64_t settled = e->check_started + engine_scaled(e, ENGINE_PLACEHOLDER_MS);
+	if (settled < e->deadline)
+		e->deadline = settled;
+}
+
+static void look_again(struct engine *e)
+{
+	e->next_frame_at = e->now + ENGINE_FRAME_RETRY_MS;
+}
+
+/* The card's PCI id when the guest lists PCI display devices (the text
+ * rule then requires the card among them), else NULL. */
+static const char *card_to_see(const struct engine *e, char buf[PCI_ID_MAX])
+{
+	const struct card *card = e->set.cell->card;
+	return e->set.cell->guest->reports_pci ? pci_id(card->vendor, card->device, buf) : NULL;
+}
+
+/* Apply stage s's rule to a reading. */
+static struct judgement judge_stage(struct engine *e, enum stage_id s, const struct reading *rd,
+				    json_t *evidence)
+{
+	char want[PCI_ID_MAX];
+	if (s == ST_POST)
+		return judge_post_banner(rd, evidence);
+	return judge_text(rd, &e->said, card_to_see(e, want), evidence);
+}
+
+/* A frame at the post or text hold: read it and apply the stage's rule. */
+enum step check_screen(struct engine *e, const struct event *ev)
+{
+	enum stage_id s = current_stage(e);
+	json_t *info = stage_info(e, s);
+	const struct guest *guest = e->set.cell->guest;
+	e->looks++;
+	frame_copy(&e->last, ev->frame);
+	struct judgement j;
+	if (s == ST_POST && guest->post == POST_FIRMWARE_OUTPUT) {
+		/* Nothing to read: what counts is that something was drawn. */
+		reading_release(&e->reading);
+		e->reading.text = xstrdup("");
+		e->reader_name = "none";
+		char *decoded = screen_decode_text(&e->reader, &e->last);
+		j = judge_post_drawn(&e->last, decoded, info);
+		free(decoded);
+	} else {
+		screen_read(&e->reader, &e->last, &e->reading, info);
+		e->reader_name = e->reading.reader;
+		if (!e->reading.text)
+			return lab_error(e, "reader", e->reading.error);
+		j = judge_stage(e, s, &e->reading, info);
+		if (!j.ok && e->reading.grid && strstr(e->reading.text, JUDGE_QEMU_PLACEHOLDER))
+			j.placeholder = 1;
+	}
+	if (!j.ok) {
+		json_object_set_new(info, "last_mismatch", json_string(j.why));
+		if (j.placeholder)
+			placeholder_settles(e);
+		look_again(e);
+		return STAY;
+	}
+	keep_evidence(e, s);
+	stage_end(e, s, "pass",
+		  s != ST_POST				     ? "every reported line is on the screen"
+		  : guest->post == POST_FIRMWARE_OUTPUT ? "the firmware drew on the screen"
+							: "the firmware's banner is on the screen");
+	release_guest(e);
+	return NEXT;
+}
+
+/* Read stage s's judged frame again with the card's own glyphs and record
+ * it under STAGE_reread. If decide is set and that reading is trusted,
+ * apply the stage's rule to it: the card's own glyphs are the better
+ * witness, so that outcome stands, and the stage's record says if it
+ * changed. */
+static void reread(struct engine *e, enum stage_id s, const struct calib_result *cal,
+		   json_t *cinfo, int decide)
+{
+	const char *name = stage_names[s];
+	char key[32];
+	snprintf(key, sizeof key, "%s_reread", name);
+	if (!e->judged[s].rgb) {
+		json_object_set_new(cinfo, key, json_pack("{s:s}", "error", "no frame was judged"));
+		return;
+	}
+	struct hil_err err;
+	struct text_screen *screen = xmalloc(sizeof *screen);
+	if (textmode_decode(&e->judged[s], &cal->font, e->reader.rule, screen, &err) < 0) {
+		json_object_set_new(cinfo, key, json_pack("{s:s}", "error", err.msg));
+		free(screen);
+		return;
+	}
+	struct reading rd = { .reader = "calibration", .grid = 1, .screen = screen,
+			      .text = textmode_text(screen) };
+	float conf = textmode_min_confidence(screen);
+	json_t *rows = json_array();
+	for (const char *line = rd.text; line;) {
+		const char *nl = strchr(line, '\n');
+		json_array_append_new(rows, nl ? json_stringn(line, (size_t)(nl - line))
+					       : json_string(line));
+		line = nl ? nl + 1 : NULL;
+	}
+	json_object_set_new(cinfo, key, json_pack("{s:f, s:o}", "confidence", conf, "text", rows));
+
+	struct stage_result *st = &e->stages[s];
+	snprintf(key, sizeof key, "%s_rejudged", name);
+	if (!decide || !st->outcome || (strcmp(st->outcome, "pass") && strcmp(st->outcome, "fail"))) {
+		/* nothing to decide */
+	} else if (conf < TEXTMODE_TRUST) {
+		json_object_set_new(cinfo, key,
+				    json_pack("{s:s, s:f}", "error",
+					      "the learned glyphs do not read this frame with confidence",
+					      "confidence", conf));
+	} else {
+		json_t *info = json_object();
+		struct judgement j = judge_stage(e, s, &rd, info);
+		const char *now = j.ok ? "pass" : "fail";
+		json_object_set_new(info, "outcome", json_string(now));
+		json_object_set_new(info, "previous", json_string(st->outcome));
+		json_object_set_new(info, "confidence", json_real(conf));
+		json_object_set_new(st->info, "reader", json_string("calibration"));
+		if (strcmp(now, st->outcome)) {
+			st->outcome = now;
+			json_object_set_new(st->info, "detail",
+					    json_sprintf("re-judged with the card's own glyphs (calibration): %s",
+							 j.ok ? "the screen agrees with the guest" : j.why));
+			st->verdict[0] = '\0';
+			if (!j.ok)
+				snprintf(st->verdict, sizeof st->verdict, "%s", stage_fail_verdict(s));
+		}
+		json_object_set_new(cinfo, key, info);
+	}
+	reading_release(&rd);
+	free(screen);
+}
+
+/* The codes as ranges, "b0-df,f0-f2". */
+static void code_ranges(const uint8_t *set, struct strbuf *out)
+{
+	for (int c = 0; c < 256; c++) {
+		if (!set[c])
+			continue;
+		int last = c;
+		while (last + 1 < 256 && set[last + 1])
+			last++;
+		sb_addf(out, "%s%02x-%02x", out->len ? "," : "", c, last);
+		c = last;
+	}
+}
+
+/* The calibration frame: learn the glyphs, record them and what the frames
+ * judged earlier read with them, release the guest. Calibration is
+ * evidence within the text stage, not a stage of its own. */
+enum step learn_calibration(struct engine *e, const struct event *ev)
+{
+	struct hil_err err;
+	e->looks++;
+	frame_copy(&e->last, ev->frame);
+	struct calib_result *cal = xmalloc(sizeof *cal);
+	if (calib_learn(&e->last, &e->calib, cal, &err) < 0) {
+		/* Perhaps a stale frame: look again until the window closes. */
+		json_object_set_new(stage_info(e, ST_TEXT), "calibration",
+				    json_pack("{s:s, s:i}", "error", err.msg, "looks", e->looks));
+		free(cal);
+		look_again(e);
+		return STAY;
+	}
+	json_t *info = json_object();
+	evidence_frame(e->set.tmp_dir, "calibration.png", &e->last, info, "frame");
+	json_object_del(info, "frame_error");
+	uint8_t diff[256];
+	const struct vgafont *font = e->set.font;
+	int ndiff = font ? calib_differences(&cal->font, font, diff, 256) : -1;
+	json_t *codes = json_array();
+	for (int i = 0; i < ndiff && i < 256; i++)
+		json_array_append_new(codes, json_sprintf("%02x", diff[i]));
+	struct strbuf ninth = STRBUF_INIT;
+	code_ranges(cal->ninth_copied, &ninth);
+	json_object_set_new(info, "glyphs_differing_from_font", json_integer(ndiff));
+	json_object_set_new(info, "differing_codes", codes);
+	json_object_set_new(info, "ninth_column_copied", json_string(sb_str(&ninth)));
+	json_object_set_new(info, "colours",
+			    json_pack("{s:[i,i,i], s:[i,i,i]}", "fg", cal->fg[0], cal->fg[1], cal->fg[2],
+				      "bg", cal->bg[0], cal->bg[1], cal->bg[2]));
+	sb_release(&ninth);
+	/* Where the decoder's font is not the card's, or the decoder could not
+	 * read a stage's frame by itself, the card's own glyphs judge it again. */
+	for (enum stage_id s = ST_POST; s <= ST_TEXT; s++) {
+		const char *reader = json_string_value(json_object_get(stage_info(e, s), "reader"));
+		reread(e, s, cal, info, ndiff != 0 || !reader || strcmp(reader, "textmode"));
+	}
+	json_object_set_new(info, "looks", json_integer(e->looks));
+	json_object_set_new(stage_info(e, ST_TEXT), "calibration", info);
+	free(cal);
+	release_guest(e);
+	return NEXT;
+}
+
+/* The pattern frame: the mode's size (a capture device's frame may be
+ * scaled), every block as the spec says, this run's code. */
+enum step check_pattern(struct engine *e, const struct event *ev)
+{
+	json_t *info = stage_info(e, ST_GRAPHICS);
+	struct pattern_result pr;
+	struct hil_err err;
+	e->looks++;
+	frame_copy(&e->last, ev->frame);
+	reading_release(&e->reading);
+	e->reader_name = "pattern";
+	int rc = pattern_check(&e->last, e->gfx_width, e->gfx_height, e->gfx_code,
+			       e->set.own_display, &pr, &err);
+	if (rc < 0) {
+		json_object_set_new(info, "last_mismatch", json_string(err.msg));
+	} else if (rc == 0) {
+		json_object_set_new(info, "last_mismatch", json_string(pr.why));
+		json_object_set_new(info, "bad_blocks", json_integer(pr.bad_blocks));
+		json_object_set_new(info, "code_on_screen", json_sprintf("%08x", pr.code_read));
+	}
+	if (rc != 1) {
+		look_again(e);
+		return STAY;
+	}
+	json_object_del(info, "last_mismatch");
+	json_object_set_new(info, "bad_blocks", json_integer(0));
+	json_object_set_new(info, "code_on_screen", json_sprintf("%08x", pr.code_read));
+	keep_evidence(e, ST_GRAPHICS);
+	char *d = xasprintf("the %dx%d pattern with this run's code %08x is on the screen",
+			    e->gfx_width, e->gfx_height, e->gfx_code);
+	stage_end(e, ST_GRAPHICS, "pass", d);
+	free(d);
+	release_guest(e);
+	return NEXT;
+}
+
+/* Beside a frame that is not the pattern: where it differs. */
+static void keep_pattern_diff(struct engine *e, json_t *info)
+{
+	struct pattern_result pr;
+	struct hil_err err;
+	if (pattern_check(&e->last, e->gfx_width, e->gfx_height, e->gfx_code, 0, &pr, &err) < 0)
+		return;
+	struct frame diff;
+	frame_init(&diff);
+	pattern_diff(&e->last, e->gfx_width, e->gfx_height, &pr, &diff);
+	evidence_frame(e->set.tmp_dir, "graphics-diff.png", &diff, info, "diff_frame");
+	frame_release(&diff);
+}
+
+/* The screen never agreed with the guest within the window. */
+enum step check_timed_out(struct engine *e, const struct event *ev)
+{
+	(void)ev;
+	enum stage_id s = current_stage(e);
+	json_t *info = stage_info(e, s);
+	keep_evidence(e, s);
+	if (s == ST_GRAPHICS && e->last.rgb)
+		keep_pattern_diff(e, info);
+	if (!e->looks) {
+		char *d = xasprintf("no whole frame arrived from the capture within %.0f s",
+				    (double)(e->deadline - e->check_started) / 1000);
+		enum step st = lab_error(e, "capture-timeout", d);
+		free(d);
+		return st;
+	}
+	char *d = s == ST_POST && e->set.cell->guest->post == POST_SEABIOS_BANNER
+		? xasprintf("the firmware's banner was not on the screen in %d looks", e->looks)
+		: xasprintf("%s (%d looks)",
+			    json_string_value(json_object_get(info, "last_mismatch")) ?: "mismatch",
+			    e->looks);
+	stage_fail(e, s, stage_fail_verdict(s), d);
+	free(d);
+	/* Release the guest anyway: its later stages are still evidence. */
+	release_guest(e);
+	return NEXT;
+}
+
+/* No calibration frame could be read: note it, release the guest, and see
+ * how the run ends. */
+enum step calibration_timed_out(struct engine *e, const struct event *ev)
+{
+	(void)ev;
+	json_t *text = stage_info(e, ST_TEXT);
+	if (!json_object_get(text, "calibration"))
+		json_object_set_new(text, "calibration",
+				    json_pack("{s:s}", "error", "no calibration frame could be read in time"));
+	release_guest(e);
+	return NEXT;
+}

@@ -1,0 +1,148 @@
+/* reports: the guest's report lines (docs/report-protocol.md), as the
+ * engine hears them. Every line that parses is kept for the record; a
+ * malformed one is counted and kept with its error. Then the table below
+ * says, for each {stage, event}, what the line tells the run (a handler
+ * that notes it) and which engine event it raises, if it moves the run (a
+ * hold, the guest's end). A new guest or stage adds rows here. Lines the
+ * table does not know are kept and otherwise ignored.
+ *
+ * Ownership: as engine.h. */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void note_pci_display(struct engine *e, const struct report_msg *m)
+{
+	json_array_append_new(e->said.pci, json_pack("{s:s, s:s, s:s}", "bdf", report_get(m, "bdf") ?: "",
+						     "id", report_get(m, "id") ?: "", "class",
+						     report_get(m, "class") ?: ""));
+}
+
+static void note_text_line(struct engine *e, const struct report_msg *m)
+{
+	const char *row = report_get(m, "row"), *text = report_get(m, "text");
+	if (row && text)
+		json_array_append_new(e->said.text_lines,
+				      json_pack("{s:i, s:s}", "row", atoi(row), "text", text));
+}
+
+static void note_calib_layout(struct engine *e, const struct report_msg *m)
+{
+	const char *fr = report_get(m, "first-row"), *fc = report_get(m, "first-col");
+	const char *st = report_get(m, "step"), *pr = report_get(m, "per-row");
+	e->calib = (struct calib_layout){ fr ? atoi(fr) : -1, fc ? atoi(fc) : -1, st ? atoi(st) : 0,
+					  pr ? atoi(pr) : 0 };
+	e->calib_announced = 1;
+}
+
+static void note_mode_set(struct engine *e, const struct report_msg *m)
+{
+	json_t *mode = json_object();
+	for (size_t i = 0; i < m->npairs; i++)
+		json_object_set_new(mode, m->key[i], json_string(m->val[i]));
+	json_object_set_new(stage_info(e, ST_GRAPHICS), "mode_set", mode);
+}
+
+static void note_graphics_error(struct engine *e, const struct report_msg *m)
+{
+	struct strbuf words = STRBUF_INIT;
+	for (size_t i = 0; i < m->npairs; i++)
+		sb_addf(&words, "%s%s=%s", i ? " " : "", m->key[i], m->val[i]);
+	snprintf(e->gfx_error, sizeof e->gfx_error, "%s", sb_str(&words));
+	json_object_set_new(stage_info(e, ST_GRAPHICS), "guest_error", json_string(sb_str(&words)));
+	sb_release(&words);
+}
+
+/* "graphics show": the mode and the code of the pattern to look for. */
+static void note_pattern_shown(struct engine *e, const struct report_msg *m)
+{
+	json_t *info = stage_info(e, ST_GRAPHICS);
+	const char *w = report_get(m, "width"), *h = report_get(m, "height");
+	const char *bpp = report_get(m, "bpp"), *code = report_get(m, "code");
+	char *end = NULL;
+	unsigned long c = code ? strtoul(code, &end, 16) : 0;
+	e->gfx_width = w ? atoi(w) : 0;
+	e->gfx_height = h ? atoi(h) : 0;
+	e->gfx_bpp = bpp ? atoi(bpp) : 0;
+	e->gfx_code = (uint32_t)c;
+	e->gfx_announced = e->gfx_width > 0 && e->gfx_height > 0 && code && end && !*end &&
+			   strlen(code) == 8;
+	json_object_set_new(info, "mode", json_sprintf("%dx%d", e->gfx_width, e->gfx_height));
+	json_object_set_new(info, "bpp", json_integer(e->gfx_bpp));
+	json_object_set_new(info, "code", json_string(code ? code : ""));
+	if (!e->gfx_announced)
+		snprintf(e->gfx_error, sizeof e->gfx_error,
+			 "its 'graphics show' line gives no usable width, height and code");
+}
+
+static void note_end_code(struct engine *e, const struct report_msg *m)
+{
+	const char *code = report_get(m, "code");
+	e->end_code = code ? atoi(code) : -1;
+}
+
+static const struct report_row {
+	const char *stage, *event;
+	void (*note)(struct engine *e, const struct report_msg *m); /* NULL: nothing to note */
+	enum event_kind raises;                                       /* EV_COUNT: none */
+} report_table[] = {
+	{ "pci", "display", note_pci_display, EV_COUNT },
+	{ "post", "hold", NULL, EV_POST_HOLD },
+	{ "text", "line", note_text_line, EV_COUNT },
+	{ "text", "hold", NULL, EV_TEXT_HOLD },
+	{ "calib", "show", note_calib_layout, EV_COUNT },
+	{ "calib", "hold", NULL, EV_CALIB_HOLD },
+	{ "graphics", "set", note_mode_set, EV_COUNT },
+	{ "graphics", "error", note_graphics_error, EV_COUNT },
+	{ "graphics", "show", note_pattern_shown, EV_COUNT },
+	{ "graphics", "hold", NULL, EV_GRAPHICS_HOLD },
+	{ "end", "exit", note_end_code, EV_GUEST_END },
+};
+
+/* A malformed report line: counted, and kept (its first 120 bytes) with
+ * what is wrong with it. */
+static void protocol_error(struct engine *e, const struct event *ev, const char *why)
+{
+	e->protocol_errors++;
+	json_t *rep = json_pack("{s:s, s:s, s:s%}", "stage", "protocol", "event", "error", "line",
+				ev->text, ev->len > 120 ? (size_t)120 : ev->len);
+	json_object_set_new(rep, "error", json_string(why));
+	json_array_append_new(e->reports, rep);
+}
+
+enum step hear_line(struct engine *e, const struct event *ev)
+{
+	struct report_msg m;
+	struct hil_err err;
+	int rc;
+	if (ev->overlong) {
+		rc = strncmp(ev->text, REPORT_PREFIX, strlen(REPORT_PREFIX)) ? 0 : -1;
+		hil_seterr(&err, "report line longer than %d bytes", REPORT_LINE_MAX);
+	} else {
+		rc = report_parse(ev->text, ev->len, &m, &err);
+	}
+	if (rc < 0)
+		protocol_error(e, ev, err.msg);
+	if (rc != 1)
+		return STAY; /* firmware output, or not a report that parses */
+
+	json_t *rep = json_pack("{s:s, s:s, s:I}", "stage", m.stage, "event", m.event, "t_ms",
+				(json_int_t)(ev->t - e->t_start));
+	for (size_t i = 0; i < m.npairs; i++)
+		json_object_set_new(rep, m.key[i], json_string(m.val[i]));
+	json_array_append_new(e->reports, rep);
+
+	for (size_t i = 0; i < sizeof report_table / sizeof *report_table; i++) {
+		const struct report_row *row = &report_table[i];
+		if (strcmp(row->stage, m.stage) || strcmp(row->event, m.event))
+			continue;
+		if (row->note)
+			row->note(e, &m);
+		if (row->raises != EV_COUNT)
+			engine_feed(e, &(struct event){ .kind = row->raises, .t = ev->t });
+		break;
+	}
+	return STAY;
+}
