@@ -6,7 +6,7 @@
  * their height (interpolated: a resampled edge is a ramp whose middle is
  * the edge), give cell size and origin to a fraction of a frame pixel. 9
  * or 8 pixels per cell: whichever puts the samples nearer two levels
- * (spread()), then polished by refine() (textcapture.c). A border of
+ * (spread()), then polished by refine() (capture_grid.c). A border of
  * another colour than the screen's is told by the frame's corners and left
  * out.
  *
