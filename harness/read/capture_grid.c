@@ -17,7 +17,7 @@
  *    sixths either way for the best two): the one where most inked cells
  *    near the text's centre read as a glyph exactly. Glyphs that a grid
  *    off by part of a cell makes of coloured cells (half blocks, bars:
- *    grid_evidence(), textcapture.c) do not count. A candidate reading
+ *    grid_evidence(), capture.c) do not count. A candidate reading
  *    GOOD_SCORE of them ends the search; if the best reads fewer than
  *    MIN_SCORE, there is no grid.
  * 4. Scale per axis within +-2 % (about that centre), by the same count

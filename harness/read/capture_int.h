@@ -1,13 +1,21 @@
 /* capture_int: what the files of the capture reader share: the grid and
  * the frame as they sample them, the sampling helpers more than one uses,
  * and what one calls in another. Internal to the text decoder; the text
- * reader (textmode.c) sees only textmode_int.h.
+ * reader (textmode.c) sees only capture.h.
  *
  * Scaled and compressed frames (capture boxes, IP-KVMs): the 80x25 screen
  * of 9x16 (or 8x16) cells arrives resampled by sx, sy (frame pixels per
  * text-mode pixel, at least 1; the two may differ), inside a border of up
  * to BORDER_FRAC of the frame, JPEG-compressed. Where the grid is, is
  * found, never assumed.
+ *
+ * The steps, in order (capture.c): find the grid (capture_grid.c, steps
+ * 1-5: profiles of the gradient, the cell period they repeat at, which
+ * pixel boundary starts a cell, scale, a fit of origin and scale), then
+ * read every cell on it (capture_cells.c, steps 6-7: in grey, in colour,
+ * then against the frame's own pixels where not trusted). capture_learn.c
+ * learns a card's glyphs from a capture of the calibration screen with the
+ * same sampling.
  *
  * Ownership: plain data and declarations; nothing here allocates. */
 #ifndef HIL_CAPTURE_INT_H
@@ -114,7 +122,10 @@ double spread(const struct scaled *s, const struct grid *g, const uint16_t *cell
 /* g polished to the least spread() over cells. */
 void refine(const struct scaled *s, struct grid *g, const uint16_t *cells, int n);
 
-/* textcapture.c, for capture_learn.c. */
+/* Reading the cells (capture_cells.c). */
+/* Every cell of s on grid g read into out; the number not trusted. */
+int read_grid(const struct glyphset gs[2], const struct scaled *s, const struct grid *g,
+	      struct text_screen *out);
 /* The RGB samples of cell (col, row) at its text-mode pixel centres. */
 void sample_cell(const struct scaled *s, const struct grid *g, int col, int row, float v[][3]);
 /* Those samples with the resampling blur undone. */

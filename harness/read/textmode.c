@@ -15,9 +15,10 @@
  *
  * Here: text mode's own frames, framebuffer text, the reader and the text
  * it prints; the glyph tables are glyphset.c's. Captures (scaled,
- * compressed) are read by textcapture.c, which the reader hands every other
- * frame. */
-#include "textmode_int.h"
+ * compressed) are read by the capture reader (capture.h), which the reader
+ * hands every other frame. */
+#include "capture.h"
+#include "glyphset.h"
 
 #include <math.h>
 #include <stdio.h>

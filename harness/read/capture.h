@@ -1,18 +1,19 @@
-/* textmode_int: what the reader (textmode.c) calls of the capture reader
- * (textcapture.c: captures, scaled, compressed, bordered). Internal to the
- * text decoder; its API is textmode.h, the glyph tables both read with are
- * glyphset.h.
+/* capture: the capture reader as the text reader (textmode.c) calls it.
+ * Frames that are neither text mode's own geometry nor framebuffer text
+ * are read as captures of an 80x25 screen: scaled, compressed, bordered
+ * (how: capture_int.h). Internal to the text decoder; its API is
+ * textmode.h, the glyph tables both read with are glyphset.h.
  *
- * Ownership: struct capture_memory belongs to textcapture.c, and the
- * reader that holds it frees it with capture_memory_free(). */
-#ifndef HIL_TEXTMODE_INT_H
-#define HIL_TEXTMODE_INT_H
+ * Ownership: struct capture_memory belongs to capture.c, and the reader
+ * that holds it frees it with capture_memory_free(). */
+#ifndef HIL_CAPTURE_H
+#define HIL_CAPTURE_H
 
 #include "glyphset.h"
 #include "textmode.h"
 
-/* Captures (textcapture.c). What a reader keeps of them between frames:
- * the grid found in the last frame of a size, and where it has read well. */
+/* What a reader keeps of captures between frames: the grid found in the
+ * last frame of a size, and where it has read well. */
 struct capture_memory;
 struct capture_memory *capture_memory_new(void);
 void capture_memory_free(struct capture_memory *m);
