@@ -19,8 +19,8 @@ static int dist2(const uint8_t *a, const uint8_t *b)
 	return d;
 }
 
-/* A capture of the screen (scaled, compressed, bordered): textmode.c finds
- * the grid and reads the cells. */
+/* A capture of the screen (scaled, compressed, bordered): capture_learn.c
+ * finds the grid and reads the cells. */
 static int learn_from_capture(const struct frame *f, const struct calib_layout *l,
 			      struct calib_result *out, struct hil_err *err)
 {

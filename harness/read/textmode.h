@@ -14,10 +14,10 @@
  * screen (IP-KVM, HDMI capture box): scaled by any factors of at least 1
  * (x and y may differ), inside a border of up to 5 % of each dimension (of
  * any colour, also the text's background), JPEG-compressed. The decoder
- * finds the cell grid from the frame itself (textmode.c says how), samples
- * every cell at its text-mode pixel centres, splits the samples into two
- * colours and matches the result by Hamming distance. Frames smaller than
- * 720x400, and frames in which no grid reads as glyphs, return
+ * finds the cell grid from the frame itself (capture_grid.c says how),
+ * samples every cell at its text-mode pixel centres, splits the samples
+ * into two colours and matches the result by Hamming distance. Frames
+ * smaller than 720x400, and frames in which no grid reads as glyphs, return
  * TEXTMODE_UNSUPPORTED so that the caller can fall back. Frames enlarged
  * less than 1.3 times (either axis; e.g. 800x600) are read but never
  * trusted: thin strokes and dither patterns blur away there.

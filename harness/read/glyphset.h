@@ -1,12 +1,16 @@
-/* textmode_int: what textmode.c (native frames, framebuffer text, the
- * reader) and textcapture.c (captures: scaled, compressed, bordered) share.
- * Internal to the text decoder; its API is textmode.h.
+/* glyphset: a font's glyphs as the text decoder matches them, in cells 9
+ * or 8 pixels wide: 16 row masks per glyph (bit cw-1 is the leftmost
+ * pixel), lit pixels, the distinct glyphs and a hash table to find one by
+ * its rows, the rows packed for counting differences; and the rule that
+ * breaks ties between readings (better()). Internal to the text decoder
+ * (textmode.h): the reader of native frames (textmode.c) and the capture
+ * reader (capture*.c) both read cells with it.
  *
- * Ownership: a struct glyphset is plain data, built once per reader and
- * read by both; struct capture_memory belongs to textcapture.c, and the
- * reader that holds it frees it with capture_memory_free(). */
-#ifndef HIL_TEXTMODE_INT_H
-#define HIL_TEXTMODE_INT_H
+ * Ownership: a struct glyphset is plain data, built once per reader by
+ * glyphset_build(); the capture reader adds the tables only captures need
+ * (twin9, evidence) the first time it reads. */
+#ifndef HIL_GLYPHSET_H
+#define HIL_GLYPHSET_H
 
 #include <stdint.h>
 #include "textmode.h"
@@ -81,6 +85,10 @@ static inline int better(const struct glyphset *gs, const struct pick *a, const 
 	return a->code < b->code;
 }
 
+/* Fill gs with font's glyphs in cw-pixel cells (9: the 9th column a copy
+ * of the 8th for the codes rule says, else blank). */
+void glyphset_build(struct glyphset *gs, const struct vgafont *font, int cw,
+		    enum ninth_column_rule rule);
 /* A glyph's rows packed (struct packed). */
 struct packed glyph_pack(const uint16_t *rows, int cw);
 /* The canonical code of the glyph drawn by rows exactly, or -1. */
@@ -91,18 +99,5 @@ static inline int inked(const struct glyphset *gs, int code)
 {
 	return gs->lit[code] > 0 && gs->lit[code] < gs->cw * CELL_H;
 }
-
-/* Captures (textcapture.c). What a reader keeps of them between frames:
- * the grid found in the last frame of a size, and where it has read well. */
-struct capture_memory;
-struct capture_memory *capture_memory_new(void);
-void capture_memory_free(struct capture_memory *m);
-/* Has m a grid for frames of this size? */
-int capture_knows(const struct capture_memory *m, int width, int height);
-/* Read f as a capture of an 80x25 screen with the glyphs gs[0] (9-pixel
- * cells) and gs[1] (8-pixel), keeping its grid in m; as textmode_read().
- * gs gains the tables only captures need, the first time. */
-int capture_decode(struct capture_memory *m, struct glyphset gs[2], const struct frame *f,
-		   struct text_screen *out, struct textmode_stats *stats, struct hil_err *err);
 
 #endif

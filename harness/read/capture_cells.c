@@ -1,0 +1,954 @@
+/* capture_cells: reading every cell of a capture on its grid
+ * (capture_int.h): the character, its two colours, and how sure the
+ * reading is (textmode.h says what the confidence means). The steps:
+ *
+ * 6. Every cell: first cheaply, in grey (read_scaled_fast()): sharpened,
+ *    split in two levels and matched exactly, in either colour order; most
+ *    inked cells end there. The rest: one colour inside its outer ring of
+ *    samples (which takes colour from the neighbours) is a space (trusted
+ *    only if that colour is a palette colour; else most likely a blurred
+ *    dither, guessed); else its samples (bilinear, RGB), sharpened against
+ *    the resampling blur (sharpen_k()), split into two colours by 2-means
+ *    started and fitted inside the ring (by luma alone where the two
+ *    differ in luma by LUMA_SPLIT: JPEG keeps luma sharp and blurs
+ *    colour), binarised, and matched by Hamming distance with the exact
+ *    decoder's tie-breaking, cursor rule included. Cells told apart by
+ *    colour alone, or only by the 9th column, are never trusted.
+ * 7. A cell not trusted is read again against the frame's own pixels
+ *    (rerank()): the nearest glyphs are drawn as the capture would show
+ *    them, in text colours, and the one that fits best is the reading. Its
+ *    confidence stays below trust: this lowers the error rate of the text
+ *    that callers fall back from, it never makes a cell trusted.
+ * Below LOW_SCALE thin strokes and dither patterns blur into their
+ * background: such frames are read, but no cell is trusted.
+ *
+ * Ownership: every function works on its arguments and keeps nothing;
+ * scratch memory is freed before returning. */
+#include "capture_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LUMA_SPLIT 8.0f    /* luma difference from which cells split by luma */
+#define LOW_SCALE 1.3        /* below this scale (either axis) ... */
+#define LOW_SCALE_CONFIDENCE 0.98f /* ... no cell is more certain than this */
+#define BLANK_DIST2 (40.0f * 40.0f) /* RGB distance^2 of a cell's two colours
+				     * below which it is one colour... */
+#ifndef SHARPEN
+#define SHARPEN 0.24f
+#endif
+#define LUMA_TRUST 16.0f   /* luma difference below which no cell is trusted */
+#define PALETTE_NEAR 15.0f /* see pal_dist() */
+#define DITHER_NEAR 12.0f  /* see dither_guess() */
+#define DITHER_CONFIDENCE 0.5f
+#define BLANK_LUMA 14.0f  /* inner luma range from which two close colours are a glyph */
+#define BLANK_SURE2 (32.0f * 32.0f) /* ...and certainly so below this */
+
+static inline void rgb_at(const struct scaled *s, float x, float y, float out[3])
+{
+	x -= 0.5f;
+	y -= 0.5f;
+	if (x < 0)
+		x = 0;
+	if (y < 0)
+		y = 0;
+	if (x > (float)(s->w - 1))
+		x = (float)(s->w - 1);
+	if (y > (float)(s->h - 1))
+		y = (float)(s->h - 1);
+	int x0 = (int)x, y0 = (int)y;
+	if (x0 > s->w - 2)
+		x0 = s->w - 2;
+	if (y0 > s->h - 2)
+		y0 = s->h - 2;
+	float fx = x - (float)x0, fy = y - (float)y0;
+	const size_t stride = (size_t)s->w * 3;
+	const uint8_t *p = s->rgb + (size_t)y0 * stride + (size_t)x0 * 3;
+	for (int c = 0; c < 3; c++) {
+		float a = p[c] + fx * (float)(p[c + 3] - p[c]);
+		float b = p[stride + c] + fx * (float)(p[stride + c + 3] - p[stride + c]);
+		out[c] = a + fy * (b - a);
+	}
+}
+
+/* Nearest reading of a binarised cell (on = one colour, its complement the
+ * other) over the rows in rowmask: d is its distance in pixels, d2 that of
+ * the nearest reading that draws the cell differently on those rows (the
+ * inverse glyph in swapped colours draws the same). Ties as better(). */
+#define NEAR_UNIT 4 /* distances in quarter pixels */
+struct near {
+	int code, swapped, d, d2;
+};
+
+static struct near nearest(const struct glyphset *gs, const uint16_t *on, unsigned rowmask)
+{
+	/* The 9th column has no pixels of its own (blank, or a copy of the
+	 * 8th) and takes the most colour from the next cell: its pixels
+	 * count a quarter. Distances are in quarter pixels. */
+	const int nine_w = gs->cw == 9;
+	uint16_t keep[CELL_H];
+	for (int r = 0; r < CELL_H; r++)
+		keep[r] = rowmask >> r & 1 ? gs->full : 0;
+	const struct packed m = glyph_pack(keep, gs->cw), c = glyph_pack(on, gs->cw);
+	const int total = NEAR_UNIT * (pop64(m.lo) + pop64(m.hi)) + (nine_w ? pop64(m.nine) : 0);
+	int dn[256];
+	struct near best = { 0x20, 0, total + 1, total + 1 };
+	for (int i = 0; i < gs->nuniq; i++) {
+		const struct packed *g = &gs->pk[gs->uniq[i]];
+		const int d = NEAR_UNIT * (pop64((g->lo ^ c.lo) & m.lo) + pop64((g->hi ^ c.hi) & m.hi)) +
+			      pop64((uint64_t)((g->nine ^ c.nine) & m.nine));
+		dn[i] = d;
+		for (int sw = 0; sw < 2; sw++) {
+			int dd = sw ? total - d : d;
+			if (dd > best.d)
+				continue;
+			struct pick a = { -dd, gs->uniq[i], sw }, b = { -best.d, best.code, best.swapped };
+			if (dd < best.d || better(gs, &a, &b)) {
+				best.code = gs->uniq[i];
+				best.swapped = sw;
+				best.d = dd;
+			}
+		}
+	}
+	/* The nearest reading that draws the cell differently on these rows:
+	 * not the best, nor the inverse glyph in swapped colours where it
+	 * draws the same. */
+	const struct packed *bp = &gs->pk[best.code];
+	for (int i = 0; i < gs->nuniq; i++)
+		for (int sw = 0; sw < 2; sw++) {
+			int dd = sw ? total - dn[i] : dn[i];
+			if (dd >= best.d2)
+				continue;
+			const struct packed *g = &gs->pk[gs->uniq[i]];
+			const uint64_t flip = sw != best.swapped ? ~0ull : 0;
+			const int same = !(((g->lo ^ bp->lo ^ flip) & m.lo) | ((g->hi ^ bp->hi ^ flip) & m.hi) |
+					   ((g->nine ^ bp->nine ^ (uint16_t)flip) & m.nine));
+			if (!same)
+				best.d2 = dd;
+		}
+	return best;
+}
+
+static uint8_t vga_level(float v)
+{
+	static const uint8_t level[4] = { 0x00, 0x57, 0xA8, 0xFF };
+	int best = 0;
+	for (int i = 1; i < 4; i++)
+		if (fabsf(v - level[i]) < fabsf(v - level[best]))
+			best = i;
+	return level[best];
+}
+
+static void put_levels(uint8_t out[3], const float c[3])
+{
+	for (int i = 0; i < 3; i++)
+		out[i] = vga_level(c[i]);
+}
+
+/* Confidence of a resampled reading (see textmode.h): d is the binarised
+ * cell's distance from the reading, d2 that of the nearest reading that
+ * draws the cell differently, both in quarter pixels (the 9th column's
+ * pixels count a quarter each). Trusted (at least TEXTMODE_TRUST) only for
+ * a pixel or two astray with a clear margin: 1 - d / 200 for d <= 2 and
+ * d2 - d >= 2 + d (in pixels); otherwise below it, the more so the closer
+ * the other reading. */
+static float scaled_confidence(int qd, int qd2)
+{
+	if (qd == 0)
+		return 1.0f;
+	float d = (float)qd / NEAR_UNIT, margin = (float)(qd2 - qd) / NEAR_UNIT;
+	if (d <= 2 && margin >= 2 + d)
+		return 1.0f - 0.005f * d;
+	if (margin <= 0)
+		return 0.0f;
+	return 0.98f * (float)(qd2 - qd) / (float)(qd2 + qd);
+}
+
+/* The 16 colours of the VGA text palette. */
+static const uint8_t vga16[16][3] = {
+	{ 0x00, 0x00, 0x00 }, { 0x00, 0x00, 0xA8 }, { 0x00, 0xA8, 0x00 }, { 0x00, 0xA8, 0xA8 },
+	{ 0xA8, 0x00, 0x00 }, { 0xA8, 0x00, 0xA8 }, { 0xA8, 0x57, 0x00 }, { 0xA8, 0xA8, 0xA8 },
+	{ 0x57, 0x57, 0x57 }, { 0x57, 0x57, 0xFF }, { 0x57, 0xFF, 0x57 }, { 0x57, 0xFF, 0xFF },
+	{ 0xFF, 0x57, 0x57 }, { 0xFF, 0x57, 0xFF }, { 0xFF, 0xFF, 0x57 }, { 0xFF, 0xFF, 0xFF },
+};
+
+/* Distance of a colour from the nearest palette colour. A cell of one
+ * colour far from all of them is not one colour but a pattern blurred
+ * into its mean (the dithers 0xB0-0xB2, a faint glyph): not a space to
+ * trust. */
+static float pal_dist(const float *c)
+{
+	float best = 1e9f;
+	for (int q = 0; q < 16; q++) {
+		float d = 0;
+		for (int k = 0; k < 3; k++)
+			d += (c[k] - vga16[q][k]) * (c[k] - vga16[q][k]);
+		best = d < best ? d : best;
+	}
+	return sqrtf(best);
+}
+
+/* A cell that reads as one colour far from the palette: most likely a
+ * dither (0xB0-0xB2) blurred into the mix of its two colours. The pair of
+ * palette colours and dither whose mix is nearest the mean, untrusted
+ * (0xB0 in a, b mixes as 0xB2 in b, a: a guess). */
+static void dither_guess(const struct glyphset *gs, const float *mean, struct text_cell *tc)
+{
+	const float total = (float)(gs->cw * CELL_H);
+	float best = 1e9f;
+	int bc = -1, ba = 0, bb = 0;
+	for (int code = 0xB0; code <= 0xB2; code++) {
+		if (!inked(gs, code))
+			return;
+		const float r = (float)gs->lit[code] / total;
+		for (int a = 0; a < 16; a++)
+			for (int b = 0; b < 16; b++) {
+				if (a == b)
+					continue;
+				float d = 0;
+				for (int k = 0; k < 3; k++) {
+					float e = r * vga16[a][k] + (1 - r) * vga16[b][k] - mean[k];
+					d += e * e;
+				}
+				if (d < best) {
+					best = d;
+					bc = code;
+					ba = a;
+					bb = b;
+				}
+			}
+	}
+	if (bc < 0 || best > DITHER_NEAR * DITHER_NEAR)
+		return;
+	tc->code = (uint8_t)bc;
+	memcpy(tc->fg, vga16[ba], 3);
+	memcpy(tc->bg, vga16[bb], 3);
+	tc->confidence = DITHER_CONFIDENCE;
+}
+
+#ifndef SHARPEN_SLOPE
+#define SHARPEN_SLOPE 0.2f
+#endif
+#ifndef SHARPEN_MAX
+#define SHARPEN_MAX 0.2f
+#endif
+/* How much of a text-mode pixel's colour its neighbour's sample holds at
+ * scale s: 1/8 at 2 (bilinear enlargement), more below, where JPEG's
+ * blocks and halved colour resolution blur the same number of frame
+ * pixels over more of the text (fitted to captures at 1.78, 2 and 2.67). */
+static float sharpen_k(double s)
+{
+	float k = 0.125f + SHARPEN_SLOPE * (float)(2.0 - s);
+	return k < 0.125f ? 0.125f : k > SHARPEN_MAX ? SHARPEN_MAX : k;
+}
+
+/* Re-ranking an uncertain reading against the frame itself. Binarising a
+ * blurred cell loses a stroke of a pixel whose colour the blur spread into
+ * its neighbours (the stub of 0xB6, the dots of 0x9A, an arrow's head):
+ * the Hamming distance then prefers the glyph without it. Here each of the
+ * RERANK_K nearest glyphs is drawn as the frame would show it (its mask,
+ * bilinear between text-mode pixel centres: how a capture enlarges), its
+ * two colours fitted per channel by least squares, and the glyph whose
+ * drawing leaves the smallest residual over the cell's frame pixels wins.
+ * Frame pixels whose drawing needs the neighbouring cells are left out. */
+#define RERANK_K 12
+#ifndef RERANK_BLUR
+#define RERANK_BLUR 1.0f
+#endif
+#define RERANK_PX 2048 /* frame pixels of one cell at most (1920x1080: ~700) */
+
+struct footprint {
+	int n;
+	uint8_t i0[RERANK_PX], j0[RERANK_PX]; /* text-mode pixel before the sample */
+	float fu[RERANK_PX], fv[RERANK_PX];   /* weights of the one after */
+	float yc[RERANK_PX][3];               /* the frame pixel: Y, Cb, Cr */
+	double sy[3], syy[3];                 /* sums of yc and its squares */
+};
+
+/* The 16 text colours (vga16) in the footprint's Y, Cb/2, Cr/2. */
+#define YCC(r, g, b) { LUMA(r, g, b), 0.5f * ((b) - LUMA(r, g, b)), 0.5f * ((r) - LUMA(r, g, b)) }
+static const float pal_ycc[16][3] = {
+	YCC(0x00, 0x00, 0x00), YCC(0x00, 0x00, 0xA8), YCC(0x00, 0xA8, 0x00), YCC(0x00, 0xA8, 0xA8),
+	YCC(0xA8, 0x00, 0x00), YCC(0xA8, 0x00, 0xA8), YCC(0xA8, 0x57, 0x00), YCC(0xA8, 0xA8, 0xA8),
+	YCC(0x57, 0x57, 0x57), YCC(0x57, 0x57, 0xFF), YCC(0x57, 0xFF, 0x57), YCC(0x57, 0xFF, 0xFF),
+	YCC(0xFF, 0x57, 0x57), YCC(0xFF, 0x57, 0xFF), YCC(0xFF, 0xFF, 0x57), YCC(0xFF, 0xFF, 0xFF),
+};
+#undef YCC
+
+static void cell_footprint(const struct scaled *s, const struct grid *g, int col, int row,
+			   struct footprint *fp)
+{
+	const double x0 = g->ox + (double)col * g->cw * g->sx, y0 = g->oy + (double)row * CELL_H * g->sy;
+	const int xa = (int)ceil(x0), xb = (int)floor(x0 + g->cw * g->sx);
+	const int ya = (int)ceil(y0), yb = (int)floor(y0 + CELL_H * g->sy);
+	fp->n = 0;
+	for (int y = ya < 0 ? 0 : ya; y < yb && y < s->h; y++) {
+		double v = (y + 0.5 - y0) / g->sy - 0.5;
+		int j = (int)floor(v);
+		if (j < 0 || j + 1 > CELL_H - 1)
+			continue;
+		const uint8_t *line = s->rgb + (size_t)y * (size_t)s->w * 3;
+		for (int x = xa < 0 ? 0 : xa; x < xb && x < s->w; x++) {
+			double u = (x + 0.5 - x0) / g->sx - 0.5;
+			int i = (int)floor(u);
+			if (i < 0 || i + 1 > g->cw - 1 || fp->n == RERANK_PX)
+				continue;
+			const uint8_t *p = line + (size_t)x * 3;
+			float *o = fp->yc[fp->n];
+			o[0] = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+			o[1] = 0.5f * (p[2] - o[0]); /* chroma at half weight: JPEG */
+			o[2] = 0.5f * (p[0] - o[0]); /* halves its resolution */
+			fp->i0[fp->n] = (uint8_t)i;
+			fp->j0[fp->n] = (uint8_t)j;
+			fp->fu[fp->n] = (float)(u - i);
+			fp->fv[fp->n] = (float)(v - j);
+			fp->n++;
+		}
+	}
+	for (int c = 0; c < 3; c++) {
+		fp->sy[c] = fp->syy[c] = 0;
+		for (int k = 0; k < fp->n; k++) {
+			fp->sy[c] += fp->yc[k][c];
+			fp->syy[c] += fp->yc[k][c] * fp->yc[k][c];
+		}
+	}
+}
+
+/* The residual of the frame pixels after the best fit of glyph code drawn
+ * in two text colours; those colours in pal[] (vga16 indices: 0 the
+ * background, 1 the foreground). */
+static float fit_glyph(const struct glyphset *gs, int code, const struct footprint *fp, float kx,
+		       float ky, int pal[2])
+{
+	float m0[CELL_H][9], m1[CELL_H][9], m[CELL_H][9];
+	const int cw = gs->cw;
+	for (int r = 0; r < CELL_H; r++)
+		for (int i = 0; i < cw; i++)
+			m0[r][i] = (float)(gs->row[code][r] >> (cw - 1 - i) & 1);
+	/* The capture blurs more than bilinear enlargement (see sharpen_k()):
+	 * the same spread, edges replicated. */
+	for (int r = 0; r < CELL_H; r++)
+		for (int i = 0; i < cw; i++)
+			m1[r][i] = (1 - 2 * kx) * m0[r][i] +
+				   kx * (m0[r][i > 0 ? i - 1 : i] + m0[r][i < cw - 1 ? i + 1 : i]);
+	for (int r = 0; r < CELL_H; r++)
+		for (int i = 0; i < cw; i++)
+			m[r][i] = (1 - 2 * ky) * m1[r][i] +
+				  ky * (m1[r > 0 ? r - 1 : r][i] + m1[r < CELL_H - 1 ? r + 1 : r][i]);
+	double sa = 0, saa = 0, say[3] = { 0, 0, 0 };
+	const double *sy = fp->sy, *syy = fp->syy;
+	for (int k = 0; k < fp->n; k++) {
+		const int i = fp->i0[k], j = fp->j0[k];
+		const float fu = fp->fu[k], fv = fp->fv[k];
+		float top = m[j][i] + fu * (m[j][i + 1] - m[j][i]);
+		float bot = m[j + 1][i] + fu * (m[j + 1][i + 1] - m[j + 1][i]);
+		float a = top + fv * (bot - top);
+		sa += a;
+		saa += a * a;
+		for (int c = 0; c < 3; c++)
+			say[c] += a * fp->yc[k][c];
+	}
+	/* The least-squares colours, then the same with each snapped to the
+	 * nearest text colour: a free fit would let a bigger blot in a
+	 * paler colour pass for a small dot (0x07 for 0xF9), and one colour
+	 * for a dither blurred into its mix. */
+	const double n = fp->n, vaa = saa - sa * sa / n;
+	float col[2][3];
+	for (int c = 0; c < 3; c++) {
+		double beta = vaa < 1e-6 ? 0 : (say[c] - sa * sy[c] / n) / vaa;
+		double alpha = (sy[c] - beta * sa) / n;
+		col[0][c] = (float)alpha;
+		col[1][c] = (float)(alpha + beta);
+	}
+	for (int side = 0; side < 2; side++) {
+		int bq = 0;
+		float bd = 1e30f;
+		for (int q = 0; q < 16; q++) {
+			float d = 0;
+			for (int c = 0; c < 3; c++)
+				d += (col[side][c] - pal_ycc[q][c]) * (col[side][c] - pal_ycc[q][c]);
+			if (d < bd) {
+				bd = d;
+				bq = q;
+			}
+		}
+		memcpy(col[side], pal_ycc[bq], sizeof col[side]);
+		pal[side] = bq;
+	}
+	double res = 0;
+	for (int c = 0; c < 3; c++) {
+		const double b = col[0][c], d = col[1][c] - col[0][c];
+		res += syy[c] - 2 * b * sy[c] - 2 * d * say[c] + n * b * b + 2 * b * d * sa +
+		       d * d * saa;
+	}
+	return (float)res;
+}
+
+/* The code among the RERANK_K glyphs nearest the binarised cell (on) whose
+ * drawing fits the frame best; -1 if the footprint is too small to say. */
+static int rerank(const struct glyphset *gs, const uint16_t *on, const struct footprint *fp,
+		  float kx, float ky)
+{
+	if (fp->n < 32)
+		return -1;
+	int code[RERANK_K], dist[RERANK_K], n = 0;
+	const int total = gs->cw * CELL_H;
+	for (int q = 0; q < gs->nuniq; q++) {
+		const uint16_t *g = gs->row[gs->uniq[q]];
+		int d = 0;
+		for (int r = 0; r < CELL_H; r++)
+			d += pop((unsigned)(g[r] ^ on[r]) & gs->full);
+		if (total - d < d)
+			d = total - d;
+		int at = n < RERANK_K ? n++ : RERANK_K;
+		while (at > 0 && dist[at - 1] > d) {
+			if (at < RERANK_K) {
+				dist[at] = dist[at - 1];
+				code[at] = code[at - 1];
+			}
+			at--;
+		}
+		if (at < RERANK_K) {
+			dist[at] = d;
+			code[at] = gs->uniq[q];
+		}
+	}
+	int best = -1;
+	float bres = 0;
+	for (int q = 0; q < n; q++) {
+		int pal[2];
+		float res = fit_glyph(gs, code[q], fp, kx, ky, pal);
+		if (best < 0 || res < bres) {
+			best = code[q];
+			bres = res;
+		}
+	}
+	return best;
+}
+
+/* Undo the resampling blur in a cell's samples, per axis, as far as
+ * sharpen_k() says: e holds them with the ring of the neighbouring cells'
+ * samples at the edges, CELL_H + 2 rows of 11 samples (the first cw + 2
+ * used) of nc channels (3: RGB, 1: grey); v gets the cell's CELL_H rows of
+ * cw, clamped to 0..255. */
+static inline void sharpen_samples(const float *e, int nc, int cw, const struct grid *g, float *v)
+{
+	const float kx = sharpen_k(g->sx), nx = 1.0f / (1.0f - 2.0f * kx);
+	const float ky = sharpen_k(g->sy), ny = 1.0f / (1.0f - 2.0f * ky);
+	float h[(CELL_H + 2) * 9 * 3];
+	for (int y = 0; y < CELL_H + 2; y++)
+		for (int i = 0; i < cw; i++)
+			for (int c = 0; c < nc; c++) {
+				const float *p = e + (y * 11 + i) * nc + c;
+				h[(y * 9 + i) * nc + c] = (p[nc] - kx * (p[0] + p[2 * nc])) * nx;
+			}
+	for (int y = 0; y < CELL_H; y++)
+		for (int i = 0; i < cw; i++)
+			for (int c = 0; c < nc; c++) {
+				const float *p = h + (y * 9 + i) * nc + c;
+				float x = (p[9 * nc] - ky * (p[0] + p[18 * nc])) * ny;
+				v[(y * cw + i) * nc + c] = x < 0 ? 0 : x > 255 ? 255 : x;
+			}
+}
+
+/* The RGB samples of cell (col, row) at its text-mode pixel centres
+ * (bilinear), row-major, cw per row. */
+void sample_cell(const struct scaled *s, const struct grid *g, int col, int row,
+		 float v[][3])
+{
+	const int cw = g->cw;
+	float xs[9];
+	for (int i = 0; i < cw; i++)
+		xs[i] = (float)(g->ox + ((double)(col * cw + i) + 0.5) * g->sx);
+	for (int y = 0, k = 0; y < CELL_H; y++) {
+		float fy = (float)(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy);
+		for (int i = 0; i < cw; i++, k++)
+			rgb_at(s, xs[i], fy, v[k]);
+	}
+}
+
+/* Resampling spreads each text-mode pixel into its neighbours' samples
+ * (a bilinear enlargement by 2 keeps 3/4 at a pixel's centre and gives
+ * 1/8 to each side): undone in v (sample_cell()'s samples) by
+ * sharpen_samples(), with the samples of the neighbouring cells' pixels
+ * at the edges. */
+void sharpen_cell(const struct scaled *s, const struct grid *g, int col, int row,
+		  float v[][3])
+{
+	const int cw = g->cw;
+	float e[CELL_H + 2][9 + 2][3];
+	for (int y = -1; y <= CELL_H; y++) {
+		float fy = (float)(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy);
+		for (int i = -1; i <= cw; i++) {
+			if (y >= 0 && y < CELL_H && i >= 0 && i < cw) {
+				memcpy(e[y + 1][i + 1], v[y * cw + i], sizeof e[0][0]);
+				continue;
+			}
+			float fx = (float)(g->ox + ((double)(col * cw + i) + 0.5) * g->sx);
+			rgb_at(s, fx, fy, e[y + 1][i + 1]);
+		}
+	}
+	sharpen_samples(&e[0][0][0], 3, cw, g, &v[0][0]);
+}
+
+/* The two colours of a cell whose samples raw (as sampled: sharpening
+ * overshoots) are split by in1[]: blur pulls a thin stroke's samples
+ * towards the other colour, so each is the mean of its samples furthest
+ * from the other side's mean (within 80 % of the furthest, and not nearer
+ * than its own mean). A side with no samples takes empty[side]. */
+static void stroke_colours(const float raw[][3], const uint8_t *in1, int np,
+			   const float empty[2][3], float colour[2][3])
+{
+	float rmean[2][3] = { { 0, 0, 0 }, { 0, 0, 0 } };
+	int cnt[2] = { 0, 0 };
+	for (int k = 0; k < np; k++) {
+		cnt[in1[k]]++;
+		for (int c = 0; c < 3; c++)
+			rmean[in1[k]][c] += raw[k][c];
+	}
+	for (int side = 0; side < 2; side++)
+		for (int c = 0; c < 3; c++)
+			rmean[side][c] = cnt[side] ? rmean[side][c] / (float)cnt[side] : empty[side][c];
+	for (int side = 0; side < 2; side++) {
+		const float *me = rmean[side], *other = rmean[!side];
+		float dist[9 * CELL_H], ref = 0, dmax = 0, sum[3] = { 0, 0, 0 };
+		int m = 0;
+		for (int c = 0; c < 3; c++)
+			ref += (me[c] - other[c]) * (me[c] - other[c]);
+		for (int k = 0; k < np; k++) {
+			dist[k] = 0;
+			if (in1[k] != side)
+				continue;
+			for (int c = 0; c < 3; c++)
+				dist[k] += (raw[k][c] - other[c]) * (raw[k][c] - other[c]);
+			if (dist[k] > dmax)
+				dmax = dist[k];
+		}
+		float cut = 0.64f * dmax > ref ? 0.64f * dmax : ref;
+		for (int k = 0; k < np; k++)
+			if (in1[k] == side && dist[k] >= cut) {
+				for (int c = 0; c < 3; c++)
+					sum[c] += raw[k][c];
+				m++;
+			}
+		for (int c = 0; c < 3; c++)
+			colour[side][c] = m ? sum[c] / (float)m : me[c];
+	}
+}
+
+/* The common case, cheaply: the cell's grey samples, with the ring of its
+ * neighbours', sharpened as sharpen_cell() does, split into two levels
+ * and matched exactly as a glyph, in either colour order; its colours the
+ * mean of the samples nearest each level, snapped to the VGA levels. 1 if
+ * that read the cell (an exact match, of clear contrast, with no 9th-column
+ * twin); 0 leaves it to the full reading, which would read it the same
+ * (ci/bench/decode's corpus: no cell read otherwise). */
+#define FAST_CONTRAST 64.0f /* grey levels at least this far apart */
+static int read_scaled_fast(const struct scaled *s, const struct glyphset *gs,
+			    const struct grid *g, int col, int row, struct text_cell *tc)
+{
+	const int cw = g->cw, np = cw * CELL_H;
+	int xi[11], yi[CELL_H + 2];
+	float xw[11], yw[CELL_H + 2];
+	for (int i = -1; i <= cw; i++)
+		tap(g->ox + ((double)(col * cw + i) + 0.5) * g->sx, s->w, &xi[i + 1], &xw[i + 1]);
+	for (int y = -1; y <= CELL_H; y++)
+		tap(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy, s->h, &yi[y + 1], &yw[y + 1]);
+	float e[CELL_H + 2][11];
+	for (int y = 0; y < CELL_H + 2; y++) {
+		const uint8_t *a = s->grey + (size_t)yi[y] * (size_t)s->w, *b = a + s->w;
+		for (int i = 0; i < cw + 2; i++) {
+			const int x = xi[i];
+			float top = a[x] + xw[i] * (float)(a[x + 1] - a[x]);
+			float bot = b[x] + xw[i] * (float)(b[x + 1] - b[x]);
+			e[y][i] = top + yw[y] * (bot - top);
+		}
+	}
+	float v[9 * CELL_H];
+	sharpen_samples(&e[0][0], 1, cw, g, v);
+	float lo, hi;
+	if (!split_grey(v, np, &lo, &hi) || hi - lo < FAST_CONTRAST)
+		return 0;
+	uint16_t on[CELL_H], off[CELL_H];
+	grey_mask(v, cw, (lo + hi) * 0.5f, on);
+	for (int y = 0; y < CELL_H; y++)
+		off[y] = (uint16_t)(~on[y] & gs->full);
+	int code = glyph_lookup(gs, on), swapped = 0;
+	if (code < 0 || 2 * gs->lit[code] >= np) {
+		code = glyph_lookup(gs, off);
+		swapped = 1;
+		if (code < 0 || 2 * gs->lit[code] >= np)
+			return 0;
+	}
+	if (gs->twin9[code])
+		return 0;
+	/* Both sides have samples: the split had two levels. */
+	float raw[9 * CELL_H][3], colour[2][3];
+	const float none[2][3] = { { 0, 0, 0 }, { 0, 0, 0 } };
+	uint8_t in1[9 * CELL_H];
+	for (int k = 0; k < np; k++)
+		in1[k] = on[k / cw] >> (cw - 1 - k % cw) & 1;
+	sample_cell(s, g, col, row, raw);
+	stroke_colours(raw, in1, np, none, colour);
+	tc->code = (uint8_t)code;
+	put_levels(tc->fg, colour[!swapped]);
+	put_levels(tc->bg, colour[swapped]);
+	tc->confidence = 1.0f;
+	tc->cursor = 0;
+	return 1;
+}
+
+static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
+			      const struct grid *g, int col, int row, struct text_cell *tc)
+{
+	const int cw = g->cw, np = cw * CELL_H, total = np;
+	/* Most cells are blank: first a look at the nearest pixels inside
+	 * the outer ring of samples (see below); one colour there is a
+	 * space. */
+	{
+		int xs[9];
+		for (int i = 1; i < cw - 1; i++) {
+			int x = (int)(g->ox + ((double)(col * cw + i) + 0.5) * g->sx);
+			xs[i] = x < 0 ? 0 : x >= s->w ? s->w - 1 : x;
+		}
+		int lo[3] = { 255, 255, 255 }, hi[3] = { 0, 0, 0 }, sum[3] = { 0, 0, 0 }, m = 0;
+		for (int y = 1; y < CELL_H - 1; y++) {
+			int fy = (int)(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy);
+			fy = fy < 0 ? 0 : fy >= s->h ? s->h - 1 : fy;
+			const uint8_t *line = s->rgb + (size_t)fy * (size_t)s->w * 3;
+			for (int i = 1; i < cw - 1; i++) {
+				const uint8_t *p = line + (size_t)xs[i] * 3;
+				for (int c = 0; c < 3; c++) {
+					lo[c] = p[c] < lo[c] ? p[c] : lo[c];
+					hi[c] = p[c] > hi[c] ? p[c] : hi[c];
+					sum[c] += p[c];
+				}
+				m++;
+			}
+		}
+		int range2 = 0;
+		for (int c = 0; c < 3; c++)
+			range2 += (hi[c] - lo[c]) * (hi[c] - lo[c]);
+		if ((float)range2 < BLANK_SURE2) {
+			float mean[3];
+			for (int c = 0; c < 3; c++)
+				mean[c] = (float)sum[c] / (float)m;
+			tc->code = 0x20;
+			tc->cursor = 0;
+			put_levels(tc->fg, mean);
+			put_levels(tc->bg, mean);
+			tc->confidence = 1.0f;
+			if (pal_dist(mean) >= PALETTE_NEAR) {
+				tc->confidence = 0.98f;
+				dither_guess(gs, mean, tc);
+			}
+			return;
+		}
+	}
+	if (read_scaled_fast(s, gs, g, col, row, tc))
+		return;
+	float v[9 * CELL_H][3], raw[9 * CELL_H][3];
+	int k;
+	sample_cell(s, g, col, row, raw);
+	memcpy(v, raw, sizeof v);
+	/* One colour inside the outer ring of samples: a space. The ring is
+	 * left out because its samples take colour from the neighbouring
+	 * cells (no glyph of a VGA font differs from a space only there). */
+	float lo[3] = { 255, 255, 255 }, hi[3] = { 0, 0, 0 }, mean[3] = { 0, 0, 0 };
+	int ninner = 0;
+	for (int y = 1; y < CELL_H - 1; y++)
+		for (int i = 1; i < cw - 1; i++) {
+			const float *p = v[y * cw + i];
+			for (int c = 0; c < 3; c++) {
+				lo[c] = p[c] < lo[c] ? p[c] : lo[c];
+				hi[c] = p[c] > hi[c] ? p[c] : hi[c];
+				mean[c] += p[c];
+			}
+			ninner++;
+		}
+	float range2 = 0;
+	for (int c = 0; c < 3; c++) {
+		range2 += (hi[c] - lo[c]) * (hi[c] - lo[c]);
+		mean[c] /= (float)ninner;
+	}
+	tc->cursor = 0;
+	/* The luma range inside the ring: JPEG keeps luma sharp, so a faint
+	 * glyph shows there even where its colours blur together. */
+	float ilr = 0;
+	{
+		float a = 1e9f, b = -1;
+		for (int y = 1; y < CELL_H - 1; y++)
+			for (int i = 1; i < cw - 1; i++) {
+				const float *p = v[y * cw + i];
+				float l = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+				a = l < a ? l : a;
+				b = l > b ? l : b;
+			}
+		ilr = b - a;
+	}
+	if (range2 < BLANK_DIST2) {
+		tc->code = 0x20;
+		put_levels(tc->fg, mean);
+		put_levels(tc->bg, mean);
+		/* Two colours this close may be a faint glyph as well as
+		 * compression noise: not sure enough to trust. */
+		tc->confidence = range2 < BLANK_SURE2 ? 1.0f : 0.98f;
+		if (pal_dist(mean) >= PALETTE_NEAR) {
+			tc->confidence = 0.98f;
+			dither_guess(gs, mean, tc);
+		}
+		return;
+	}
+	sharpen_cell(s, g, col, row, v);
+	/* 2-means in RGB, started from two samples inside the outer ring
+	 * (whose samples take colour from the neighbouring cells and would
+	 * start it on a colour that is not this cell's): the one furthest
+	 * from the inner samples' mean, and the one furthest from that. Two
+	 * colours of about the same luma are as far apart as any. */
+	float c0[3], c1[3];
+	{
+		int a = -1, b = -1;
+		float da = -1, db = -1;
+		for (int y = 1; y < CELL_H - 1; y++)
+			for (int i = 1; i < cw - 1; i++) {
+				const float *p = v[y * cw + i];
+				float d = 0;
+				for (int c = 0; c < 3; c++)
+					d += (p[c] - mean[c]) * (p[c] - mean[c]);
+				if (d > da) {
+					da = d;
+					a = y * cw + i;
+				}
+			}
+		for (int y = 1; y < CELL_H - 1; y++)
+			for (int i = 1; i < cw - 1; i++) {
+				const float *p = v[y * cw + i];
+				float d = 0;
+				for (int c = 0; c < 3; c++)
+					d += (p[c] - v[a][c]) * (p[c] - v[a][c]);
+				if (d > db) {
+					db = d;
+					b = y * cw + i;
+				}
+			}
+		float la = 0.299f * v[a][0] + 0.587f * v[a][1] + 0.114f * v[a][2];
+		float lb = 0.299f * v[b][0] + 0.587f * v[b][1] + 0.114f * v[b][2];
+		if (la > lb) {
+			int t = a;
+			a = b;
+			b = t;
+		}
+		memcpy(c0, v[a], sizeof c0);
+		memcpy(c1, v[b], sizeof c1);
+	}
+	uint8_t in1[9 * CELL_H];
+	int n1 = 0;
+	for (int it = 0; it < 5; it++) {
+		float s0[3] = { 0, 0, 0 }, s1[3] = { 0, 0, 0 };
+		int m0 = 0, m1 = 0;
+		for (k = 0; k < np; k++) {
+			float d0 = 0, d1 = 0;
+			for (int c = 0; c < 3; c++) {
+				float a = v[k][c] - c0[c], b = v[k][c] - c1[c];
+				d0 += a * a;
+				d1 += b * b;
+			}
+			in1[k] = d1 < d0;
+			if (k < cw || k >= np - cw || k % cw == 0 || k % cw == cw - 1)
+				continue;
+			for (int c = 0; c < 3; c++) {
+				if (in1[k])
+					s1[c] += v[k][c];
+				else
+					s0[c] += v[k][c];
+			}
+			m1 += in1[k];
+			m0 += !in1[k];
+		}
+		int same = it > 0 && m1 == n1;
+		n1 = m1;
+		if (!m0 || !m1 || same)
+			break;
+		for (int c = 0; c < 3; c++) {
+			c0[c] = s0[c] / (float)m0;
+			c1[c] = s1[c] / (float)m1;
+		}
+	}
+	n1 = 0;
+	for (k = 0; k < np; k++)
+		n1 += in1[k];
+	float dist2 = 0;
+	for (int c = 0; c < 3; c++)
+		dist2 += (c1[c] - c0[c]) * (c1[c] - c0[c]);
+	if (n1 == 0 || n1 == np || (dist2 < BLANK_DIST2 && ilr < BLANK_LUMA)) {
+		float m[3] = { 0, 0, 0 };
+		for (k = 0; k < np; k++)
+			for (int c = 0; c < 3; c++)
+				m[c] += v[k][c];
+		for (int c = 0; c < 3; c++)
+			m[c] /= (float)np;
+		tc->code = 0x20;
+		put_levels(tc->fg, m);
+		put_levels(tc->bg, m);
+		/* Two colours this close may be a faint glyph as well as
+		 * compression noise: not sure enough to trust. */
+		tc->confidence = n1 == 0 || n1 == np ? 1.0f : 0.98f;
+		if (pal_dist(m) >= PALETTE_NEAR) {
+			tc->confidence = 0.98f;
+			dither_guess(gs, m, tc);
+		}
+		return;
+	}
+	/* JPEG keeps luma sharp and blurs colour (4:2:0 halves its
+	 * resolution): where the two colours differ enough in luma, split by
+	 * luma alone. */
+	float y0 = 0.299f * c0[0] + 0.587f * c0[1] + 0.114f * c0[2];
+	float y1 = 0.299f * c1[0] + 0.587f * c1[1] + 0.114f * c1[2];
+	if (fabsf(y1 - y0) >= LUMA_SPLIT) {
+		float t = (y0 + y1) * 0.5f;
+		for (k = 0; k < np; k++) {
+			float l = 0.299f * v[k][0] + 0.587f * v[k][1] + 0.114f * v[k][2];
+			in1[k] = (l > t) == (y1 > y0);
+		}
+	}
+	float colour[2][3];
+	const float split[2][3] = { { c0[0], c0[1], c0[2] }, { c1[0], c1[1], c1[2] } };
+	stroke_colours(raw, in1, np, split, colour);
+	uint16_t on[CELL_H];
+	for (int y = 0; y < CELL_H; y++) {
+		unsigned m = 0;
+		for (int i = 0; i < cw; i++)
+			m = m << 1 | in1[y * cw + i];
+		on[y] = (uint16_t)m;
+	}
+	/* Exactly a glyph, in either colour order: the reading nearest()
+	 * would make (better() prefers the order with fewer pixels lit). */
+	struct near best;
+	uint16_t off[CELL_H];
+	for (int y = 0; y < CELL_H; y++)
+		off[y] = (uint16_t)(~on[y] & gs->full);
+	int code = glyph_lookup(gs, on), code_off = glyph_lookup(gs, off);
+	if (code >= 0 && 2 * gs->lit[code] < total)
+		best = (struct near){ code, 0, 0, 0 };
+	else if (code_off >= 0 && 2 * gs->lit[code_off] < total)
+		best = (struct near){ code_off, 1, 0, 0 };
+	else
+		best = nearest(gs, on, 0xFFFF);
+	int cursor = 0;
+	if (best.d > 0) {
+		/* A cursor: rows 13-14 solid in one colour, the rest a glyph. */
+		const unsigned rowmask = 0xFFFF & ~(1u << CURSOR_FIRST | 1u << CURSOR_LAST);
+		int lit1 = pop(on[CURSOR_FIRST]) + pop(on[CURSOR_LAST]);
+		for (int sw = 0; sw < 2; sw++) {
+			int solid = sw ? 2 * cw - lit1 : lit1; /* rows 13-14 in the fg colour */
+			if (solid < 2 * cw - 1)
+				continue;
+			struct near c = nearest(gs, on, rowmask);
+			/* nearest() found both orders; keep the one with fg = this colour */
+			if (c.swapped != sw)
+				continue;
+			c.d += NEAR_UNIT * (2 * cw - solid);
+			c.d2 += NEAR_UNIT * (2 * cw - solid);
+			if (c.d < best.d) {
+				best = c;
+				cursor = 1;
+			}
+		}
+	}
+	tc->confidence = scaled_confidence(best.d, best.d2);
+	if (!cursor && tc->confidence < TEXTMODE_TRUST) {
+		struct footprint *fp = malloc(sizeof *fp);
+		int code2 = -1;
+		if (fp) {
+			cell_footprint(s, g, col, row, fp);
+			code2 = rerank(gs, on, fp, RERANK_BLUR * sharpen_k(g->sx), RERANK_BLUR * sharpen_k(g->sy));
+			free(fp);
+		}
+		if (code2 >= 0 && code2 != best.code) {
+			/* The colours stay as split: the orientation is the
+			 * one in which the new glyph is nearer the split. */
+			int d = 0;
+			for (int r = 0; r < CELL_H; r++)
+				d += pop((unsigned)(gs->row[code2][r] ^ on[r]) & gs->full);
+			best.code = code2;
+			best.swapped = 2 * d > total;
+		}
+	}
+	tc->code = (uint8_t)best.code;
+	put_levels(tc->fg, best.swapped ? colour[0] : colour[1]);
+	put_levels(tc->bg, best.swapped ? colour[1] : colour[0]);
+	tc->cursor = (uint8_t)cursor;
+	/* Two colours of about the same luma are told apart by colour alone,
+	 * which JPEG keeps at half resolution: a detail of a pixel or two
+	 * (such as the short stroke that tells 0xB6 from 0xBA) can vanish. */
+	if (fabsf(y1 - y0) < LUMA_TRUST && tc->confidence > LOW_SCALE_CONFIDENCE)
+		tc->confidence = LOW_SCALE_CONFIDENCE;
+	if (gs->twin9[best.code] && tc->confidence > LOW_SCALE_CONFIDENCE)
+		tc->confidence = LOW_SCALE_CONFIDENCE;
+}
+
+static int text_colour(const uint8_t c[3])
+{
+	for (int q = 0; q < 16; q++)
+		if (!memcmp(c, vga16[q], 3))
+			return 1;
+	return 0;
+}
+
+/* A cell read as its glyph and two colours. A colour that is not a text
+ * colour is a thin stroke's blurred into its background (JPEG also halves
+ * the resolution of colour): both are then fitted again to the frame's
+ * pixels with the glyph drawn as the frame shows it, in text colours.
+ * Only then: colours that are text colours are mostly right, and the fit
+ * (its blur a model) reads a dot or a dash a level too bright as often
+ * as it mends one (ci/bench/decode's corpus: wrong colour pairs 27 % ->
+ * 1.9 % at 1280x720 q80; fitting every cell, 0.85 %, but two-thirds
+ * slower, and wrong on grey dashes that were right). */
+static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
+			     const struct grid *g, int col, int row, struct text_cell *tc)
+{
+	read_scaled_glyph(s, gs, g, col, row, tc);
+	if (tc->cursor || !inked(gs, tc->code) || (text_colour(tc->fg) && text_colour(tc->bg)))
+		return;
+	struct footprint *fp = malloc(sizeof *fp);
+	if (!fp)
+		return;
+	cell_footprint(s, g, col, row, fp);
+	int pal[2];
+	if (fp->n >= 32) {
+		fit_glyph(gs, tc->code, fp, RERANK_BLUR * sharpen_k(g->sx),
+			  RERANK_BLUR * sharpen_k(g->sy), pal);
+		memcpy(tc->fg, vga16[pal[1]], 3);
+		memcpy(tc->bg, vga16[pal[0]], 3);
+	}
+	free(fp);
+}
+
+/* Read every cell of s on grid g into out; the number of cells not
+ * trusted. */
+int read_grid(const struct glyphset gs[2], const struct scaled *s, const struct grid *g,
+	      struct text_screen *out)
+{
+	const struct glyphset *cg = &gs[g->cw == 9 ? 0 : 1];
+	int doubtful = 0;
+	out->cols = GRID_COLS;
+	out->rows = GRID_ROWS;
+	out->cell_w = (int)lround(g->cw * g->sx);
+	out->cell_h = (int)lround(CELL_H * g->sy);
+	out->origin_x = (int)lround(g->ox);
+	out->origin_y = (int)lround(g->oy);
+	for (int r = 0; r < GRID_ROWS; r++)
+		for (int c = 0; c < GRID_COLS; c++) {
+			struct text_cell *tc = &out->cell[r][c];
+			read_scaled_cell(s, cg, g, c, r, tc);
+			/* Barely enlarged, thin strokes and dither patterns
+			 * blur into their background: read, but never
+			 * trusted. */
+			if ((g->sx < LOW_SCALE || g->sy < LOW_SCALE) &&
+			    tc->confidence > LOW_SCALE_CONFIDENCE)
+				tc->confidence = LOW_SCALE_CONFIDENCE;
+			doubtful += tc->confidence < TEXTMODE_TRUST;
+		}
+	return doubtful;
+}

@@ -1,0 +1,134 @@
+/* capture_int: what the files of the capture reader share: the grid and
+ * the frame as they sample them, the sampling helpers more than one uses,
+ * and what one calls in another. Internal to the text decoder; the text
+ * reader (textmode.c) sees only capture.h.
+ *
+ * Scaled and compressed frames (capture boxes, IP-KVMs): the 80x25 screen
+ * of 9x16 (or 8x16) cells arrives resampled by sx, sy (frame pixels per
+ * text-mode pixel, at least 1; the two may differ), inside a border of up
+ * to BORDER_FRAC of the frame, JPEG-compressed. Where the grid is, is
+ * found, never assumed.
+ *
+ * The steps, in order (capture.c): find the grid (capture_grid.c, steps
+ * 1-5: profiles of the gradient, the cell period they repeat at, which
+ * pixel boundary starts a cell, scale, a fit of origin and scale), then
+ * read every cell on it (capture_cells.c, steps 6-7: in grey, in colour,
+ * then against the frame's own pixels where not trusted). capture_learn.c
+ * learns a card's glyphs from a capture of the calibration screen with the
+ * same sampling.
+ *
+ * Ownership: plain data and declarations; nothing here allocates. */
+#ifndef HIL_CAPTURE_INT_H
+#define HIL_CAPTURE_INT_H
+
+#include "glyphset.h"
+
+#define GRID_COLS 80
+#define GRID_ROWS 25
+#define BORDER_FRAC 0.05    /* at most this much of a dimension is border */
+#define BLANK_SPREAD 48.0f  /* grey range below which a cell is one colour */
+
+/* Where the cells are in a frame. */
+struct grid {
+	int cw;          /* text-mode pixels per cell across: 9 or 8 */
+	double sx, sy;   /* frame pixels per text-mode pixel */
+	double ox, oy;   /* frame coordinates of the grid's top left corner
+			  * (pixel i spans [i, i + 1)) */
+};
+
+/* A frame as the capture reader samples it. */
+struct scaled {
+	int w, h;
+	const uint8_t *rgb;
+	uint8_t *grey;   /* w * h luma */
+};
+
+/* Luma of an RGB colour. */
+#define LUMA(r, g, b) (0.299f * (r) + 0.587f * (g) + 0.114f * (b))
+
+/* Where a sample at frame coordinate u (pixel centres at i + 0.5) reads:
+ * the pixel before it and the weight of the one after, clamped to n. */
+static inline void tap(double u, int n, int *i0, float *w)
+{
+	u -= 0.5;
+	if (u < 0)
+		u = 0;
+	if (u > n - 1)
+		u = n - 1;
+	int i = (int)u;
+	if (i > n - 2)
+		i = n - 2;
+	*i0 = i;
+	*w = (float)(u - i);
+}
+
+/* Split n grey values into two levels (2-means from the extremes). 0 if
+ * they are one colour. */
+static inline int split_grey(const float *v, int n, float *lo, float *hi)
+{
+	float mn = v[0], mx = v[0];
+	for (int i = 1; i < n; i++) {
+		if (v[i] < mn)
+			mn = v[i];
+		if (v[i] > mx)
+			mx = v[i];
+	}
+	if (mx - mn < BLANK_SPREAD)
+		return 0;
+	float a = mn, b = mx;
+	int last = -1;
+	for (int it = 0; it < 3; it++) {
+		float t = (a + b) * 0.5f, sa = 0, sb = 0;
+		int na = 0, nb = 0;
+		for (int i = 0; i < n; i++) {
+			if (v[i] > t) {
+				sb += v[i];
+				nb++;
+			} else {
+				sa += v[i];
+				na++;
+			}
+		}
+		if (!na || !nb || nb == last)
+			break;
+		last = nb;
+		a = sa / (float)na;
+		b = sb / (float)nb;
+	}
+	*lo = a;
+	*hi = b;
+	return 1;
+}
+
+/* Row masks of the samples above t (bit cw-1 is the leftmost pixel). */
+static inline void grey_mask(const float *v, int cw, float t, uint16_t *on)
+{
+	for (int y = 0; y < CELL_H; y++) {
+		unsigned m = 0;
+		for (int x = 0; x < cw; x++)
+			m = m << 1 | (v[y * cw + x] > t);
+		on[y] = (uint16_t)m;
+	}
+}
+
+/* Finding the grid (capture_grid.c). */
+/* The grid of frame s, in 9- or 8-pixel cells: 1 found, 0 none, -1 error. */
+int find_grid(const struct scaled *s, const struct glyphset *gs9, const struct glyphset *gs8,
+	      struct grid *out, struct hil_err *err);
+/* The share of inked cells that grid g reads exactly in s (1 if too few). */
+double check_grid(const struct scaled *s, const struct glyphset *gs, const struct grid *g);
+/* How far the samples of cells (row << 8 | col) sit from two levels. */
+double spread(const struct scaled *s, const struct grid *g, const uint16_t *cells, int n);
+/* g polished to the least spread() over cells. */
+void refine(const struct scaled *s, struct grid *g, const uint16_t *cells, int n);
+
+/* Reading the cells (capture_cells.c). */
+/* Every cell of s on grid g read into out; the number not trusted. */
+int read_grid(const struct glyphset gs[2], const struct scaled *s, const struct grid *g,
+	      struct text_screen *out);
+/* The RGB samples of cell (col, row) at its text-mode pixel centres. */
+void sample_cell(const struct scaled *s, const struct grid *g, int col, int row, float v[][3]);
+/* Those samples with the resampling blur undone. */
+void sharpen_cell(const struct scaled *s, const struct grid *g, int col, int row, float v[][3]);
+
+#endif
