@@ -43,7 +43,11 @@
 ; firmware's screen untouched, no exit. -DHANG_IN_GRAPHICS hangs the same
 ; way once the graphics mode is set and the pattern fully drawn, before
 ; "graphics show": the screen shows the pattern, COM1 falls silent after
-; "graphics set".
+; "graphics set". -DPANIC_AFTER_POST, right after "post hold", reports a
+; panic the way a guest kernel does through QEMU's pvpanic device (1 to
+; I/O port 0x505), then hangs. -DRESET_AFTER_POST, at the same point,
+; resets the machine through the keyboard controller (0FEh to port 64h)
+; without announcing it.
 
 bits 16
 cpu 386
@@ -58,6 +62,7 @@ org 0x7C00
 %define EXIT_CODE 16               ; isa-debug-exit: QEMU exits with 16*2+1 = 33
 %defstr EXIT_CODE_STR EXIT_CODE
 DEBUG_EXIT_PORT equ 0xF4
+PVPANIC_PORT equ 0x505             ; QEMU's ISA pvpanic device (test builds)
 
 COM1        equ 0x3F8
 UART_DATA   equ COM1 + 0           ; RBR/THR (DLAB=0), DLL (DLAB=1)
@@ -274,6 +279,17 @@ main:
         mov si, msg_post_hold
         mov di, msg_post_timeout
         call hold
+%ifdef PANIC_AFTER_POST
+        mov dx, PVPANIC_PORT       ; test build: panic (header)
+        mov al, 1                  ; PVPANIC_PANICKED
+        out dx, al
+%define HANG_AFTER_POST
+%endif
+%ifdef RESET_AFTER_POST
+        mov al, 0xFE               ; test build: reset (header)
+        out 0x64, al
+%define HANG_AFTER_POST
+%endif
 %ifdef HANG_AFTER_POST
         cli                        ; test build: hang for good (header)
 .hang:

@@ -71,6 +71,12 @@ int qemu_argv(struct argv *out, const struct cell *cell, const struct qemu_env *
 	argv_push(out, "chardev:com1");
 	argv_push(out, "-device");
 	argv_push(out, "isa-debug-exit,iobase=" GUEST_EXIT_PORT ",iosize=0x04");
+	/* A guest kernel's panic reaches hilrun as GUEST_PANICKED; paused, the
+	 * VM keeps its screen for the record instead of powering off. */
+	argv_push(out, "-device");
+	argv_push(out, "pvpanic");
+	argv_push(out, "-action");
+	argv_push(out, "panic=pause");
 
 	switch (cell->guest->media) {
 	case MEDIA_DISK:

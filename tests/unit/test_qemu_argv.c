@@ -78,6 +78,8 @@ START_TEST(emulated_card_argv)
 	ck_assert_int_ge(find_pair(&a, "-chardev", "socket,id=com1,path=/s/com1.sock"), 0);
 	ck_assert_int_ge(find_pair(&a, "-drive", "if=ide,format=raw,snapshot=on,file=/g/bios-post.img"), 0);
 	ck_assert_int_ge(find_pair(&a, "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"), 0);
+	ck_assert_int_ge(find_pair(&a, "-device", "pvpanic"), 0);
+	ck_assert_int_ge(find_pair(&a, "-action", "panic=pause"), 0);
 	ck_assert_int_eq(find_pair(&a, "-vga", "none"), -1);
 	ck_assert_str_eq(a.v[a.n - 1], "-S");
 	ck_assert_ptr_null(a.v[a.n]);
