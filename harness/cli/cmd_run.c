@@ -6,7 +6,6 @@
  *
  * Ownership: an invocation owns its cells, keys, readers, journal, lock
  * and descriptors, and releases them in invocation_release. */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>

@@ -30,7 +30,7 @@ const char *accel_probe_dev_kvm(char *reason, size_t n)
 	return "kvm";
 }
 
-const char *accel_trial_names[] = { "ran", "stopped", "exited", "silent", "error" };
+const char *const accel_trial_names[] = { "ran", "stopped", "exited", "silent", "error" };
 
 enum accel_trial accel_trial(const char *qemu, const char *firmware_bin, const char *accel,
 			     int window_ms, char *reason, size_t n)

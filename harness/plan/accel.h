@@ -34,7 +34,7 @@ const char *accel_probe_dev_kvm(char *reason, size_t n);
  * internal error (stopped), QEMU exited, it stayed silent for window_ms,
  * or the trial itself failed. reason gets a sentence. */
 enum accel_trial { TRIAL_RAN, TRIAL_STOPPED, TRIAL_EXITED, TRIAL_SILENT, TRIAL_ERROR };
-extern const char *accel_trial_names[];
+extern const char *const accel_trial_names[];
 enum accel_trial accel_trial(const char *qemu, const char *firmware_bin, const char *accel,
 			     int window_ms, char *reason, size_t n);
 

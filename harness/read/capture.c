@@ -97,7 +97,7 @@ struct capture_memory {
 	int tables;               /* the glyph sets have twin9 and evidence */
 	int grid_w, grid_h;       /* frame size the grid was found in; 0 if none */
 	struct grid grid;
-	double grid_score;        /* check_grid() on the frame it was found in */
+	double grid_score;        /* capture_check_grid() on the frame it was found in */
 	struct extent proven;     /* where the grid has read trusted glyphs */
 };
 
@@ -122,13 +122,13 @@ static int search_grid(struct capture_memory *m, const struct glyphset gs[2],
 		       const struct scaled *s, struct grid *g, struct textmode_stats *stats,
 		       struct hil_err *err)
 {
-	int found = find_grid(s, &gs[0], &gs[1], g, err);
+	int found = capture_find_grid(s, &gs[0], &gs[1], g, err);
 	stats->grids_searched++;
 	if (found > 0) {
 		m->grid_w = s->w;
 		m->grid_h = s->h;
 		m->grid = *g;
-		m->grid_score = check_grid(s, &gs[g->cw == 9 ? 0 : 1], g);
+		m->grid_score = capture_check_grid(s, &gs[g->cw == 9 ? 0 : 1], g);
 	}
 	return found;
 }
@@ -169,7 +169,7 @@ int capture_decode(struct capture_memory *m, struct glyphset gs[2], const struct
 	int found = 0, reused = 0, rc = 0;
 	if (capture_knows(m, f->width, f->height)) {
 		g = m->grid;
-		double sc = check_grid(&s, &gs[g.cw == 9 ? 0 : 1], &g);
+		double sc = capture_check_grid(&s, &gs[g.cw == 9 ? 0 : 1], &g);
 		found = reused = sc >= REUSE_MIN && sc >= REUSE_SHARE * m->grid_score;
 	}
 	if (!found)
@@ -183,12 +183,12 @@ int capture_decode(struct capture_memory *m, struct glyphset gs[2], const struct
 			   f->width, f->height);
 		rc = TEXTMODE_UNSUPPORTED;
 	} else {
-		int doubtful = read_grid(gs, &s, &g, out);
+		int doubtful = capture_read_grid(gs, &s, &g, out);
 		if (!reused)
 			m->proven = (struct extent){ GRID_ROWS, -1, GRID_COLS, -1 };
 		/* A grid found in a frame of a few rows can be off by a
 		 * fraction of a pixel per row: right where it has read
-		 * glyphs, wrong rows further down (check_grid() may not
+		 * glyphs, wrong rows further down (capture_check_grid() may not
 		 * see it). A reading with doubtful cells outside where the
 		 * grid has proven itself is done again with a grid searched
 		 * in this frame, and the one with fewer doubts kept. */
@@ -198,7 +198,7 @@ int capture_decode(struct capture_memory *m, struct glyphset gs[2], const struct
 			struct text_screen *again = malloc(sizeof *again);
 			struct grid g2;
 			if (again && search_grid(m, gs, &s, &g2, stats, err) > 0 &&
-			    read_grid(gs, &s, &g2, again) < doubtful) {
+			    capture_read_grid(gs, &s, &g2, again) < doubtful) {
 				*out = *again;
 				g = g2;
 				reused = 0;

@@ -454,8 +454,8 @@ static inline void sharpen_samples(const float *e, int nc, int cw, const struct 
 
 /* The RGB samples of cell (col, row) at its text-mode pixel centres
  * (bilinear), row-major, cw per row. */
-void sample_cell(const struct scaled *s, const struct grid *g, int col, int row,
-		 float v[][3])
+void capture_sample_cell(const struct scaled *s, const struct grid *g, int col, int row,
+			 float v[][3])
 {
 	const int cw = g->cw;
 	float xs[9];
@@ -470,11 +470,11 @@ void sample_cell(const struct scaled *s, const struct grid *g, int col, int row,
 
 /* Resampling spreads each text-mode pixel into its neighbours' samples
  * (a bilinear enlargement by 2 keeps 3/4 at a pixel's centre and gives
- * 1/8 to each side): undone in v (sample_cell()'s samples) by
+ * 1/8 to each side): undone in v (capture_sample_cell()'s samples) by
  * sharpen_samples(), with the samples of the neighbouring cells' pixels
  * at the edges. */
-void sharpen_cell(const struct scaled *s, const struct grid *g, int col, int row,
-		  float v[][3])
+void capture_sharpen_cell(const struct scaled *s, const struct grid *g, int col, int row,
+			  float v[][3])
 {
 	const int cw = g->cw;
 	float e[CELL_H + 2][9 + 2][3];
@@ -538,7 +538,7 @@ static void stroke_colours(const float raw[][3], const uint8_t *in1, int np,
 }
 
 /* The common case, cheaply: the cell's grey samples, with the ring of its
- * neighbours', sharpened as sharpen_cell() does, split into two levels
+ * neighbours', sharpened as capture_sharpen_cell() does, split into two levels
  * and matched exactly as a glyph, in either colour order; its colours the
  * mean of the samples nearest each level, snapped to the VGA levels. 1 if
  * that read the cell (an exact match, of clear contrast, with no 9th-column
@@ -589,7 +589,7 @@ static int read_scaled_fast(const struct scaled *s, const struct glyphset *gs,
 	uint8_t in1[9 * CELL_H];
 	for (int k = 0; k < np; k++)
 		in1[k] = on[k / cw] >> (cw - 1 - k % cw) & 1;
-	sample_cell(s, g, col, row, raw);
+	capture_sample_cell(s, g, col, row, raw);
 	stroke_colours(raw, in1, np, none, colour);
 	tc->code = (uint8_t)code;
 	put_levels(tc->fg, colour[!swapped]);
@@ -650,7 +650,7 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 		return;
 	float v[9 * CELL_H][3], raw[9 * CELL_H][3];
 	int k;
-	sample_cell(s, g, col, row, raw);
+	capture_sample_cell(s, g, col, row, raw);
 	memcpy(v, raw, sizeof v);
 	/* One colour inside the outer ring of samples: a space. The ring is
 	 * left out because its samples take colour from the neighbouring
@@ -700,7 +700,7 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 		}
 		return;
 	}
-	sharpen_cell(s, g, col, row, v);
+	capture_sharpen_cell(s, g, col, row, v);
 	/* 2-means in RGB, started from two samples inside the outer ring
 	 * (whose samples take colour from the neighbouring cells and would
 	 * start it on a colour that is not this cell's): the one furthest
@@ -927,8 +927,8 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 
 /* Read every cell of s on grid g into out; the number of cells not
  * trusted. */
-int read_grid(const struct glyphset gs[2], const struct scaled *s, const struct grid *g,
-	      struct text_screen *out)
+int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const struct grid *g,
+		      struct text_screen *out)
 {
 	const struct glyphset *cg = &gs[g->cw == 9 ? 0 : 1];
 	int doubtful = 0;

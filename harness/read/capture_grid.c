@@ -262,7 +262,7 @@ static int exact_hits(const struct scaled *s, const struct glyphset *gs, const s
 
 /* Spread of the sample cells' samples around their two levels, relative to
  * the levels' distance: smallest when the samples sit at pixel centres. */
-double spread(const struct scaled *s, const struct grid *g, const uint16_t *cells, int n)
+double capture_spread(const struct scaled *s, const struct grid *g, const uint16_t *cells, int n)
 {
 	float v[9 * CELL_H], lo, hi;
 	double sum = 0;
@@ -281,9 +281,9 @@ double spread(const struct scaled *s, const struct grid *g, const uint16_t *cell
 	return sum;
 }
 
-void refine(const struct scaled *s, struct grid *g, const uint16_t *cells, int n)
+void capture_refine(const struct scaled *s, struct grid *g, const uint16_t *cells, int n)
 {
-	double best = spread(s, g, cells, n);
+	double best = capture_spread(s, g, cells, n);
 	for (double step = 0.25; step > 0.015; step /= 2) {
 		for (int it = 0; it < 4; it++) {
 			int moved = 0;
@@ -297,7 +297,7 @@ void refine(const struct scaled *s, struct grid *g, const uint16_t *cells, int n
 					case 2: t.sx *= 1 + sign * step / (GRID_COLS * g->cw); break;
 					default: t.sy *= 1 + sign * step / (GRID_ROWS * CELL_H); break;
 					}
-					double e = spread(s, &t, cells, n);
+					double e = capture_spread(s, &t, cells, n);
 					if (e < best) {
 						best = e;
 						*g = t;
@@ -329,7 +329,7 @@ static void fit_grid(const struct scaled *s, struct grid *g, const uint16_t *cel
 				struct grid t = *g;
 				t.ox += a * g->sx / (2 * STEPS);
 				t.oy += b * g->sy / (2 * STEPS);
-				double v = spread(s, &t, &cells[i], 1);
+				double v = capture_spread(s, &t, &cells[i], 1);
 				sum += v;
 				if (v < best) {
 					best = v;
@@ -450,8 +450,8 @@ static void detrend(float *p, int n, double win)
 }
 
 /* Find the grid; 0 if there is none to be found. */
-int find_grid(const struct scaled *s, const struct glyphset *gs9,
-	      const struct glyphset *gs8, struct grid *out, struct hil_err *err)
+int capture_find_grid(const struct scaled *s, const struct glyphset *gs9,
+		      const struct glyphset *gs8, struct grid *out, struct hil_err *err)
 {
 	const int w = s->w, h = s->h;
 	float *px = calloc((size_t)w + (size_t)h, sizeof *px), *py = px + w;
@@ -723,7 +723,7 @@ int find_grid(const struct scaled *s, const struct glyphset *gs9,
 	nink = inked_cells(s, &best, ink);
 	n = near_cells(ink, nink, best.cw, ax, ay, 1e9, cells, SAMPLE_CELLS);
 	free(ink);
-	refine(s, &best, cells, n);
+	capture_refine(s, &best, cells, n);
 	{
 		uint16_t *all = malloc(GRID_ROWS * GRID_COLS * sizeof *all);
 		if (all) {
@@ -732,7 +732,7 @@ int find_grid(const struct scaled *s, const struct glyphset *gs9,
 			if (exact_hits(s, gs, &before, all, m) > exact_hits(s, gs, &best, all, m)) {
 				best = before;
 				n = near_cells(all, na, best.cw, ax, ay, 1e9, cells, SAMPLE_CELLS);
-				refine(s, &best, cells, n);
+				capture_refine(s, &best, cells, n);
 			}
 			free(all);
 		}
@@ -748,7 +748,7 @@ out:
  * cells, spread over the screen, that read exactly as a glyph that says
  * the grid is right; 1 if there are fewer than 8 inked cells (nothing to
  * contradict it). */
-double check_grid(const struct scaled *s, const struct glyphset *gs, const struct grid *g)
+double capture_check_grid(const struct scaled *s, const struct glyphset *gs, const struct grid *g)
 {
 	uint16_t *ink = malloc(GRID_ROWS * GRID_COLS * sizeof *ink), cells[SAMPLE_CELLS];
 	if (!ink)

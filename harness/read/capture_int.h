@@ -113,22 +113,25 @@ static inline void grey_mask(const float *v, int cw, float t, uint16_t *on)
 
 /* Finding the grid (capture_grid.c). */
 /* The grid of frame s, in 9- or 8-pixel cells: 1 found, 0 none, -1 error. */
-int find_grid(const struct scaled *s, const struct glyphset *gs9, const struct glyphset *gs8,
-	      struct grid *out, struct hil_err *err);
+int capture_find_grid(const struct scaled *s, const struct glyphset *gs9,
+		      const struct glyphset *gs8, struct grid *out, struct hil_err *err);
 /* The share of inked cells that grid g reads exactly in s (1 if too few). */
-double check_grid(const struct scaled *s, const struct glyphset *gs, const struct grid *g);
+double capture_check_grid(const struct scaled *s, const struct glyphset *gs,
+			  const struct grid *g);
 /* How far the samples of cells (row << 8 | col) sit from two levels. */
-double spread(const struct scaled *s, const struct grid *g, const uint16_t *cells, int n);
-/* g polished to the least spread() over cells. */
-void refine(const struct scaled *s, struct grid *g, const uint16_t *cells, int n);
+double capture_spread(const struct scaled *s, const struct grid *g, const uint16_t *cells, int n);
+/* g polished to the least capture_spread() over cells. */
+void capture_refine(const struct scaled *s, struct grid *g, const uint16_t *cells, int n);
 
 /* Reading the cells (capture_cells.c). */
 /* Every cell of s on grid g read into out; the number not trusted. */
-int read_grid(const struct glyphset gs[2], const struct scaled *s, const struct grid *g,
-	      struct text_screen *out);
+int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const struct grid *g,
+		      struct text_screen *out);
 /* The RGB samples of cell (col, row) at its text-mode pixel centres. */
-void sample_cell(const struct scaled *s, const struct grid *g, int col, int row, float v[][3]);
+void capture_sample_cell(const struct scaled *s, const struct grid *g, int col, int row,
+			 float v[][3]);
 /* Those samples with the resampling blur undone. */
-void sharpen_cell(const struct scaled *s, const struct grid *g, int col, int row, float v[][3]);
+void capture_sharpen_cell(const struct scaled *s, const struct grid *g, int col, int row,
+			  float v[][3]);
 
 #endif

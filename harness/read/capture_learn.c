@@ -6,7 +6,7 @@
  * their height (interpolated: a resampled edge is a ramp whose middle is
  * the edge), give cell size and origin to a fraction of a frame pixel. 9
  * or 8 pixels per cell: whichever puts the samples nearer two levels
- * (spread()), then polished by refine() (capture_grid.c). A border of
+ * (capture_spread()), then polished by capture_refine() (capture_grid.c). A border of
  * another colour than the screen's is told by the frame's corners and left
  * out.
  *
@@ -70,7 +70,7 @@ static void inner_mean(const struct scaled *s, const struct grid *g, int col, in
 {
 	float v[9 * CELL_H][3], sum[3] = { 0, 0, 0 }, lo = 1e9f, hi = -1;
 	int n = 0;
-	sample_cell(s, g, col, row, v);
+	capture_sample_cell(s, g, col, row, v);
 	for (int y = 2; y < CELL_H - 2; y++)
 		for (int i = 2; i < g->cw - 2; i++) {
 			const float *p = v[y * g->cw + i];
@@ -183,13 +183,13 @@ int textmode_learn_capture(const struct frame *f, struct textmode_learning *l,
 	for (int cw = 9; cw >= 8; cw--) {
 		struct grid t = { cw, cell_w / cw, cell_h / CELL_H, xleft - cmin * cell_w,
 				  ytop - rmin * cell_h };
-		double e = spread(&s, &t, cells, n);
+		double e = capture_spread(&s, &t, cells, n);
 		if (!g.cw || e < best) {
 			g = t;
 			best = e;
 		}
 	}
-	refine(&s, &g, cells, n);
+	capture_refine(&s, &g, cells, n);
 	float rfg, rbg;
 	inner_mean(&s, &g, l->col[0xDB], l->row[0xDB], l->fg, &rfg);
 	inner_mean(&s, &g, l->col[0x20], l->row[0x20], l->bg, &rbg);
@@ -205,8 +205,8 @@ int textmode_learn_capture(const struct frame *f, struct textmode_learning *l,
 	l->cell_w = g.cw;
 	for (int k = 0; k < 256; k++) {
 		float v[9 * CELL_H][3];
-		sample_cell(&s, &g, l->col[k], l->row[k], v);
-		sharpen_cell(&s, &g, l->col[k], l->row[k], v);
+		capture_sample_cell(&s, &g, l->col[k], l->row[k], v);
+		capture_sharpen_cell(&s, &g, l->col[k], l->row[k], v);
 		int ink8 = 0, ninth_same = 1;
 		for (int y = 0; y < CELL_H; y++) {
 			unsigned bits = 0;

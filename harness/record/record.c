@@ -244,6 +244,22 @@ int record_commit_or_shed(json_t *rec, const char *tmp_dir, const char *final_di
 	return record_commit(rec, tmp_dir, final_dir, err);
 }
 
+/* hilrun-run/1, or hilrun-run/1.N: the same major version. */
+static int record_schema_known(const char *schema)
+{
+	const size_t n = strlen(RECORD_SCHEMA_MAJOR);
+	if (!schema || strncmp(schema, RECORD_SCHEMA_MAJOR, n))
+		return 0;
+	if (!schema[n])
+		return 1;
+	if (schema[n] != '.' || !schema[n + 1])
+		return 0;
+	for (const char *p = schema + n + 1; *p; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return 1;
+}
+
 json_t *record_load(const char *path, struct hil_err *err)
 {
 	json_error_t jerr;
@@ -256,8 +272,8 @@ json_t *record_load(const char *path, struct hil_err *err)
 		return NULL;
 	}
 	const char *schema = json_string_value(json_object_get(rec, "schema"));
-	if (!schema || strcmp(schema, RECORD_SCHEMA)) {
-		hil_seterr(err, "%s: expected schema '%s', got '%s'", path, RECORD_SCHEMA,
+	if (!record_schema_known(schema)) {
+		hil_seterr(err, "%s: expected schema '%s', got '%s'", path, RECORD_SCHEMA_MAJOR,
 			   schema ? schema : "(none)");
 		json_decref(rec);
 		return NULL;

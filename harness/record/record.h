@@ -18,7 +18,11 @@
 #include "catalog.h"
 #include "util.h"
 
-#define RECORD_SCHEMA "hilrun-run/1"
+/* Written: 1.1 adds a stage's vm_stopped evidence and the verdicts
+ * fail:vm-stopped(REASON), fail:guest-panic and error:accel(ACCEL).
+ * Read: any 1.x (hilrun-run/1 is 1.0); another major is refused. */
+#define RECORD_SCHEMA "hilrun-run/1.1"
+#define RECORD_SCHEMA_MAJOR "hilrun-run/1"
 #define RECORD_FILE "run.json"
 
 /* The stages a run proves, in order (docs/run-record.md). */
@@ -77,7 +81,7 @@ int record_commit(json_t *rec, const char *tmp_dir, const char *final_dir, struc
  * it. */
 int record_commit_or_shed(json_t *rec, const char *tmp_dir, const char *final_dir,
 			  struct hil_err *err);
-/* Read and check a run.json: schema, required fields. */
+/* Read and check a run.json: schema (major 1), required fields. */
 json_t *record_load(const char *path, struct hil_err *err);
 
 #endif

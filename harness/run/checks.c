@@ -193,7 +193,6 @@ enum step learn_calibration(struct engine *e, const struct event *ev)
 	}
 	json_t *info = json_object();
 	evidence_frame(e->set.tmp_dir, "calibration.png", &e->last, info, "frame");
-	json_object_del(info, "frame_error");
 	uint8_t diff[256];
 	const struct vgafont *font = e->set.font;
 	int ndiff = font ? calib_differences(&cal->font, font, diff, 256) : -1;

@@ -130,6 +130,19 @@ struct transition {
 extern const struct transition engine_table[PH_COUNT][EV_COUNT];
 extern const char *const engine_event_names[EV_COUNT];
 
+/* The guest's report lines the engine knows (reports.c): what each tells
+ * the run (note) and the event it raises, if it moves the run (EV_COUNT:
+ * none). Lines not in the table are kept in the record and ignored. */
+struct report_msg;
+struct report_row {
+	const char *stage, *event;
+	void (*note)(struct engine *e, const struct report_msg *m); /* NULL: nothing to note */
+	enum event_kind raises;
+	const char *note_name; /* for docs/architecture.md */
+};
+extern const struct report_row engine_reports[];
+extern const size_t engine_nreports;
+
 /* Windows, in milliseconds, before --timeout-scale (and x3 under TCG). */
 #define ENGINE_QUIET_CAP     4     /* a busy guest gets this many quiet windows */
 #define ENGINE_WATCH_MS      1000  /* the screen is looked at this often while waiting */
@@ -147,7 +160,8 @@ extern const char *const engine_event_names[EV_COUNT];
 struct engine_setup {
 	const struct cell *cell;
 	const char *tmp_dir;         /* the run's directory: evidence goes here */
-	int serial_fd;               /* COM1: the ack that releases the guest */
+	int serial_fd;               /* COM1, where the ack that releases the guest goes;
+				      * -1 until QEMU is connected (run.c sets it then) */
 	double scale;                /* every window is multiplied by it */
 	const char *accel;           /* "kvm" or "tcg", for the words of a verdict */
 	const struct vgafont *font;  /* the decoder's glyphs; NULL: tesseract only */

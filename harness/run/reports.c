@@ -83,23 +83,21 @@ static void note_end_code(struct engine *e, const struct report_msg *m)
 	e->end_code = code ? atoi(code) : -1;
 }
 
-static const struct report_row {
-	const char *stage, *event;
-	void (*note)(struct engine *e, const struct report_msg *m); /* NULL: nothing to note */
-	enum event_kind raises;                                       /* EV_COUNT: none */
-} report_table[] = {
-	{ "pci", "display", note_pci_display, EV_COUNT },
-	{ "post", "hold", NULL, EV_POST_HOLD },
-	{ "text", "line", note_text_line, EV_COUNT },
-	{ "text", "hold", NULL, EV_TEXT_HOLD },
-	{ "calib", "show", note_calib_layout, EV_COUNT },
-	{ "calib", "hold", NULL, EV_CALIB_HOLD },
-	{ "graphics", "set", note_mode_set, EV_COUNT },
-	{ "graphics", "error", note_graphics_error, EV_COUNT },
-	{ "graphics", "show", note_pattern_shown, EV_COUNT },
-	{ "graphics", "hold", NULL, EV_GRAPHICS_HOLD },
-	{ "end", "exit", note_end_code, EV_GUEST_END },
+#define R(stage, event, note, raises) { stage, event, note, raises, #note }
+const struct report_row engine_reports[] = {
+	R("pci", "display", note_pci_display, EV_COUNT),
+	R("post", "hold", NULL, EV_POST_HOLD),
+	R("text", "line", note_text_line, EV_COUNT),
+	R("text", "hold", NULL, EV_TEXT_HOLD),
+	R("calib", "show", note_calib_layout, EV_COUNT),
+	R("calib", "hold", NULL, EV_CALIB_HOLD),
+	R("graphics", "set", note_mode_set, EV_COUNT),
+	R("graphics", "error", note_graphics_error, EV_COUNT),
+	R("graphics", "show", note_pattern_shown, EV_COUNT),
+	R("graphics", "hold", NULL, EV_GRAPHICS_HOLD),
+	R("end", "exit", note_end_code, EV_GUEST_END),
 };
+const size_t engine_nreports = sizeof engine_reports / sizeof *engine_reports;
 
 /* A malformed report line: counted, and kept (its first 120 bytes) with
  * what is wrong with it. */
@@ -134,8 +132,8 @@ enum step hear_line(struct engine *e, const struct event *ev)
 		json_object_set_new(rep, m.key[i], json_string(m.val[i]));
 	json_array_append_new(e->reports, rep);
 
-	for (size_t i = 0; i < sizeof report_table / sizeof *report_table; i++) {
-		const struct report_row *row = &report_table[i];
+	for (size_t i = 0; i < engine_nreports; i++) {
+		const struct report_row *row = &engine_reports[i];
 		if (strcmp(row->stage, m.stage) || strcmp(row->event, m.event))
 			continue;
 		if (row->note)

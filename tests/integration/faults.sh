@@ -15,7 +15,6 @@
 # never see each other's QEMU.
 . "$(dirname "$0")/lib.sh"
 HILRUN=$(realpath "$1")
-SRC=$(realpath "$(dirname "$0")/../..")
 OUT=$(tmpdir)
 trap 'pkill -f -- "-name hilrun-fault" 2>/dev/null || true; rm -rf "$OUT"' EXIT
 mkdir -p "$OUT/cards"
@@ -33,11 +32,6 @@ guest     bios-post
 variant   default $*
 EOC
 }
-guest_with() { # guest_with DIR NASM-DEFINES...
-	d=$1; shift
-	mkdir -p "$d/bios-post"
-	nasm -f bin -w+all -Werror "$@" -o "$d/bios-post/bios-post.img" "$SRC/guests/bios-post/bios-post.asm"
-}
 ms() { date +%s%3N; }
 qemu_of() { pgrep -f -- "-name hilrun-$1," | head -1; }
 wait_stage() { # wait_stage OUTDIR STAGE: until the journal has STAGE decided (20 s)
@@ -49,10 +43,6 @@ wait_stage() { # wait_stage OUTDIR STAGE: until the journal has STAGE decided (2
 	return 1
 }
 one_record() { ls "$1"/runs/*/run.json; }
-whole() { # whole RUN.JSON: every artifact's checksum matches
-	jq -r '.artifacts[] | "\(.sha256)  \(.path)"' "$1" >"$OUT/sums"
-	(cd "$(dirname "$1")" && sha256sum --quiet -c "$OUT/sums")
-}
 common() { # common RUN.JSON VERDICT
 	check "verdict $2" [ "$(jq -r .verdict "$1")" = "$2" ]
 	check "record whole (artifact checksums)" whole "$1"

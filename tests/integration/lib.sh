@@ -19,6 +19,17 @@ for s in socks:
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOP
 }
+# guest_with DIR NASM-DEFINES...: a test build of bios-post, as
+# DIR/bios-post/bios-post.img (give --guests DIR).
+guest_with() {
+	d=$1; shift
+	mkdir -p "$d/bios-post"
+	nasm -f bin -w+all -Werror "$@" -o "$d/bios-post/bios-post.img" \
+		"$(realpath "$(dirname "$0")/../..")/guests/bios-post/bios-post.asm"
+}
+whole() { # whole RUN.JSON: every artifact's checksum matches
+	jq -r '.artifacts[] | "\(.sha256)  \(.path)"' "$1" | (cd "$(dirname "$1")" && sha256sum --quiet -c -)
+}
 tmpdir() {
 	d=$(mktemp -d /tmp/hilrun-it-XXXXXX)
 	echo "$d"

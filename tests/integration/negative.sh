@@ -88,12 +88,6 @@ check "post re-judged too" [ "$(jq -r '.stages[1].reader' "$rec")" = calibration
 
 # Graphics that must fail. The guest is assembled here from its source with
 # a test knob (see the header of guests/bios-post/bios-post.asm).
-ASM="$(dirname "$0")/../../guests/bios-post/bios-post.asm"
-guest_with() { # guest_with DIR NASM-DEFINES...: DIR/bios-post/bios-post.img
-	d=$1; shift
-	mkdir -p "$d/bios-post"
-	nasm -f bin -w+all -Werror "$@" -o "$d/bios-post/bios-post.img" "$ASM"
-}
 # 1. Too little video memory for the mode the guest insists on: std VGA with
 #    4 MiB cannot offer 1280x1024 at 32 bpp (5 MiB).
 guest_with "$OUT/insist" -DINSIST_WIDTH=1280 -DINSIST_HEIGHT=1024 -DINSIST_BPP=32

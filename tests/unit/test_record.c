@@ -476,6 +476,35 @@ START_TEST(load_bad_schema)
 }
 END_TEST
 
+/* Records of any 1.x load (1 is 1.0, written before 1.1); lookalikes of
+ * another major do not. */
+START_TEST(load_minor_versions)
+{
+	static const char *const minors[] = { "hilrun-run/1", "hilrun-run/1.1", "hilrun-run/1.12" };
+	for (size_t i = 0; i < sizeof minors / sizeof *minors; i++) {
+		char *text = xasprintf("{\"schema\": \"%s\", \"run_id\": \"r\", \"card\": {}, "
+				       "\"firmware\": \"seabios\", \"guest\": \"bios-post\", "
+				       "\"variant\": \"default\", \"accel\": \"tcg\", \"verdict\": \"pass\", "
+				       "\"stages\": [], \"artifacts\": []}",
+				       minors[i]);
+		test_write_str(tmp, "minor.json", text);
+		char *path = test_path(tmp, "minor.json");
+		struct hil_err err;
+		json_t *rec = record_load(path, &err);
+		ck_assert_msg(rec != NULL, "%s: %s", minors[i], err.msg);
+		json_decref(rec);
+		free(path);
+		free(text);
+	}
+	expect_load_error("m1.json", "{\"schema\": \"hilrun-run/10\"}", ": ",
+			  "expected schema 'hilrun-run/1', got 'hilrun-run/10'");
+	expect_load_error("m2.json", "{\"schema\": \"hilrun-run/1.x\"}", ": ",
+			  "expected schema 'hilrun-run/1', got 'hilrun-run/1.x'");
+	expect_load_error("m3.json", "{\"schema\": \"hilrun-run/1.\"}", ": ",
+			  "expected schema 'hilrun-run/1', got 'hilrun-run/1.'");
+}
+END_TEST
+
 static const char *const required[] = { "run_id", "card", "firmware", "guest", "variant",
 					"accel", "verdict", "stages", "artifacts" };
 
@@ -577,6 +606,7 @@ static Suite *record_suite(void)
 	tcase_add_test(tc, commit_errors);
 	tcase_add_test(tc, load_bad_json);
 	tcase_add_test(tc, load_bad_schema);
+	tcase_add_test(tc, load_minor_versions);
 	tcase_add_loop_test(tc, load_missing_field, 0, (int)(sizeof required / sizeof *required));
 	suite_add_tcase(s, tc);
 
