@@ -172,20 +172,22 @@ static int locate(const struct catalog *cat, const struct card *card, const stru
 /* The command line's narrowing names something the card has. */
 static int check_filter(const struct card *card, const struct cell_filter *f)
 {
-	const char *what = f->guest && !card_has_guest(card, f->guest)		   ? "guest"
-			   : f->firmware && !card_has_firmware(card, f->firmware) ? "firmware"
-			   : f->variant && !card_find_variant(card, f->variant)	   ? "variant"
-										   : NULL;
-	if (!what)
-		return 0;
-	const char *name = !strcmp(what, "guest") ? f->guest : !strcmp(what, "firmware") ? f->firmware
-											  : f->variant;
-	if (!strcmp(what, "variant"))
-		say_error("card %s has no variant '%s' (%s lists its variants)", card->id, name, card->path);
-	else
-		say_error("card %s does not run %s '%s' (%s lists its %s)", card->id, what, name,
-			  card->path, what);
-	return -1;
+	if (f->guest && !card_has_guest(card, f->guest)) {
+		say_error("card %s does not run guest '%s' (%s lists its guests)", card->id, f->guest,
+			  card->path);
+		return -1;
+	}
+	if (f->firmware && !card_has_firmware(card, f->firmware)) {
+		say_error("card %s does not run firmware '%s' (%s lists its firmware)", card->id,
+			  f->firmware, card->path);
+		return -1;
+	}
+	if (f->variant && !card_find_variant(card, f->variant)) {
+		say_error("card %s has no variant '%s' (%s lists its variants)", card->id, f->variant,
+			  card->path);
+		return -1;
+	}
+	return 0;
 }
 
 /* --dry-run: each cell's QEMU argv, with placeholders for what a run
