@@ -97,6 +97,8 @@ struct guest {
 	const char *firmware;    /* the firmware it is written for */
 	enum post_rule post;
 	int reports_pci;         /* lists PCI display devices: text requires the card among them */
+	int calibrates;          /* shows a calibration screen after text ("calib show"):
+				  * a later screen that can decide post and text */
 	/* Guest hang windows (ms without serial output or a change on the
 	 * screen) before post, text, graphics; 0: the runner's defaults. */
 	int quiet_ms[3];

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util.h"
+#include "vgafont.h"
 
 /* Lowercase, collapse runs of spaces, trim. Returns a new string. */
 static char *normalise(const char *s, size_t n)
@@ -213,5 +214,99 @@ struct judgement judge_text(const struct reading *rd, const struct guest_said *g
 	json_object_set_new(evidence, "lines", matches);
 	if (card_pci_id)
 		card_seen(g, card_pci_id, evidence, &j);
+	return j;
+}
+
+/* Expected characters and the glyph codes read for them, across a screen. */
+struct font_map {
+	int seen[128];       /* expected character -> code read + 1 (0: not yet seen) */
+	int cells, differ;   /* expected cells with ink; of those, read otherwise */
+};
+
+/* Compare expected text against the grid reading of row at col; 1 if it
+ * is consistent with the map so far (which it extends), 0 if not (the map
+ * is then not to be trusted further: callers start again from a copy). */
+static int map_row(struct font_map *m, const struct text_screen *scr, int row, int col,
+		   const char *expected, size_t n)
+{
+	if (row < 0 || row >= scr->rows || col < 0 || col + (int)n > scr->cols)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char want = (unsigned char)expected[i];
+		unsigned got = scr->cell[row][col + (int)i].code;
+		int want_ink = want != ' ', got_ink = got != ' ' && got != 0 && got != 0xFF;
+		if (want >= 128 || want_ink != got_ink)
+			return 0;
+		if (!want_ink)
+			continue;
+		if (m->seen[want] && m->seen[want] != (int)got + 1)
+			return 0; /* one character, two glyphs: not a font */
+		m->seen[want] = (int)got + 1;
+		m->cells++;
+		m->differ += got != want;
+	}
+	return 1;
+}
+
+/* The substitutions of a map in words: "S read as 5 (2 cells)". */
+static void map_words(const struct font_map *m, struct judgement *j, json_t *evidence)
+{
+	struct strbuf sb = STRBUF_INIT;
+	json_t *subs = json_object();
+	for (int c = 33; c < 127; c++) {
+		if (!m->seen[c] || m->seen[c] - 1 == c)
+			continue;
+		char ch[5] = { 0 }, key[2] = { (char)c, 0 };
+		utf8_encode(cp437_to_unicode((uint8_t)(m->seen[c] - 1)), ch);
+		sb_addf(&sb, "%s%c as %s", sb.len ? ", " : "", c, ch);
+		json_object_set_new(subs, key, json_string(ch));
+	}
+	snprintf(j->why, sizeof j->why,
+		 "the card's glyphs differ from the decoder's font in %d of %d cells (%s)", m->differ,
+		 m->cells, sb_str(&sb));
+	json_object_set_new(evidence, "other_font",
+			    json_pack("{s:i, s:i, s:o}", "cells", m->cells, "differ", m->differ,
+				      "read_as", subs));
+	sb_release(&sb);
+}
+
+struct judgement judge_other_font(const struct reading *rd, const struct guest_said *g,
+				  int banner, json_t *evidence)
+{
+	struct judgement j = { 0 };
+	if (!rd->grid)
+		return j;
+	const struct text_screen *scr = rd->screen;
+	struct font_map m = { .cells = 0 };
+	int ok = 0;
+	if (banner) {
+		/* Anywhere on a row, as the post rule looks for it. */
+		const size_t n = strlen(JUDGE_SEABIOS_BANNER);
+		for (int row = 0; row < scr->rows && !ok; row++)
+			for (int col = 0; col + (int)n <= scr->cols && !ok; col++) {
+				m = (struct font_map){ .cells = 0 };
+				ok = map_row(&m, scr, row, col, JUDGE_SEABIOS_BANNER, n) && m.differ &&
+				     2 * m.differ <= m.cells;
+			}
+	} else {
+		/* Each reported line is the whole of its row. */
+		size_t i;
+		json_t *line;
+		ok = json_array_size(g->text_lines) > 0;
+		json_array_foreach(g->text_lines, i, line) {
+			const char *text = json_string_value(json_object_get(line, "text")) ?: "";
+			int row = (int)json_integer_value(json_object_get(line, "row"));
+			ok = ok && map_row(&m, scr, row, 0, text, strlen(text));
+			/* ... and nothing after it on the row */
+			for (int col = (int)strlen(text); ok && row >= 0 && row < scr->rows && col < scr->cols;
+			     col++)
+				ok = scr->cell[row][col].code == ' ' || scr->cell[row][col].code == 0;
+		}
+		ok = ok && m.differ && 2 * m.differ <= m.cells;
+	}
+	if (ok) {
+		j.ok = 1;
+		map_words(&m, &j, evidence);
+	}
 	return j;
 }

@@ -65,4 +65,20 @@ struct judgement judge_post_drawn(const struct frame *f, const char *decoded, js
 struct judgement judge_text(const struct reading *rd, const struct guest_said *g,
 			    const char *card_pci_id, json_t *evidence);
 
+/* Does the screen show what the guest (or the firmware's banner, for
+ * post) said, drawn in another font than the decoder's? rd is a grid
+ * reading by the exact decoder alone (screen_decode: each cell the glyph
+ * that matched best, trusted or not). Yes when, at the expected cells,
+ * every cell read differently from what was expected holds a glyph where
+ * one was expected (no blank for ink, no ink for blank), each expected
+ * character is always read as the same glyph, and at least half of them
+ * are read as themselves: the card's font draws some characters its own
+ * way. Then a screen that teaches the card's glyphs (calibration) can
+ * decide the stage; j.why names the cells and the substitutions. Not a
+ * pass: it only says that waiting for this screen to change is pointless.
+ * banner: the post rule's banner (anywhere on a row), else the text rule's
+ * reported lines (whole rows). */
+struct judgement judge_other_font(const struct reading *rd, const struct guest_said *g,
+				  int banner, json_t *evidence);
+
 #endif

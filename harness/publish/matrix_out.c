@@ -382,6 +382,20 @@ static int write_run_page(json_t *c, const char *results_abs, const char *out_di
 			html_file(&sb, p, PAGE_LOG_MAX);
 			free(p);
 		}
+		/* A first reading that the verdict did not rest on, marked so. */
+		json_t *old = json_object_get(st, "superseded");
+		const char *first = str(old, "screen_text");
+		if (*first) {
+			sb_adds(&sb, "<details><summary>superseded reading (");
+			xml_escape(&sb, str(old, "reader"));
+			sb_adds(&sb, "): ");
+			xml_escape(&sb, str(old, "why"));
+			sb_adds(&sb, "</summary>");
+			char *p = xasprintf("%s/%s", rdir, first);
+			html_file(&sb, p, PAGE_LOG_MAX);
+			free(p);
+			sb_adds(&sb, "</details>");
+		}
 	}
 	sb_adds(&sb, "<h2>Serial log</h2>");
 	char *p = xasprintf("%s/serial.log", rdir);

@@ -81,32 +81,51 @@ static int read_doubtful_cells(struct screen_reader *sr, const struct frame *f, 
 	return 1;
 }
 
-void screen_read(struct screen_reader *sr, const struct frame *f, struct reading *out,
-		 json_t *evidence)
+void screen_decode(struct screen_reader *sr, const struct frame *f, struct reading *out,
+		   json_t *evidence)
 {
 	struct hil_err err;
 	reading_release(out);
 	json_object_del(evidence, "ocr_cells"); /* from an earlier look */
-	if (decode(sr, f, &err) == 0) {
-		float conf = textmode_min_confidence(sr->screen);
-		json_object_set_new(evidence, "decoder_confidence", json_real(conf));
-		int trusted = conf >= TEXTMODE_TRUST;
-		out->reader = "textmode";
-		if (!trusted && read_doubtful_cells(sr, f, evidence)) {
-			out->reader = "textmode+tesseract";
-			trusted = 1;
-		}
-		if (trusted) {
-			out->grid = 1;
-			out->screen = sr->screen;
+	if (decode(sr, f, &err) < 0) {
+		snprintf(out->error, sizeof out->error, "%s", err.msg);
+		return;
+	}
+	const struct text_screen *scr = sr->screen;
+	for (int row = 0; row < scr->rows; row++)
+		for (int col = 0; col < scr->cols; col++)
+			out->doubtful += scr->cell[row][col].confidence < TEXTMODE_TRUST;
+	json_object_set_new(evidence, "decoder_confidence", json_real(textmode_min_confidence(scr)));
+	json_object_set_new(evidence, "font", json_string(sr->font->source));
+	json_object_del(evidence, "fallback_reason");
+	out->reader = "textmode";
+	out->grid = 1;
+	out->screen = scr;
+	out->text = textmode_text(scr);
+}
+
+void screen_complete(struct screen_reader *sr, const struct frame *f, struct reading *out,
+		     json_t *evidence)
+{
+	struct hil_err err;
+	if (out->grid && !out->doubtful)
+		return;
+	if (out->grid) {
+		if (read_doubtful_cells(sr, f, evidence)) {
+			free(out->text);
 			out->text = textmode_text(sr->screen);
-			json_object_set_new(evidence, "font", json_string(sr->font->source));
-			json_object_del(evidence, "fallback_reason");
+			out->reader = "textmode+tesseract";
+			out->doubtful = 0;
 			return;
 		}
-		hil_seterr(&err, "decoder confidence %.3f is below %.2f", conf, TEXTMODE_TRUST);
+		hil_seterr(&err, "decoder confidence %.3f is below %.2f",
+			   textmode_min_confidence(sr->screen), TEXTMODE_TRUST);
+	} else {
+		hil_seterr(&err, "%s", out->error);
 	}
+	reading_release(out);
 	json_object_set_new(evidence, "fallback_reason", json_string(err.msg));
+	json_object_del(evidence, "font");
 	out->reader = "tesseract";
 	if (!sr->ocr) {
 		snprintf(out->error, sizeof out->error, "no tesseract to fall back to (%.400s)", err.msg);
@@ -115,4 +134,11 @@ void screen_read(struct screen_reader *sr, const struct frame *f, struct reading
 	out->text = ocr_read(sr->ocr, f, &err);
 	if (!out->text)
 		snprintf(out->error, sizeof out->error, "%s", err.msg);
+}
+
+void screen_read(struct screen_reader *sr, const struct frame *f, struct reading *out,
+		 json_t *evidence)
+{
+	screen_decode(sr, f, out, evidence);
+	screen_complete(sr, f, out, evidence);
 }

@@ -29,6 +29,7 @@ struct reading {
 	 * for a frame read again with the card's own glyphs) */
 	const char *reader;
 	int grid;                         /* a cell-by-cell reading: judge exactly, by row */
+	int doubtful;                     /* cells of the grid not trusted (screen_decode) */
 	const struct text_screen *screen; /* when grid */
 	char *text;                       /* the text read; NULL if none could be (error) */
 	char error[HIL_ERR_MAX];
@@ -48,10 +49,21 @@ void screen_reader_init(struct screen_reader *sr, const struct vgafont *font, st
 			enum ninth_column_rule rule);
 void screen_reader_release(struct screen_reader *sr);
 
-/* Read f into *out (released first). What the reading rests on goes into
- * evidence: decoder_confidence, font, ocr_cells, fallback_reason. */
+/* Read f into *out (released first): screen_decode, then screen_complete.
+ * What the reading rests on goes into evidence: decoder_confidence, font,
+ * ocr_cells, fallback_reason. */
 void screen_read(struct screen_reader *sr, const struct frame *f, struct reading *out,
 		 json_t *evidence);
+/* The first half: the exact decoder alone. If it finds the grid, out is a
+ * grid reading with its doubtful cells counted (each holds the glyph that
+ * matched best); else out has no text and says why in error. */
+void screen_decode(struct screen_reader *sr, const struct frame *f, struct reading *out,
+		   json_t *evidence);
+/* The second half: a grid reading with doubtful cells has them read by
+ * tesseract (at most SCREEN_OCR_CELLS_MAX), or the whole frame is read by
+ * tesseract, saying why. A trusted grid reading is left as it is. */
+void screen_complete(struct screen_reader *sr, const struct frame *f, struct reading *out,
+		     json_t *evidence);
 
 /* The exact decoder alone, trusted or not (for a look at what a frame
  * shows, e.g. QEMU's placeholder): the text, or NULL. Caller frees. */

@@ -52,7 +52,34 @@ static struct judgement judge_stage(struct engine *e, enum stage_id s, const str
 	return judge_text(rd, &e->said, card_to_see(e, want), evidence);
 }
 
-/* A frame at the post or text hold: read it and apply the stage's rule. */
+/* A stage that a later screen can decide: post and text of a guest that
+ * shows a calibration screen, read with an exact decoder. */
+static int later_screen_decides(const struct engine *e, enum stage_id s)
+{
+	return (s == ST_POST || s == ST_TEXT) && e->set.cell->guest->calibrates && e->set.font;
+}
+
+/* The screen shows what the guest said in the card's own font: waiting
+ * for it to change is pointless. The stage is left undecided (for now it
+ * would fail), the guest released, and calibration decides (reread). */
+static enum step undecided(struct engine *e, enum stage_id s, const char *words)
+{
+	keep_evidence(e, s);
+	char *d = xasprintf("undecided: %s; judged after calibration", words);
+	json_object_set_new(stage_info(e, s), "undecided", json_string(d));
+	json_object_set_new(stage_info(e, s), "detail", json_string(d));
+	free(d);
+	snprintf(e->stages[s].verdict, sizeof e->stages[s].verdict, "%s", stage_fail_verdict(s));
+	e->stages[s].t1 = e->now;
+	e->undecided[s] = 1;
+	release_guest(e);
+	return NEXT;
+}
+
+/* A frame at the post or text hold: read it and apply the stage's rule.
+ * The exact decoder reads first; a reading it cannot trust, or that does
+ * not agree, may be the guest's text in the card's own font (then a later
+ * screen decides); else tesseract reads what the decoder could not. */
 enum step check_screen(struct engine *e, const struct event *ev)
 {
 	enum stage_id s = current_stage(e);
@@ -60,7 +87,7 @@ enum step check_screen(struct engine *e, const struct event *ev)
 	const struct guest *guest = e->set.cell->guest;
 	e->looks++;
 	frame_copy(&e->last, ev->frame);
-	struct judgement j;
+	struct judgement j = { 0 };
 	if (s == ST_POST && guest->post == POST_FIRMWARE_OUTPUT) {
 		/* Nothing to read: what counts is that something was drawn. */
 		reading_release(&e->reading);
@@ -70,11 +97,23 @@ enum step check_screen(struct engine *e, const struct event *ev)
 		j = judge_post_drawn(&e->last, decoded, info);
 		free(decoded);
 	} else {
-		screen_read(&e->reader, &e->last, &e->reading, info);
+		screen_decode(&e->reader, &e->last, &e->reading, info);
 		e->reader_name = e->reading.reader;
-		if (!e->reading.text)
-			return lab_error(e, "reader", e->reading.error);
-		j = judge_stage(e, s, &e->reading, info);
+		int exact = e->reading.grid && !e->reading.doubtful;
+		if (exact)
+			j = judge_stage(e, s, &e->reading, info);
+		if (!j.ok && later_screen_decides(e, s)) {
+			struct judgement font = judge_other_font(&e->reading, &e->said, s == ST_POST, info);
+			if (font.ok)
+				return undecided(e, s, font.why);
+		}
+		if (!exact) {
+			screen_complete(&e->reader, &e->last, &e->reading, info);
+			e->reader_name = e->reading.reader;
+			if (!e->reading.text)
+				return lab_error(e, "reader", e->reading.error);
+			j = judge_stage(e, s, &e->reading, info);
+		}
 		if (!j.ok && e->reading.grid && strstr(e->reading.text, JUDGE_QEMU_PLACEHOLDER))
 			j.placeholder = 1;
 	}
@@ -92,6 +131,48 @@ enum step check_screen(struct engine *e, const struct event *ev)
 							: "the firmware's banner is on the screen");
 	release_guest(e);
 	return NEXT;
+}
+
+/* The stage's reading is now rd, the one its outcome rests on, with the
+ * evidence it was read and judged on: STAGE.txt, the record's reading
+ * fields and the run page show it. The first reading is kept beside it,
+ * marked superseded (STAGE-superseded.txt, "superseded"), saying why. */
+static void supersede(struct engine *e, enum stage_id s, const struct reading *rd,
+		      const json_t *evidence, const char *why)
+{
+	static const char *const reading_keys[] = {
+		"reader", "font", "decoder_confidence", "ocr_cells", "fallback_reason", "screen_text",
+		"expected", "match", "lines", "match_rule", "threshold", "card_pci_id",
+		"card_seen_by_guest", "last_mismatch", "other_font",
+	};
+	json_t *info = stage_info(e, s), *old = json_object();
+	for (size_t i = 0; i < sizeof reading_keys / sizeof *reading_keys; i++) {
+		json_t *v = json_object_get(info, reading_keys[i]);
+		if (v) {
+			json_object_set(old, reading_keys[i], v);
+			json_object_del(info, reading_keys[i]);
+		}
+	}
+	char *txt = xasprintf("%s.txt", stage_names[s]);
+	char *first = xasprintf("%s-superseded.txt", stage_names[s]);
+	if (json_object_get(old, "screen_text")) {
+		char *from = xasprintf("%s/%s", e->set.tmp_dir, txt);
+		char *to = xasprintf("%s/%s", e->set.tmp_dir, first);
+		if (rename(from, to) == 0)
+			json_object_set_new(old, "screen_text", json_string(first));
+		else
+			json_object_del(old, "screen_text");
+		free(from);
+		free(to);
+	}
+	json_object_set_new(old, "why", json_string(why));
+	json_object_set_new(info, "superseded", old);
+	if (rd->text)
+		evidence_text(e->set.tmp_dir, txt, rd->text, info, "screen_text");
+	json_object_set_new(info, "reader", json_string(rd->reader ? rd->reader : "none"));
+	json_object_update(info, (json_t *)evidence);
+	free(txt);
+	free(first);
 }
 
 /* Read stage s's judged frame again with the card's own glyphs and record
@@ -129,8 +210,10 @@ static void reread(struct engine *e, enum stage_id s, const struct calib_result 
 	json_object_set_new(cinfo, key, json_pack("{s:f, s:o}", "confidence", conf, "text", rows));
 
 	struct stage_result *st = &e->stages[s];
+	const int open = e->undecided[s];
+	const int decided = st->outcome && (!strcmp(st->outcome, "pass") || !strcmp(st->outcome, "fail"));
 	snprintf(key, sizeof key, "%s_rejudged", name);
-	if (!decide || !st->outcome || (strcmp(st->outcome, "pass") && strcmp(st->outcome, "fail"))) {
+	if (!decide || !(open || decided)) {
 		/* nothing to decide */
 	} else if (conf < TEXTMODE_TRUST) {
 		json_object_set_new(cinfo, key,
@@ -138,26 +221,74 @@ static void reread(struct engine *e, enum stage_id s, const struct calib_result 
 					      "the learned glyphs do not read this frame with confidence",
 					      "confidence", conf));
 	} else {
-		json_t *info = json_object();
-		struct judgement j = judge_stage(e, s, &rd, info);
+		json_t *evidence = json_object();
+		struct judgement j = judge_stage(e, s, &rd, evidence);
 		const char *now = j.ok ? "pass" : "fail";
+		json_t *info = json_deep_copy(evidence);
 		json_object_set_new(info, "outcome", json_string(now));
-		json_object_set_new(info, "previous", json_string(st->outcome));
+		json_object_set_new(info, "previous", json_string(open ? "undecided" : st->outcome));
 		json_object_set_new(info, "confidence", json_real(conf));
-		json_object_set_new(st->info, "reader", json_string("calibration"));
-		if (strcmp(now, st->outcome)) {
-			st->outcome = now;
-			json_object_set_new(st->info, "detail",
-					    json_sprintf("re-judged with the card's own glyphs (calibration): %s",
-							 j.ok ? "the screen agrees with the guest" : j.why));
+		json_object_set_new(cinfo, key, info);
+		if (!j.ok)
+			json_object_set_new(evidence, "last_mismatch", json_string(j.why));
+		json_object_set_new(evidence, "font", json_string("the card's own glyphs (calibration)"));
+		json_object_set_new(evidence, "decoder_confidence", json_real(conf));
+		supersede(e, s, &rd, evidence,
+			  "read with the decoder's font, which is not the card's: the card's own glyphs "
+			  "(calibration) read the frame again");
+		json_decref(evidence);
+		char *d = xasprintf("re-judged with the card's own glyphs (calibration): %s",
+				    j.ok ? "the screen agrees with the guest" : j.why);
+		if (open || strcmp(now, st->outcome)) {
 			st->verdict[0] = '\0';
 			if (!j.ok)
 				snprintf(st->verdict, sizeof st->verdict, "%s", stage_fail_verdict(s));
 		}
-		json_object_set_new(cinfo, key, info);
+		if (open) {
+			e->undecided[s] = 0;
+			stage_end(e, s, now, d);
+		} else if (strcmp(now, st->outcome)) {
+			st->outcome = now;
+			json_object_set_new(st->info, "detail", json_string(d));
+		}
+		free(d);
 	}
 	reading_release(&rd);
 	free(screen);
+}
+
+void settle_undecided(struct engine *e, const char *why)
+{
+	for (enum stage_id s = ST_POST; s <= ST_TEXT; s++) {
+		if (!e->undecided[s])
+			continue;
+		/* No later screen decided it: judge its frame as a stage with no
+		 * later screen is judged, tesseract reading what the decoder's
+		 * font could not. */
+		e->undecided[s] = 0;
+		const char *was = json_string_value(json_object_get(stage_info(e, s), "undecided"));
+		struct reading rd = { 0 };
+		json_t *evidence = json_object();
+		struct judgement j = { 0 };
+		screen_read(&e->reader, &e->judged[s], &rd, evidence);
+		if (rd.text)
+			j = judge_stage(e, s, &rd, evidence);
+		else
+			snprintf(j.why, sizeof j.why, "it could not be read: %.200s", rd.error);
+		if (!j.ok)
+			json_object_set_new(evidence, "last_mismatch", json_string(j.why));
+		supersede(e, s, &rd, evidence, "the decoder's glyphs alone, before the frame was read "
+					       "again as a stage no later screen decides");
+		char *d = xasprintf("%s; %s; read again with %s: %s", was ? was : "undecided", why,
+				    rd.reader ? rd.reader : "no reader",
+				    j.ok ? "the screen agrees with the guest" : j.why);
+		if (j.ok)
+			e->stages[s].verdict[0] = '\0';
+		stage_end(e, s, j.ok ? "pass" : "fail", d);
+		free(d);
+		json_decref(evidence);
+		reading_release(&rd);
+	}
 }
 
 /* The codes as ranges, "b0-df,f0-f2". */
@@ -209,11 +340,15 @@ enum step learn_calibration(struct engine *e, const struct event *ev)
 				      "bg", cal->bg[0], cal->bg[1], cal->bg[2]));
 	sb_release(&ninth);
 	/* Where the decoder's font is not the card's, or the decoder could not
-	 * read a stage's frame by itself, the card's own glyphs judge it again. */
+	 * read a stage's frame by itself, or a stage was left undecided, the
+	 * card's own glyphs judge it again. */
 	for (enum stage_id s = ST_POST; s <= ST_TEXT; s++) {
 		const char *reader = json_string_value(json_object_get(stage_info(e, s), "reader"));
-		reread(e, s, cal, info, ndiff != 0 || !reader || strcmp(reader, "textmode"));
+		reread(e, s, cal, info,
+		       ndiff != 0 || !reader || strcmp(reader, "textmode") || e->undecided[s]);
 	}
+	settle_undecided(e, "the card's glyphs learned from the calibration screen did not read its "
+			    "frame with confidence");
 	json_object_set_new(info, "looks", json_integer(e->looks));
 	json_object_set_new(stage_info(e, ST_TEXT), "calibration", info);
 	free(cal);
@@ -308,6 +443,7 @@ enum step calibration_timed_out(struct engine *e, const struct event *ev)
 	if (!json_object_get(text, "calibration"))
 		json_object_set_new(text, "calibration",
 				    json_pack("{s:s}", "error", "no calibration frame could be read in time"));
+	settle_undecided(e, "no calibration screen could be read");
 	release_guest(e);
 	return NEXT;
 }

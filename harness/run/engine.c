@@ -84,7 +84,8 @@ void stage_end(struct engine *e, enum stage_id s, const char *outcome, const cha
 		return;
 	stage_begin(e, s);
 	st->outcome = outcome;
-	st->t1 = e->now;
+	if (!st->t1) /* an undecided stage ended when its guest was released */
+		st->t1 = e->now;
 	if (detail)
 		json_object_set_new(st->info, "detail", json_string(detail));
 	if (e->set.on_stage)
@@ -109,6 +110,7 @@ const char *stage_fail_verdict(enum stage_id s)
 
 void skip_rest(struct engine *e, const char *why)
 {
+	settle_undecided(e, "no later screen decided it");
 	for (int s = 0; s < ST_COUNT; s++)
 		if (!e->stages[s].outcome)
 			stage_end(e, s, "skip", why);
@@ -228,6 +230,7 @@ void engine_feed(struct engine *e, const struct event *ev)
 		enter(e, PH_WAIT_END);
 		break;
 	case END:
+		settle_undecided(e, "no later screen decided it");
 		enter(e, PH_DONE);
 		break;
 	}

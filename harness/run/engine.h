@@ -182,6 +182,9 @@ struct engine {
 	int64_t deadline;        /* of the phase (engine_phases[].window_ms, scaled) */
 	int64_t next_frame_at;   /* when the supervisor should ask for a frame */
 	struct stage_result stages[ST_COUNT];
+	/* Released before it was decided: a later screen (calibration) will
+	 * decide it; if none does, it ends as its provisional verdict says. */
+	int undecided[ST_COUNT];
 
 	/* the screen check in progress */
 	int looks;               /* frames read in it */

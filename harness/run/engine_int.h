@@ -29,8 +29,13 @@ void stage_end(struct engine *e, enum stage_id s, const char *outcome, const cha
 void stage_fail(struct engine *e, enum stage_id s, const char *verdict, const char *detail);
 /* The verdict a stage gives when its check fails: fail:no-post, fail:text ... */
 const char *stage_fail_verdict(enum stage_id s);
-/* Every stage not yet decided is skipped, saying why. */
+/* Every stage not yet decided is skipped, saying why (an undecided one
+ * settles first). */
 void skip_rest(struct engine *e, const char *why);
+/* Stages left undecided that no later screen decided (why) are judged on
+ * their frame as a stage with no later screen is: tesseract reads what
+ * the decoder's font could not (checks.c). */
+void settle_undecided(struct engine *e, const char *why);
 /* A lab or harness error in the current stage ends the run: error:REASON. */
 enum step lab_error(struct engine *e, const char *reason, const char *detail);
 /* Write the ack that releases a holding guest (a failure is noted). */

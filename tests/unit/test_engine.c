@@ -29,7 +29,9 @@
 
 static struct catalog cat;
 static struct cell cell;
-static struct vgafont font;
+static struct vgafont font, odd_font; /* SeaBIOS's, and one with no 'e' */
+static const struct vgafont *decoder_font = &font;
+static struct ocr *decoder_ocr; /* tesseract, where a test gives the engine one */
 static struct frame post_frame, text_frame, calib_frame, pattern_frame, black;
 static char *dir;
 static int guest_end = -1; /* the guest's side of COM1: acks arrive here */
@@ -68,6 +70,10 @@ static void load(void)
 	ck_assert_ptr_nonnull(card);
 	cell = (struct cell){ card, "seabios", guest_find("bios-post"), card_find_variant(card, "default") };
 	ck_assert_msg(vgafont_from_rom(&font, VGAFONT_DEFAULT_ROM, &err) == 0, "%s", err.msg);
+	/* The decoder's font is not the card's: its 'e' is blank, so the
+	 * card's e reads as another glyph it cannot trust. */
+	odd_font = font;
+	memset(odd_font.glyph['e'], 0, sizeof odd_font.glyph['e']);
 	read_fixture(&post_frame, "bios-post-stdvga-post.png");
 	read_fixture(&text_frame, "bios-post-stdvga-text.png");
 	read_fixture(&calib_frame, "calibration-stdvga.png");
@@ -89,6 +95,8 @@ static void unload(void)
 static void setup(void)
 {
 	dir = test_tmpdir();
+	decoder_font = &font;
+	decoder_ocr = NULL;
 }
 
 static void teardown(void)
@@ -109,7 +117,7 @@ static void new_engine(struct engine *e)
 		close(guest_end);
 	guest_end = sv[1];
 	const struct engine_setup s = { .cell = &cell, .tmp_dir = dir, .serial_fd = sv[0],
-					.scale = 1.0, .accel = "kvm", .font = &font,
+					.scale = 1.0, .accel = "kvm", .font = decoder_font, .ocr = decoder_ocr,
 					.own_display = 1 };
 	engine_init(e, &s, T0);
 }
@@ -617,6 +625,92 @@ START_TEST(qemu_exit)
 }
 END_TEST
 
+static char *file_text(const char *name)
+{
+	size_t len;
+	char *path = test_path(dir, name);
+	char *text = (char *)test_read(path, &len);
+	free(path);
+	return text;
+}
+
+/* A card whose font is not the decoder's: post and text do not make the
+ * guest wait (each is left undecided after one look), and calibration
+ * decides both with the card's own glyphs; STAGE.txt is that reading, the
+ * first is kept marked superseded. */
+START_TEST(own_font_decided_by_calibration)
+{
+	decoder_font = &odd_font;
+	struct engine e;
+	drive(&e, PH_WAIT_CALIB);
+	ck_assert_int_eq(acks(), 2);
+	for (enum stage_id s = ST_POST; s <= ST_TEXT; s++) {
+		ck_assert_ptr_null(e.stages[s].outcome);
+		ck_assert(e.undecided[s]);
+		ck_assert_int_eq(json_integer_value(json_object_get(e.stages[s].info, "looks")), 1);
+		const char *why = json_string_value(json_object_get(e.stages[s].info, "undecided"));
+		ck_assert_msg(why && strstr(why, "e as ") && strstr(why, "judged after calibration"), "%s", why);
+	}
+	char *first = file_text("post.txt");
+	ck_assert_msg(!strstr(first, "SeaBIOS (version"), "%s", first); /* misread: no 'e' */
+	free(first);
+	say(&e, "calib show first-row=4 first-col=8 step=2 per-row=16 attr=07");
+	say(&e, "calib hold");
+	show(&e, &calib_frame);
+	ck_assert_int_eq(e.phase, PH_WAIT_GRAPHICS);
+	char buf[128];
+	ck_assert_str_eq(outcomes(&e, buf, sizeof buf), "pass,pass,pass,-,-");
+	for (enum stage_id s = ST_POST; s <= ST_TEXT; s++) {
+		json_t *info = e.stages[s].info;
+		ck_assert_str_eq(json_string_value(json_object_get(info, "reader")), "calibration");
+		json_t *old = json_object_get(info, "superseded");
+		ck_assert_str_eq(json_string_value(json_object_get(old, "reader")), "textmode");
+		char *name = xasprintf("%s-superseded.txt", stage_names[s]);
+		ck_assert_str_eq(json_string_value(json_object_get(old, "screen_text")), name);
+		free(name);
+	}
+	char *post = file_text("post.txt"), *text = file_text("text.txt");
+	ck_assert_msg(!strncmp(post, "SeaBIOS (version 1.16.2", 23), "%s", post);
+	ck_assert_msg(strstr(text, "Reference guest for VGA passthrough tests"), "%s", text);
+	free(post);
+	free(text);
+	/* The stage's time ended when the guest was released, not at calibration. */
+	ck_assert_int_lt(e.stages[ST_POST].t1, e.stages[ST_TEXT].t0 + 1);
+	done_with(&e);
+}
+END_TEST
+
+/* Left undecided, and no calibration screen came (the guest hung before
+ * it): each stage is judged on its frame as one no later screen decides,
+ * tesseract reading the cells the decoder's font cannot. Without
+ * tesseract that reading fails, and so does the stage. */
+START_TEST(own_font_without_calibration)
+{
+	struct hil_err err;
+	struct ocr *ocr = ocr_open(&err);
+	ck_assert_msg(ocr != NULL, "%s", err.msg);
+	decoder_font = &odd_font;
+	for (int with_ocr = 1; with_ocr >= 0; with_ocr--) {
+		decoder_ocr = with_ocr ? ocr : NULL;
+		struct engine e;
+		drive(&e, PH_WAIT_CALIB);
+		feed(&e, (struct event){ .kind = EV_DEADLINE });
+		char verdict[128], buf[128];
+		engine_verdict(&e, verdict, sizeof verdict);
+		ck_assert_str_eq(verdict, with_ocr ? "fail:guest-hang" : "fail:no-post");
+		ck_assert_str_eq(outcomes(&e, buf, sizeof buf),
+				 with_ocr ? "pass,pass,pass,fail,skip" : "pass,fail,fail,fail,skip");
+		const char *detail = json_string_value(json_object_get(e.stages[ST_TEXT].info, "detail"));
+		ck_assert_msg(strstr(detail, "no later screen decided it"), "%s", detail);
+		if (with_ocr)
+			ck_assert_str_eq(json_string_value(json_object_get(e.stages[ST_TEXT].info, "reader")),
+					 "textmode+tesseract");
+		done_with(&e);
+	}
+	ocr_close(ocr);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("engine");
@@ -632,6 +726,8 @@ int main(void)
 	tcase_add_test(tc, vm_stopped_blames_host_or_card);
 	tcase_add_test(tc, report_lines);
 	tcase_add_test(tc, qemu_exit);
+	tcase_add_test(tc, own_font_decided_by_calibration);
+	tcase_add_test(tc, own_font_without_calibration);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
