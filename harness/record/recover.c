@@ -40,6 +40,13 @@ static int recover_one(struct journal *j, const char *out_dir, const char *run_i
 		const char *detail = o ? "decided before the run was cut short (from the journal)"
 				     : !stopped ? why
 						: "not reached: the run was cut short";
+		if (o && !strcmp(o, "undecided")) {
+			/* Released to a later screen (the card's own font) that the
+			 * run never reached: not proven either way. */
+			o = "skip";
+			detail = "left undecided, its frame read in another font than the card's, for "
+				 "calibration to decide; the run was cut short first";
+		}
 		if (!o && !stopped) {
 			stopped = 1;
 			o = host_down ? "fail" : "error";

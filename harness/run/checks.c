@@ -72,6 +72,10 @@ static enum step undecided(struct engine *e, enum stage_id s, const char *words)
 	snprintf(e->stages[s].verdict, sizeof e->stages[s].verdict, "%s", stage_fail_verdict(s));
 	e->stages[s].t1 = e->now;
 	e->undecided[s] = 1;
+	/* In the journal too: if the run is cut short now, recovery knows the
+	 * stage was not where it stopped. */
+	if (e->set.on_stage)
+		e->set.on_stage(e->set.ctx, s, "undecided");
 	release_guest(e);
 	return NEXT;
 }

@@ -169,7 +169,9 @@ struct engine_setup {
 	int own_display;             /* frames are QEMU's own display, pixel for pixel
 				      * (not a capture device's, which scales) */
 	/* Called as each stage is decided (outcome "pass", "fail", "error",
-	 * "skip"): the run fsyncs its logs and journals it. May be NULL. */
+	 * "skip"), and with "undecided" when a stage is left for a later
+	 * screen to decide: the run fsyncs its logs and journals it. May be
+	 * NULL. */
 	void (*on_stage)(void *ctx, enum stage_id s, const char *outcome);
 	void *ctx;
 };

@@ -224,6 +224,37 @@ START_TEST(recovery)
 }
 END_TEST
 
+/* A run cut short while post and text waited for calibration to decide
+ * them (the card's own font): they are not where it stopped, and not
+ * proven either way. */
+START_TEST(recovery_of_undecided)
+{
+	struct journal j;
+	struct hil_err err;
+	ck_assert(journal_open(&j, dir, &err) == 0);
+	orphan(&j, "R-undecided", "boot-before", 1);
+	FILE *f = fopen(j.path, "a");
+	fprintf(f, "{\"e\":\"stage\",\"run_id\":\"R-undecided\",\"stage\":\"post\",\"outcome\":\"undecided\"}\n"
+		   "{\"e\":\"stage\",\"run_id\":\"R-undecided\",\"stage\":\"text\",\"outcome\":\"undecided\"}\n");
+	fclose(f);
+	json_t *st = journal_read(j.path, NULL, NULL, &err);
+	ck_assert_int_eq(recover_orphans(&j, dir, st, NULL, NULL, &err), 1);
+	json_decref(st);
+	json_t *rec = load("R-undecided");
+	ck_assert_str_eq(json_string_value(json_object_get(rec, "verdict")), "fail:host-hang");
+	const char *want[] = { "pass", "skip", "skip", "fail", "skip" };
+	for (size_t i = 0; i < 5; i++)
+		ck_assert_str_eq(json_string_value(json_object_get(
+					 json_array_get(json_object_get(rec, "stages"), i), "outcome")),
+				 want[i]);
+	const char *detail = json_string_value(
+		json_object_get(json_array_get(json_object_get(rec, "stages"), 1), "detail"));
+	ck_assert_msg(strstr(detail, "left undecided"), "%s", detail);
+	json_decref(rec);
+	journal_close(&j);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("journal");
@@ -233,6 +264,7 @@ int main(void)
 	tcase_add_test(tc, write_and_read);
 	tcase_add_test(tc, damaged_lines);
 	tcase_add_test(tc, recovery);
+	tcase_add_test(tc, recovery_of_undecided);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
