@@ -9,10 +9,11 @@
 
 static const struct guest guests[] = {
 	{ "bios-post", "bios-post/bios-post.img", MEDIA_DISK, "seabios", POST_SEABIOS_BANNER, 1, 1,
-	  { 0, 0, 0 },
+	  "start post text graphics shutdown", "post text calib graphics", { 0, 0, 0 },
 	  "boot sector (disk image): PCI display list, VGA text in mode 3, a VBE graphics mode; "
 	  "reported on COM1" },
 	{ "uefi-gop", "uefi-gop/uefi-gop.img", MEDIA_DISK, "ovmf", POST_FIRMWARE_OUTPUT, 0, 0,
+	  "start post text graphics shutdown", "post text graphics",
 	  { 30000, 0, 0 }, /* OVMF's boot may sit quiet longer */
 	  "EFI application (FAT disk image): UEFI console text, the Graphics Output Protocol's "
 	  "modes, a GOP graphics mode; reported on COM1" },

@@ -99,6 +99,9 @@ struct guest {
 	int reports_pci;         /* lists PCI display devices: text requires the card among them */
 	int calibrates;          /* shows a calibration screen after text ("calib show"):
 				  * a later screen that can decide post and text */
+	/* The stages it proves (a record lists these), and the checkpoints it
+	 * holds at, in order: space-separated names (engine.h). */
+	const char *stages, *checkpoints;
 	/* Guest hang windows (ms without serial output or a change on the
 	 * screen) before post, text, graphics; 0: the runner's defaults. */
 	int quiet_ms[3];

@@ -12,11 +12,35 @@
 #include <time.h>
 #include <unistd.h>
 
-const char *const stage_names[ST_COUNT] = { "start", "post", "text", "graphics", "shutdown" };
+const char *const stage_names[ST_COUNT] = { "start", "post", "text", "graphics", "driver",
+					     "shutdown" };
 
-void record_verdict(const struct stage_result st[ST_COUNT], char *out, size_t n)
+int stage_set_parse(const char *names, stage_set *out, struct hil_err *err)
+{
+	*out = 0;
+	for (const char *p = names; *p;) {
+		size_t n = strcspn(p, " ");
+		int found = -1;
+		for (int s = 0; s < ST_COUNT && found < 0; s++)
+			if (strlen(stage_names[s]) == n && !strncmp(stage_names[s], p, n))
+				found = s;
+		if (found < 0) {
+			hil_seterr(err, "'%.*s' is not a stage (start, post, text, graphics, driver, shutdown)",
+				   (int)n, p);
+			return -1;
+		}
+		*out |= STAGE_BIT(found);
+		p += n;
+		p += strspn(p, " ");
+	}
+	return 0;
+}
+
+void record_verdict(const struct stage_result st[ST_COUNT], stage_set set, char *out, size_t n)
 {
 	for (int s = 0; s < ST_COUNT; s++) {
+		if (!(set & STAGE_BIT(s)))
+			continue;
 		const char *o = st[s].outcome;
 		if (o && (!strcmp(o, "fail") || !strcmp(o, "error"))) {
 			if (st[s].verdict[0])
@@ -29,11 +53,16 @@ void record_verdict(const struct stage_result st[ST_COUNT], char *out, size_t n)
 	snprintf(out, n, "pass");
 }
 
-const char *record_furthest_stage(const struct stage_result st[ST_COUNT])
+const char *record_furthest_stage(const struct stage_result st[ST_COUNT], stage_set set)
 {
 	const char *name = "none";
-	for (int s = 0; s < ST_COUNT && st[s].outcome && !strcmp(st[s].outcome, "pass"); s++)
+	for (int s = 0; s < ST_COUNT; s++) {
+		if (!(set & STAGE_BIT(s)))
+			continue;
+		if (!st[s].outcome || strcmp(st[s].outcome, "pass"))
+			break;
 		name = stage_names[s];
+	}
 	return name;
 }
 
@@ -45,10 +74,12 @@ json_t *record_card(const struct card *card)
 			 "file", card->path);
 }
 
-static json_t *stages_json(const struct stage_result *st, int64_t t_start)
+static json_t *stages_json(const struct stage_result *st, stage_set set, int64_t t_start)
 {
 	json_t *arr = json_array();
 	for (int s = 0; s < ST_COUNT; s++) {
+		if (!(set & STAGE_BIT(s)))
+			continue;
 		json_t *o = json_object();
 		json_object_set_new(o, "name", json_string(stage_names[s]));
 		json_object_set_new(o, "outcome", json_string(st[s].outcome ? st[s].outcome : "skip"));
@@ -75,7 +106,7 @@ json_t *record_build(const struct record_facts *f)
 	if (f->verdict)
 		snprintf(verdict, sizeof verdict, "%s", f->verdict);
 	else
-		record_verdict(f->stages, verdict, sizeof verdict);
+		record_verdict(f->stages, f->stage_set, verdict, sizeof verdict);
 	const char *expected = f->expected ? f->expected : "pass";
 	json_t *rec = json_object();
 	json_object_set_new(rec, "schema", json_string(RECORD_SCHEMA));
@@ -92,9 +123,10 @@ json_t *record_build(const struct record_facts *f)
 	json_object_set_new(rec, "finished_at", string_or_null(f->finished_at));
 	json_object_set_new(rec, "duration_ms",
 			    f->duration_ms >= 0 ? json_integer(f->duration_ms) : json_null());
-	json_object_set_new(rec, "stages", stages_json(f->stages, f->t_start));
+	json_object_set_new(rec, "stages", stages_json(f->stages, f->stage_set, f->t_start));
 	json_object_set_new(rec, "verdict", json_string(verdict));
-	json_object_set_new(rec, "furthest_stage", json_string(record_furthest_stage(f->stages)));
+	json_object_set_new(rec, "furthest_stage",
+			    json_string(record_furthest_stage(f->stages, f->stage_set)));
 	json_object_set_new(rec, "expected", json_string(expected));
 	json_object_set_new(rec, "as_expected", json_boolean(!strcmp(verdict, expected)));
 	return rec;

@@ -25,9 +25,20 @@
 #define RECORD_SCHEMA_MAJOR "hilrun-run/1"
 #define RECORD_FILE "run.json"
 
-/* The stages a run proves, in order (docs/run-record.md). */
-enum stage_id { ST_START, ST_POST, ST_TEXT, ST_GRAPHICS, ST_SHUTDOWN, ST_COUNT };
+/* The stages a run can prove, in order (docs/run-record.md). A guest
+ * proves some of them (its stage set); a record lists those. */
+enum stage_id { ST_START, ST_POST, ST_TEXT, ST_GRAPHICS, ST_DRIVER, ST_SHUTDOWN, ST_COUNT };
 extern const char *const stage_names[ST_COUNT];
+typedef unsigned stage_set; /* bit s: stage s is proven */
+#define STAGE_BIT(s) (1u << (s))
+/* What every guest proved before the driver stage existed: what a journal
+ * entry that names no stages means. */
+#define STAGES_FIRMWARE_GUEST                                                                  \
+	(STAGE_BIT(ST_START) | STAGE_BIT(ST_POST) | STAGE_BIT(ST_TEXT) | STAGE_BIT(ST_GRAPHICS) | \
+	 STAGE_BIT(ST_SHUTDOWN))
+/* "start post text driver shutdown" to a set; -1 and err on a name that is
+ * no stage. */
+int stage_set_parse(const char *names, stage_set *out, struct hil_err *err);
 
 /* One stage as the record states it. */
 struct stage_result {
@@ -38,11 +49,12 @@ struct stage_result {
 	json_t *info;        /* detail and evidence, merged into the stage's object */
 };
 
-/* The run's verdict: the first stage, in order, that failed or erred; "pass"
- * if none did. */
-void record_verdict(const struct stage_result st[ST_COUNT], char *out, size_t n);
-/* The last stage of the unbroken run of passes from the start; "none". */
-const char *record_furthest_stage(const struct stage_result st[ST_COUNT]);
+/* The run's verdict: the first stage of the set, in order, that failed or
+ * erred; "pass" if none did. */
+void record_verdict(const struct stage_result st[ST_COUNT], stage_set set, char *out, size_t n);
+/* The last stage of the set in the unbroken run of passes from the start;
+ * "none". */
+const char *record_furthest_stage(const struct stage_result st[ST_COUNT], stage_set set);
 
 /* What every record states, whether the run wrote it or recovery did.
  * Strings and JSON are borrowed. */
@@ -56,6 +68,7 @@ struct record_facts {
 	int64_t t_start;           /* monotonic ms the stage times count from */
 	int64_t duration_ms;       /* -1: not known */
 	const struct stage_result *stages; /* ST_COUNT of them */
+	stage_set stage_set;       /* the ones the guest proves: the record lists these */
 	const char *verdict;       /* NULL: record_verdict() of the stages */
 };
 /* schema, run_id, card, cell, accelerator, host facts, times, stages,

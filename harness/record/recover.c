@@ -34,8 +34,15 @@ static int recover_one(struct journal *j, const char *out_dir, const char *run_i
 	/* Stages: as the journal kept them, the first undecided one is where
 	 * it stopped, later ones never ran. */
 	struct stage_result st[ST_COUNT] = { { 0 } };
+	stage_set proven = STAGES_FIRMWARE_GUEST;
+	const char *names = json_string_value(json_object_get(start, "stages"));
+	struct hil_err perr;
+	if (names && stage_set_parse(names, &proven, &perr) < 0)
+		proven = STAGES_FIRMWARE_GUEST;
 	int stopped = 0;
 	for (int s = 0; s < ST_COUNT; s++) {
+		if (!(proven & STAGE_BIT(s)))
+			continue;
 		const char *o = json_string_value(json_object_get(stages, stage_names[s]));
 		const char *detail = o ? "decided before the run was cut short (from the journal)"
 				     : !stopped ? why
@@ -71,6 +78,7 @@ static int recover_one(struct journal *j, const char *out_dir, const char *run_i
 		.started_at = json_string_value(json_object_get(start, "t")),
 		.duration_ms = -1,
 		.stages = st,
+		.stage_set = proven,
 		/* Every stage passed, but the record itself was not written:
 		 * what cut the run short still happened during it. */
 		.verdict = stopped ? NULL : host_down ? "fail:host-hang" : "error:harness-died",

@@ -25,18 +25,20 @@
 #define END_WINDOW     15000 /* from the last release to QEMU's exit */
 
 const struct phase_info engine_phases[PH_COUNT] = {
-	[PH_START] = { "start", ST_START, PK_START, SCREEN_NONE, 0 },
-	[PH_WAIT_POST_HOLD] = { "wait-post-hold", ST_POST, PK_WAIT, SCREEN_WATCH, QUIET_POST },
-	[PH_CHECK_POST] = { "check-post", ST_POST, PK_CHECK, SCREEN_CHECK, CHECK_WINDOW },
-	[PH_WAIT_TEXT_HOLD] = { "wait-text-hold", ST_TEXT, PK_WAIT, SCREEN_WATCH, QUIET_TEXT },
-	[PH_CHECK_TEXT] = { "check-text", ST_TEXT, PK_CHECK, SCREEN_CHECK, CHECK_WINDOW },
+	[PH_START] = { "start", NULL, ST_START, PK_START, SCREEN_NONE, 0 },
+	[PH_WAIT_POST_HOLD] = { "wait-post-hold", "post", ST_POST, PK_WAIT, SCREEN_WATCH, QUIET_POST },
+	[PH_CHECK_POST] = { "check-post", "post", ST_POST, PK_CHECK, SCREEN_CHECK, CHECK_WINDOW },
+	[PH_WAIT_TEXT_HOLD] = { "wait-text-hold", "text", ST_TEXT, PK_WAIT, SCREEN_WATCH, QUIET_TEXT },
+	[PH_CHECK_TEXT] = { "check-text", "text", ST_TEXT, PK_CHECK, SCREEN_CHECK, CHECK_WINDOW },
 	/* calibration is within graphics' span: its frame re-judges post and text */
-	[PH_WAIT_CALIB] = { "wait-calib", ST_GRAPHICS, PK_WAIT, SCREEN_WATCH, QUIET_GRAPHICS },
-	[PH_CHECK_CALIB] = { "check-calib", ST_GRAPHICS, PK_CHECK, SCREEN_CHECK, CHECK_WINDOW },
-	[PH_WAIT_GRAPHICS] = { "wait-graphics", ST_GRAPHICS, PK_WAIT, SCREEN_WATCH, QUIET_GRAPHICS },
-	[PH_CHECK_GRAPHICS] = { "check-graphics", ST_GRAPHICS, PK_CHECK, SCREEN_CHECK, CHECK_WINDOW },
-	[PH_WAIT_END] = { "wait-end", ST_SHUTDOWN, PK_END, SCREEN_WATCH, END_WINDOW },
-	[PH_DONE] = { "done", ST_SHUTDOWN, PK_DONE, SCREEN_NONE, 0 },
+	[PH_WAIT_CALIB] = { "wait-calib", "calib", ST_GRAPHICS, PK_WAIT, SCREEN_WATCH, QUIET_GRAPHICS },
+	[PH_CHECK_CALIB] = { "check-calib", "calib", ST_GRAPHICS, PK_CHECK, SCREEN_CHECK, CHECK_WINDOW },
+	[PH_WAIT_GRAPHICS] = { "wait-graphics", "graphics", ST_GRAPHICS, PK_WAIT, SCREEN_WATCH,
+			       QUIET_GRAPHICS },
+	[PH_CHECK_GRAPHICS] = { "check-graphics", "graphics", ST_GRAPHICS, PK_CHECK, SCREEN_CHECK,
+				CHECK_WINDOW },
+	[PH_WAIT_END] = { "wait-end", NULL, ST_SHUTDOWN, PK_END, SCREEN_WATCH, END_WINDOW },
+	[PH_DONE] = { "done", NULL, ST_SHUTDOWN, PK_DONE, SCREEN_NONE, 0 },
 };
 
 const char *const engine_event_names[EV_COUNT] = {
@@ -112,7 +114,7 @@ void skip_rest(struct engine *e, const char *why)
 {
 	settle_undecided(e, "no later screen decided it");
 	for (int s = 0; s < ST_COUNT; s++)
-		if (!e->stages[s].outcome)
+		if ((e->proven & STAGE_BIT(s)) && !e->stages[s].outcome)
 			stage_end(e, s, "skip", why);
 }
 
@@ -214,6 +216,34 @@ int engine_wants_frames(const struct engine *e)
 	return engine_phases[e->phase].screen != SCREEN_NONE;
 }
 
+/* The waiting phase of the guest's checkpoint after the one the run is
+ * at (the first, from start); wait-end after the last. */
+static enum phase next_checkpoint(const struct engine *e)
+{
+	const char *at = engine_phases[e->phase].checkpoint;
+	int i = 0;
+	if (at)
+		while (i < e->ncheckpoints && strcmp(engine_phases[e->checkpoints[i]].checkpoint, at))
+			i++;
+	int next = at ? i + 1 : 0;
+	return next < e->ncheckpoints ? e->checkpoints[next] : PH_WAIT_END;
+}
+
+/* A guest's checkpoint names (catalog.h) as the waiting phases that begin
+ * them. */
+static void guest_checkpoints(struct engine *e, const char *names)
+{
+	for (const char *p = names; p && *p && e->ncheckpoints < ENGINE_CHECKPOINTS_MAX;) {
+		size_t n = strcspn(p, " ");
+		for (int ph = 0; ph < PH_COUNT; ph++)
+			if (engine_phases[ph].kind == PK_WAIT && strlen(engine_phases[ph].checkpoint) == n &&
+			    !strncmp(engine_phases[ph].checkpoint, p, n))
+				e->checkpoints[e->ncheckpoints++] = (enum phase)ph;
+		p += n;
+		p += strspn(p, " ");
+	}
+}
+
 void engine_feed(struct engine *e, const struct event *ev)
 {
 	const struct transition *t = &engine_table[e->phase][ev->kind];
@@ -224,7 +254,7 @@ void engine_feed(struct engine *e, const struct event *ev)
 	case STAY:
 		break;
 	case NEXT:
-		enter(e, t->next);
+		enter(e, t->next == PH_NEXT_CHECKPOINT ? next_checkpoint(e) : t->next);
 		break;
 	case SHUTDOWN:
 		enter(e, PH_WAIT_END);
@@ -238,7 +268,7 @@ void engine_feed(struct engine *e, const struct event *ev)
 
 void engine_verdict(const struct engine *e, char *out, size_t n)
 {
-	record_verdict(e->stages, out, n);
+	record_verdict(e->stages, e->proven, out, n);
 }
 
 void engine_init(struct engine *e, const struct engine_setup *setup, int64_t t)
@@ -248,6 +278,10 @@ void engine_init(struct engine *e, const struct engine_setup *setup, int64_t t)
 	if (e->set.scale <= 0)
 		e->set.scale = 1.0;
 	e->now = e->t_start = e->last_progress = t;
+	struct hil_err err;
+	if (stage_set_parse(setup->cell->guest->stages, &e->proven, &err) < 0)
+		e->proven = STAGES_FIRMWARE_GUEST; /* catalog.c's table is checked by test_catalog */
+	guest_checkpoints(e, setup->cell->guest->checkpoints);
 	for (int s = 0; s < ST_COUNT; s++) {
 		e->stages[s].info = json_object();
 		json_object_set_new(e->stages[s].info, "notes", json_array());
@@ -654,7 +688,7 @@ static enum step harness_failed(struct engine *e, const struct event *ev)
 
 const struct transition engine_table[PH_COUNT][EV_COUNT] = {
 	[PH_START] = {
-		[EV_STARTED] = T(started, PH_WAIT_POST_HOLD),
+		[EV_STARTED] = T(started, PH_NEXT_CHECKPOINT),
 		[EV_START_FAILED] = T(start_failed, NONE),
 	},
 	[PH_WAIT_POST_HOLD] = {
@@ -663,8 +697,8 @@ const struct transition engine_table[PH_COUNT][EV_COUNT] = {
 	},
 	[PH_CHECK_POST] = {
 		GUEST_RUNNING,
-		[EV_FRAME] = T(check_screen, PH_WAIT_TEXT_HOLD),
-		[EV_DEADLINE] = T(check_timed_out, PH_WAIT_TEXT_HOLD),
+		[EV_FRAME] = T(check_screen, PH_NEXT_CHECKPOINT),
+		[EV_DEADLINE] = T(check_timed_out, PH_NEXT_CHECKPOINT),
 	},
 	[PH_WAIT_TEXT_HOLD] = {
 		WAITING,
@@ -672,8 +706,8 @@ const struct transition engine_table[PH_COUNT][EV_COUNT] = {
 	},
 	[PH_CHECK_TEXT] = {
 		GUEST_RUNNING,
-		[EV_FRAME] = T(check_screen, PH_WAIT_CALIB),
-		[EV_DEADLINE] = T(check_timed_out, PH_WAIT_CALIB),
+		[EV_FRAME] = T(check_screen, PH_NEXT_CHECKPOINT),
+		[EV_DEADLINE] = T(check_timed_out, PH_NEXT_CHECKPOINT),
 	},
 	[PH_WAIT_CALIB] = {
 		WAITING,
@@ -683,8 +717,8 @@ const struct transition engine_table[PH_COUNT][EV_COUNT] = {
 	},
 	[PH_CHECK_CALIB] = {
 		GUEST_RUNNING,
-		[EV_FRAME] = T(learn_calibration, PH_WAIT_GRAPHICS),
-		[EV_DEADLINE] = T(calibration_timed_out, PH_WAIT_GRAPHICS),
+		[EV_FRAME] = T(learn_calibration, PH_NEXT_CHECKPOINT),
+		[EV_DEADLINE] = T(calibration_timed_out, PH_NEXT_CHECKPOINT),
 	},
 	[PH_WAIT_GRAPHICS] = {
 		WAITING,
@@ -693,8 +727,8 @@ const struct transition engine_table[PH_COUNT][EV_COUNT] = {
 	},
 	[PH_CHECK_GRAPHICS] = {
 		GUEST_RUNNING,
-		[EV_FRAME] = T(check_pattern, PH_WAIT_END),
-		[EV_DEADLINE] = T(check_timed_out, PH_WAIT_END),
+		[EV_FRAME] = T(check_pattern, PH_NEXT_CHECKPOINT),
+		[EV_DEADLINE] = T(check_timed_out, PH_NEXT_CHECKPOINT),
 	},
 	[PH_WAIT_END] = {
 		RUNNING(qemu_exited_at_end),

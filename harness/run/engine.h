@@ -106,6 +106,8 @@ enum screen_use {
 };
 struct phase_info {
 	const char *name;
+	const char *checkpoint; /* the guest's checkpoint a wait/check pair serves
+				 * (catalog.h's guest checkpoints), or NULL */
 	enum stage_id stage;  /* the stage it belongs to */
 	enum phase_kind kind;
 	enum screen_use screen;
@@ -126,6 +128,9 @@ struct transition {
 	enum phase next;
 	const char *name; /* of the action, for docs/architecture.md */
 };
+/* A transition's next phase that depends on the guest: the waiting phase
+ * of its next checkpoint (catalog.h), or wait-end after its last. */
+#define PH_NEXT_CHECKPOINT ((enum phase)(PH_COUNT + 1))
 /* The table: engine_table[phase][event]; act NULL: the event is ignored. */
 extern const struct transition engine_table[PH_COUNT][EV_COUNT];
 extern const char *const engine_event_names[EV_COUNT];
@@ -176,8 +181,13 @@ struct engine_setup {
 	void *ctx;
 };
 
+#define ENGINE_CHECKPOINTS_MAX 8
+
 struct engine {
 	struct engine_setup set;
+	stage_set proven;        /* the guest's stages: the others are not in its record */
+	enum phase checkpoints[ENGINE_CHECKPOINTS_MAX]; /* the guest's, as waiting phases */
+	int ncheckpoints;
 	enum phase phase;
 	int64_t now;             /* time of the event being handled */
 	int64_t t_start;

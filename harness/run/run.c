@@ -148,6 +148,7 @@ static json_t *build_record(struct run *r, const char *started_at, const char *a
 		.t_start = e->t_start,
 		.duration_ms = now_ms() - e->t_start,
 		.stages = e->stages,
+		.stage_set = e->proven,
 	};
 	json_t *rec = record_build(&facts);
 	json_decref(card);
@@ -230,11 +231,13 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 	/* In the journal before QEMU starts: if the host or hilrun goes down
 	 * from here on, the next hilrun finds this run and records it. */
 	journal_note(&r, "start",
-		     json_pack("{s:s?, s:s?, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s?, s:s}",
+		     json_pack("{s:s?, s:s?, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, "
+			       "s:s}",
 			       "plan", opts->plan_id, "cell", opts->cell_key, "run_id", res->run_id,
 			       "tmp_dir", tmp_dir, "sock_dir", r.vm.sock_dir, "card",
 			       record_card(cell->card), "firmware", cell->firmware, "guest",
-			       cell->guest->id, "variant", cell->variant->name, "accel", accel,
+			       cell->guest->id, "stages", cell->guest->stages, "variant",
+			       cell->variant->name, "accel", accel,
 			       "accel_reason", accel_reason, "station", opts->station, "expected",
 			       card_expected(cell->card, cell->firmware, cell->guest->id)));
 

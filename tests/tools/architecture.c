@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "engine.h"
 #include "util.h"
 
@@ -132,7 +133,8 @@ static void phases(struct strbuf *out)
 
 static const char *next_name(enum phase p)
 {
-	return p == PH_COUNT ? "-" : engine_phases[p].name;
+	return p == PH_COUNT ? "-" : p == PH_NEXT_CHECKPOINT ? "the guest's next checkpoint"
+							  : engine_phases[p].name;
 }
 
 static int same(const struct transition *a, const struct transition *b)
@@ -227,6 +229,15 @@ static int all_placed(void)
 	return ok;
 }
 
+static void guests(struct strbuf *out)
+{
+	sb_adds(out, "\n| guest | firmware | stages it proves | checkpoints, in order |\n|---|---|---|---|\n");
+	for (size_t i = 0; guest_at(i); i++) {
+		const struct guest *g = guest_at(i);
+		sb_addf(out, "| %s | %s | %s | %s |\n", g->id, g->firmware, g->stages, g->checkpoints);
+	}
+}
+
 static const struct block {
 	const char *name;
 	void (*gen)(struct strbuf *out);
@@ -235,6 +246,7 @@ static const struct block {
 	{ "phases", phases },
 	{ "transitions", transitions },
 	{ "reports", reports },
+	{ "guests", guests },
 };
 
 /* FILE with each generated block replaced; *differs names the first that
