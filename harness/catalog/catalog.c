@@ -8,16 +8,70 @@
 #include <string.h>
 
 static const struct guest guests[] = {
-	{ "bios-post", "bios-post/bios-post.img", MEDIA_DISK, "seabios", POST_SEABIOS_BANNER, 1, 1,
-	  "start post text graphics shutdown", "post text calib graphics", { 0, 0, 0 },
-	  "boot sector (disk image): PCI display list, VGA text in mode 3, a VBE graphics mode; "
-	  "reported on COM1" },
-	{ "uefi-gop", "uefi-gop/uefi-gop.img", MEDIA_DISK, "ovmf", POST_FIRMWARE_OUTPUT, 0, 0,
-	  "start post text graphics shutdown", "post text graphics",
-	  { 30000, 0, 0 }, /* OVMF's boot may sit quiet longer */
-	  "EFI application (FAT disk image): UEFI console text, the Graphics Output Protocol's "
-	  "modes, a GOP graphics mode; reported on COM1" },
+	{
+		.id = "bios-post",
+		.description = "boot sector (disk image): PCI display list, VGA text in mode 3, a VBE "
+			       "graphics mode; reported on COM1",
+		.firmware = "seabios",
+		.media = MEDIA_DISK,
+		.image = "bios-post/bios-post.img",
+		.post = POST_SEABIOS_BANNER,
+		.post_uefi = POST_SEABIOS_BANNER,
+		.reports_pci = 1,
+		.calibrates = 1,
+		.stages = "start post text graphics shutdown",
+		.checkpoints = "post text calib graphics",
+	},
+	{
+		.id = "uefi-gop",
+		.description = "EFI application (FAT disk image): UEFI console text, the Graphics Output "
+			       "Protocol's modes, a GOP graphics mode; reported on COM1",
+		.firmware = "ovmf",
+		.media = MEDIA_DISK,
+		.image = "uefi-gop/uefi-gop.img",
+		.post = POST_FIRMWARE_OUTPUT,
+		.post_uefi = POST_FIRMWARE_OUTPUT,
+		.stages = "start post text graphics shutdown",
+		.checkpoints = "post text graphics",
+		.quiet_ms = { 30000, 0, 0 }, /* OVMF's boot may sit quiet longer */
+	},
+	{
+		.id = "linux-drm",
+		.description = "Debian's Linux kernel and an initramfs whose init is hilrun's agent: "
+			       "each display device's driver loaded as udev would, its DRM/fbdev "
+			       "state and errors, a KMS pattern, the framebuffer console; reported "
+			       "on COM1",
+		.firmware = "seabios ovmf",
+		.media = MEDIA_KERNEL,
+		.image = "linux-drm/initrd.img",
+		.kernel = "linux-drm/vmlinuz",
+		/* Kernel messages stay off the screen and (nearly) off COM1; the
+		 * cursor is off, so the screen changes only when the agent draws. */
+		.cmdline = "console=ttyS0,115200 loglevel=1 vt.global_cursor_default=0 "
+			   "fbcon=font:VGA8x16",
+		.memory_mb = 512,
+		.post = POST_SEABIOS_BANNER,
+		.post_uefi = POST_FIRMWARE_FB,
+		.reports_pci = 1,
+		.stages = "start post text driver shutdown",
+		.checkpoints = "post text driver console",
+		.quiet_ms = { 60000, 0, 0 }, /* the kernel boots before the first report */
+	},
 };
+
+int guest_runs_under(const struct guest *g, const char *firmware)
+{
+	size_t n = strlen(firmware);
+	for (const char *p = g->firmware; (p = strstr(p, firmware)); p += n)
+		if ((p == g->firmware || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return 1;
+	return 0;
+}
+
+enum post_rule guest_post_rule(const struct guest *g, const char *firmware)
+{
+	return strcmp(firmware, "seabios") ? g->post_uefi : g->post;
+}
 
 const struct guest *guest_find(const char *id)
 {

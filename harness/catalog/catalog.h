@@ -79,23 +79,32 @@ struct catalog {
 	size_t nstations;
 };
 
-/* How the guest image is attached. A disk, not a floppy: under this lab's
- * nested KVM SeaBIOS loses floppy IRQs (floppy_wait_irq timeouts, 5-8 s and
- * sometimes a hang); the same image boots as an IDE disk in ~3.5 s. */
-enum guest_media { MEDIA_DISK };
+/* How the guest is booted. A disk, not a floppy: under this lab's nested
+ * KVM SeaBIOS loses floppy IRQs (floppy_wait_irq timeouts, 5-8 s and
+ * sometimes a hang); the same image boots as an IDE disk in ~3.5 s. An OS
+ * guest boots a kernel and initramfs directly (-kernel/-initrd/-append). */
+enum guest_media { MEDIA_DISK, MEDIA_KERNEL };
 
 /* What the post stage looks for on the screen at the guest's "post hold". */
 enum post_rule {
 	POST_SEABIOS_BANNER,   /* SeaBIOS's banner line, read as text */
 	POST_FIRMWARE_OUTPUT,  /* anything the firmware drew: the frame is not one colour */
+	POST_FIRMWARE_FB,      /* the firmware set up a framebuffer the guest's OS took
+				* over (it reports it, "post fb"), and the screen is
+				* not QEMU's placeholder: an OS that cleared it */
 };
 
 struct guest {
 	const char *id;
-	const char *image;       /* file name in the guest directory */
+	const char *description;
+	const char *firmware;    /* the firmware it runs under, space-separated */
 	enum guest_media media;
-	const char *firmware;    /* the firmware it is written for */
-	enum post_rule post;
+	const char *image;       /* file in the guest directory: the disk, or the initramfs */
+	const char *kernel;      /* MEDIA_KERNEL: the kernel, in the guest directory */
+	const char *cmdline;     /* MEDIA_KERNEL: the kernel's command line */
+	int memory_mb;           /* 0: what the firmware needs */
+	enum post_rule post;     /* the post rule under SeaBIOS ... */
+	enum post_rule post_uefi;/* ... and under OVMF */
 	int reports_pci;         /* lists PCI display devices: text requires the card among them */
 	int calibrates;          /* shows a calibration screen after text ("calib show"):
 				  * a later screen that can decide post and text */
@@ -105,8 +114,12 @@ struct guest {
 	/* Guest hang windows (ms without serial output or a change on the
 	 * screen) before post, text, graphics; 0: the runner's defaults. */
 	int quiet_ms[3];
-	const char *description;
 };
+
+/* Does the guest run under this firmware? */
+int guest_runs_under(const struct guest *g, const char *firmware);
+/* Its post rule under this firmware. */
+enum post_rule guest_post_rule(const struct guest *g, const char *firmware);
 
 void catalog_init(struct catalog *c);
 void catalog_release(struct catalog *c);

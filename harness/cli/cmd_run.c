@@ -200,10 +200,14 @@ static int dry_run(const struct cell *cells, size_t n, const struct settings *s,
 		struct argv qa = ARGV_INIT;
 		struct hil_err err;
 		char *image = xasprintf("%s/%s", s->guest_dir, cells[i].guest->image);
+		char *kernel = cells[i].guest->kernel
+				       ? xasprintf("%s/%s", s->guest_dir, cells[i].guest->kernel)
+				       : NULL;
 		struct qemu_env env = {
 			.qemu = s->qemu,
 			.accel = a->accel ? a->accel : "kvm",
 			.guest_image = image,
+			.guest_kernel = kernel,
 			.qmp_socket = "/tmp/hilrun-XXXXXX/qmp.sock",
 			.serial_socket = "/tmp/hilrun-XXXXXX/com1.sock",
 			.vnc_socket = "/tmp/hilrun-XXXXXX/vnc.sock",
@@ -221,6 +225,7 @@ static int dry_run(const struct cell *cells, size_t n, const struct settings *s,
 			free(line);
 		}
 		free(image);
+		free(kernel);
 		argv_release(&qa);
 	}
 	return rc;

@@ -310,3 +310,99 @@ struct judgement judge_other_font(const struct reading *rd, const struct guest_s
 	}
 	return j;
 }
+
+struct judgement judge_post_fb(const char *decoded, const struct guest_said *g, json_t *evidence)
+{
+	struct judgement j = { .ok = 1 };
+	json_object_set_new(evidence, "rule",
+			    json_string("the firmware set up a framebuffer the guest's OS took over"));
+	json_object_set(evidence, "firmware_fb", g->firmware_fb ? g->firmware_fb : json_null());
+	if (decoded && strstr(decoded, JUDGE_QEMU_PLACEHOLDER)) {
+		because(&j, "QEMU's placeholder (\"%s\"): the firmware never set up the display",
+			JUDGE_QEMU_PLACEHOLDER);
+		j.placeholder = 1;
+	} else if (!json_array_size(g->firmware_fb)) {
+		because(&j, "the guest found no framebuffer the firmware set up (its /proc/fb was "
+			    "empty before any driver loaded)");
+	}
+	return j;
+}
+
+/* The facts in said.driver[key] whose field is value. */
+static json_t *facts_for(const struct guest_said *g, const char *key, const char *field,
+			 const char *value)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *f;
+	json_array_foreach(json_object_get(g->driver, key), i, f) {
+		const char *v = json_string_value(json_object_get(f, field));
+		/* devices are "0000:00:02.0" in the kernel's words, "00:02.0" in
+		 * the guest's reports of PCI */
+		if (v && (!strcmp(v, value) || (strlen(v) > strlen(value) &&
+						!strcmp(v + strlen(v) - strlen(value), value) &&
+						v[strlen(v) - strlen(value) - 1] == ':')))
+			json_array_append(out, f);
+	}
+	return out;
+}
+
+struct judgement judge_driver(const struct guest_said *g, const char *card_pci_id, json_t *evidence)
+{
+	struct judgement j = { .ok = 1 };
+	const char *bdf = NULL;
+	size_t i;
+	json_t *dev;
+	json_array_foreach(g->pci, i, dev)
+		if (!strcmp(json_string_value(json_object_get(dev, "id")) ?: "", card_pci_id))
+			bdf = json_string_value(json_object_get(dev, "bdf"));
+	json_object_set_new(evidence, "card_pci_id", json_string(card_pci_id));
+	if (!bdf) {
+		because(&j, "the guest found no PCI display device %s", card_pci_id);
+		snprintf(j.verdict, sizeof j.verdict, "fail:no-driver");
+		return j;
+	}
+	json_object_set_new(evidence, "card_bdf", json_string(bdf));
+	json_t *modules = facts_for(g, "modules", "dev", bdf), *bound = facts_for(g, "bound", "bdf", bdf);
+	json_t *drm = facts_for(g, "drm", "bdf", bdf), *probe = facts_for(g, "probe_errors", "dev", bdf);
+	json_t *deferred = facts_for(g, "deferred", "dev", bdf);
+	json_t *firmware = json_object_get(g->driver, "firmware_missing");
+	const char *pci_driver = json_string_value(json_object_get(json_array_get(bound, 0), "driver"));
+	const char *drm_name = json_string_value(json_object_get(json_array_get(drm, 0), "name"));
+	/* The card's driver: its DRM card's (virtio-gpu's hangs off virtio-pci),
+	 * else what bound to the PCI device (an fbdev-only driver). */
+	const char *driver = drm_name ? drm_name : pci_driver;
+	json_object_set_new(evidence, "modules", modules);
+	json_object_set_new(evidence, "pci_driver", pci_driver ? json_string(pci_driver) : json_null());
+	json_object_set_new(evidence, "drm", drm);
+	json_object_set_new(evidence, "driver", driver ? json_string(driver) : json_null());
+	if (json_array_size(probe)) {
+		json_t *first = json_array_get(probe, 0);
+		const char *err = json_string_value(json_object_get(first, "errno")) ?: "?";
+		because(&j, "%s's probe of %s failed with error %s",
+			json_string_value(json_object_get(first, "driver")) ?: "a driver", bdf, err);
+		snprintf(j.verdict, sizeof j.verdict, "fail:driver-probe(%s)", err);
+	} else if (json_array_size(firmware) && !drm_name) {
+		json_t *first = json_array_get(firmware, 0);
+		because(&j, "the driver's firmware %s could not be loaded (error %s)",
+			json_string_value(json_object_get(first, "name")) ?: "?",
+			json_string_value(json_object_get(first, "errno")) ?: "?");
+		snprintf(j.verdict, sizeof j.verdict, "fail:driver-firmware");
+	} else if (json_array_size(deferred) && !driver) {
+		because(&j, "the probe of %s was deferred and never completed", bdf);
+		snprintf(j.verdict, sizeof j.verdict, "fail:no-driver");
+	} else if (!driver || (!drm_name && (!strcmp(driver, "virtio-pci") || !strcmp(driver, "pcieport")))) {
+		if (json_array_size(modules))
+			because(&j, "%s loaded, but no driver bound to %s (a probe that failed "
+				    "silently, -ENODEV)",
+				json_string_value(json_object_get(json_array_get(modules, 0), "name")) ?: "a module",
+				bdf);
+		else
+			because(&j, "no module of the guest's matches %s", bdf);
+		snprintf(j.verdict, sizeof j.verdict, "fail:no-driver");
+	}
+	json_object_set_new(evidence, "probe_errors", probe);
+	json_object_set_new(evidence, "deferred", deferred);
+	json_decref(bound);
+	return j;
+}

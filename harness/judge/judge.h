@@ -41,12 +41,17 @@ int judge_find(const char *screen_text, const char *needle, double threshold,
 struct guest_said {
 	json_t *text_lines; /* [{row, text}]: its "text line" reports */
 	json_t *pci;        /* [{bdf, id, class}]: its "pci display" reports */
+	json_t *firmware_fb;/* [{index, name}]: framebuffers the firmware left ("post fb") */
+	json_t *driver;     /* what an OS guest found of the drivers ("driver ..."):
+			     * {modules, bound, unbound, drm, connectors, fb,
+			     * probe_errors, firmware_missing, deferred} */
 };
 
 struct judgement {
 	int ok;
 	char why[256];   /* when not ok: the first mismatch, in words */
 	int placeholder; /* the screen is QEMU's placeholder: nothing will draw on it now */
+	char verdict[64];/* when not ok, a verdict more precise than the stage's, or "" */
 };
 
 /* QEMU shows this, in its own font, on a display no guest code has set up
@@ -60,6 +65,15 @@ struct judgement judge_post_banner(const struct reading *rd, json_t *evidence);
  * drawn; QEMU's placeholder (decoded: the frame's text as the exact
  * decoder reads it, or NULL) is not the firmware's. */
 struct judgement judge_post_drawn(const struct frame *f, const char *decoded, json_t *evidence);
+/* post, an OS guest under UEFI: the firmware set up a framebuffer the
+ * guest's OS took over and cleared (it reported it), and the screen is
+ * not QEMU's placeholder. */
+struct judgement judge_post_fb(const char *decoded, const struct guest_said *g, json_t *evidence);
+/* driver: the card's driver, as the guest reported it: the card among its
+ * PCI display devices, a driver bound to it (a DRM card or framebuffer
+ * that belongs to it), no probe error for it. Verdicts: fail:no-driver,
+ * fail:driver-probe(ERRNO), fail:driver-firmware. Evidence: what bound. */
+struct judgement judge_driver(const struct guest_said *g, const char *card_pci_id, json_t *evidence);
 /* text: every line the guest reported is on the screen; and if card_pci_id
  * is given, the guest saw that card among its PCI display devices. */
 struct judgement judge_text(const struct reading *rd, const struct guest_said *g,

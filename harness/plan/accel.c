@@ -32,8 +32,12 @@ const char *accel_probe_dev_kvm(char *reason, size_t n)
 
 const char *const accel_trial_names[] = { "ran", "stopped", "exited", "silent", "error" };
 
-enum accel_trial accel_trial(const char *qemu, const char *firmware_bin, const char *accel,
-			     int window_ms, char *reason, size_t n)
+/* The trial: firmware_bin under accel with nothing to boot, or with a
+ * kernel (extra, NULL-terminated, QEMU options) whose console must say
+ * needle (NULL: anything) to count as running. */
+static enum accel_trial trial(const char *qemu, const char *firmware_bin, const char *accel,
+			      const char *const *extra, const char *needle, int window_ms,
+			      char *reason, size_t n)
 {
 	struct hil_err err;
 	char dir[] = "/tmp/hilrun-accel-XXXXXX";
@@ -52,13 +56,15 @@ enum accel_trial accel_trial(const char *qemu, const char *firmware_bin, const c
 	argv_push(&a, "-accel");
 	argv_push(&a, accel);
 	argv_push(&a, "-m");
-	argv_push(&a, "256");
+	argv_push(&a, extra ? "512" : "256");
 	argv_push(&a, "-bios");
 	argv_push(&a, firmware_bin);
 	argv_push(&a, "-display");
 	argv_push(&a, "none");
 	argv_push(&a, "-serial");
 	argv_pushf(&a, "file:%s", serial);
+	for (const char *const *x = extra; x && *x; x++)
+		argv_push(&a, *x);
 	struct proc p;
 	proc_init(&p);
 	enum accel_trial res = TRIAL_ERROR;
@@ -72,6 +78,7 @@ enum accel_trial accel_trial(const char *qemu, const char *firmware_bin, const c
 			int stopped = out && strstr(out, "KVM internal error");
 			free(out);
 			char *ser = read_file(serial, 1 << 20, &len, &err);
+			int said = ser && len > 0 && (!needle || strstr(ser, needle));
 			free(ser);
 			if (stopped) {
 				snprintf(reason, n,
@@ -81,9 +88,10 @@ enum accel_trial accel_trial(const char *qemu, const char *firmware_bin, const c
 				res = TRIAL_STOPPED;
 				break;
 			}
-			if (ser && len > 0) {
-				snprintf(reason, n, "%s ran under %s in a trial boot (console after %lld ms)",
-					 firmware_bin, accel, (long long)(now_ms() - t0));
+			if (said) {
+				snprintf(reason, n, "%s%s ran under %s in a trial boot (console after %lld ms)",
+					 extra ? "the guest's kernel on " : "", firmware_bin, accel,
+					 (long long)(now_ms() - t0));
 				res = TRIAL_RAN;
 				break;
 			}
@@ -96,8 +104,9 @@ enum accel_trial accel_trial(const char *qemu, const char *firmware_bin, const c
 				break;
 			}
 			if (now_ms() >= deadline) {
-				snprintf(reason, n, "%s printed nothing under %s in %d ms (trial boot)",
-					 firmware_bin, accel, window_ms);
+				snprintf(reason, n, "%s%s printed %s under %s in %d ms (trial boot)",
+					 extra ? "the guest's kernel on " : "", firmware_bin,
+					 needle ? "no sign of the guest" : "nothing", accel, window_ms);
 				res = TRIAL_SILENT;
 				break;
 			}
@@ -113,6 +122,12 @@ enum accel_trial accel_trial(const char *qemu, const char *firmware_bin, const c
 	free(serial);
 	free(log);
 	return res;
+}
+
+enum accel_trial accel_trial(const char *qemu, const char *firmware_bin, const char *accel,
+			     int window_ms, char *reason, size_t n)
+{
+	return trial(qemu, firmware_bin, accel, NULL, NULL, window_ms, reason, n);
 }
 
 static json_t *cache_load(const char *cache_path)
@@ -217,4 +232,44 @@ int accel_host_stops(const char *qemu, const char *firmware_bin, const char *acc
 	json_decref(cache);
 	free(key);
 	return t == TRIAL_STOPPED;
+}
+
+const char *accel_choose_kernel(const char *qemu, const char *firmware, const char *firmware_bin,
+				const char *kernel, const char *initrd, const char *cache_path,
+				char *reason, size_t n)
+{
+	const char *accel = accel_choose(qemu, firmware, firmware_bin, cache_path, reason, n);
+	if (strcmp(accel, "kvm"))
+		return accel;
+	char *prefix = xasprintf("kernel|%s|", kernel);
+	char *full = cache_key(prefix, firmware_bin, qemu);
+	free(prefix);
+	json_t *cache = cache_load(cache_path);
+	json_t *hit = json_object_get(cache, full);
+	const char *known = json_string_value(json_object_get(hit, "accel"));
+	const char *why = json_string_value(json_object_get(hit, "reason"));
+	if (known && why && (!strcmp(known, "kvm") || !strcmp(known, "tcg"))) {
+		snprintf(reason, n, "%s (remembered in %s)", why, cache_path);
+		const char *res = !strcmp(known, "kvm") ? "kvm" : "tcg";
+		json_decref(cache);
+		free(full);
+		return res;
+	}
+	char *initrd_opt = xstrdup(initrd);
+	const char *const extra[] = { "-kernel", kernel, "-initrd", initrd_opt, "-append",
+				      "console=ttyS0,115200 hilrun.trial", NULL };
+	char words[512];
+	enum accel_trial t = trial(qemu, firmware_bin, "kvm", extra, "HILRUN/1 guest hello",
+				   ACCEL_KERNEL_TRIAL_MS, words, sizeof words);
+	free(initrd_opt);
+	const char *res = t == TRIAL_RAN ? "kvm" : "tcg";
+	snprintf(reason, n, "%s%s", words, t == TRIAL_RAN ? "" : ": using TCG for it");
+	char when[32];
+	utc_iso8601(when);
+	json_object_set_new(cache, full, json_pack("{s:s, s:s, s:s, s:s}", "accel", res, "reason", reason,
+						   "trial", accel_trial_names[t], "probed_at", when));
+	cache_store(cache_path, cache);
+	json_decref(cache);
+	free(full);
+	return res;
 }

@@ -26,6 +26,16 @@
 const char *accel_choose(const char *qemu, const char *firmware, const char *firmware_bin,
 			 const char *cache_path, char *reason, size_t n);
 
+/* An OS guest's kernel may not run where its firmware does (under this
+ * lab's nested KVM Debian's kernel stops after its real-mode setup): KVM
+ * only if a trial boot of that kernel and initramfs under KVM reaches the
+ * guest's agent ("guest hello") within ACCEL_KERNEL_TRIAL_MS. Remembered
+ * as accel_choose's answers are. */
+#define ACCEL_KERNEL_TRIAL_MS 10000
+const char *accel_choose_kernel(const char *qemu, const char *firmware, const char *firmware_bin,
+				const char *kernel, const char *initrd, const char *cache_path,
+				char *reason, size_t n);
+
 /* /dev/kvm alone: "kvm" if it opens and answers API version 12. */
 const char *accel_probe_dev_kvm(char *reason, size_t n);
 

@@ -20,7 +20,7 @@ size_t plan_cells(const struct card *card, const struct cell_filter *filter, str
 			continue;
 		for (size_t g = 0; g < card->guests.n; g++) {
 			const struct guest *guest = guest_find(card->guests.v[g]);
-			if (!guest || strcmp(guest->firmware, firmware) ||
+			if (!guest || !guest_runs_under(guest, firmware) ||
 			    (f->guest && strcmp(f->guest, guest->id)))
 				continue;
 			for (size_t v = 0; v < card->nvariants; v++) {

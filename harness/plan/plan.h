@@ -27,8 +27,8 @@ struct cell_filter {
 };
 
 /* The card's cells passing filter (NULL: all), in card-file order:
- * firmware, then guest (each guest runs under the firmware it is written
- * for), then variant. Returns how many; *out is NULL when none. */
+ * firmware, then guest (each guest under the firmware it runs under),
+ * then variant. Returns how many; *out is NULL when none. */
 size_t plan_cells(const struct card *card, const struct cell_filter *filter, struct cell **out);
 
 /* How the journal, the summary and the matrix name a cell:

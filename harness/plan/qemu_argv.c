@@ -53,9 +53,12 @@ int qemu_argv(struct argv *out, const struct cell *cell, const struct qemu_env *
 	argv_push(out, "-machine");
 	argv_pushf(out, "pc,accel=%s", env->accel);
 	argv_push(out, "-m");
-	/* OVMF wants more than SeaBIOS's 128 MiB for its own structures. */
-	argv_pushf(out, "%d", env->memory_mb > 0 ? env->memory_mb
-						  : !strcmp(cell->firmware, "ovmf") ? 256 : 128);
+	/* OVMF wants more than SeaBIOS's 128 MiB for its own structures; an
+	 * OS guest says what it needs. */
+	argv_pushf(out, "%d", env->memory_mb > 0	    ? env->memory_mb
+			      : cell->guest->memory_mb > 0 ? cell->guest->memory_mb
+			      : !strcmp(cell->firmware, "ovmf") ? 256
+								 : 128);
 	argv_push(out, "-bios");
 	argv_push(out, env->firmware_bin ? env->firmware_bin : qemu_firmware_bin(cell->firmware));
 	/* A guest that resets (triple fault, reboot) ends QEMU instead of looping. */
@@ -85,6 +88,14 @@ int qemu_argv(struct argv *out, const struct cell *cell, const struct qemu_env *
 		argv_pushf(out, "if=ide,format=raw,snapshot=on,file=%s", env->guest_image);
 		argv_push(out, "-boot");
 		argv_push(out, "order=c,strict=on");
+		break;
+	case MEDIA_KERNEL:
+		argv_push(out, "-kernel");
+		argv_push(out, env->guest_kernel);
+		argv_push(out, "-initrd");
+		argv_push(out, env->guest_image);
+		argv_push(out, "-append");
+		argv_push(out, cell->guest->cmdline);
 		break;
 	}
 

@@ -16,7 +16,8 @@ struct qemu_env {
 	const char *qemu;         /* QEMU binary */
 	const char *accel;        /* "kvm" or "tcg" */
 	const char *firmware_bin; /* -bios file for seabios */
-	const char *guest_image;  /* the guest's boot image */
+	const char *guest_image;  /* the guest's boot image (a kernel guest: its initramfs) */
+	const char *guest_kernel; /* a kernel guest: its kernel */
 	const char *qmp_socket;   /* hilrun listens, QEMU connects */
 	const char *serial_socket;/* hilrun listens, QEMU connects */
 	const char *vnc_socket;   /* emulated cards: QEMU's VNC server listens here */

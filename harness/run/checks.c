@@ -12,6 +12,7 @@
  * Ownership: as engine.h. */
 #include "engine_int.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,20 +89,24 @@ enum step check_screen(struct engine *e, const struct event *ev)
 {
 	enum stage_id s = current_stage(e);
 	json_t *info = stage_info(e, s);
-	const struct guest *guest = e->set.cell->guest;
 	e->looks++;
 	frame_copy(&e->last, ev->frame);
 	struct judgement j = { 0 };
-	if (s == ST_POST && guest->post == POST_FIRMWARE_OUTPUT) {
+	if (s == ST_POST && e->post_rule != POST_SEABIOS_BANNER) {
 		/* Nothing to read: what counts is that something was drawn. */
 		reading_release(&e->reading);
 		e->reading.text = xstrdup("");
 		e->reader_name = "none";
 		char *decoded = screen_decode_text(&e->reader, &e->last);
-		j = judge_post_drawn(&e->last, decoded, info);
+		j = e->post_rule == POST_FIRMWARE_FB ? judge_post_fb(decoded, &e->said, info)
+						     : judge_post_drawn(&e->last, decoded, info);
 		free(decoded);
 	} else {
-		screen_decode(&e->reader, &e->last, &e->reading, info);
+		/* The text of an OS guest's framebuffer console is in its own
+		 * font; the firmware's console is in the card's. */
+		struct screen_reader *sr = s == ST_TEXT && e->text_in_guest_font ? &e->guest_reader
+										 : &e->reader;
+		screen_decode(sr, &e->last, &e->reading, info);
 		e->reader_name = e->reading.reader;
 		int exact = e->reading.grid && !e->reading.doubtful;
 		if (exact)
@@ -112,7 +117,7 @@ enum step check_screen(struct engine *e, const struct event *ev)
 				return undecided(e, s, font.why);
 		}
 		if (!exact) {
-			screen_complete(&e->reader, &e->last, &e->reading, info);
+			screen_complete(sr, &e->last, &e->reading, info);
 			e->reader_name = e->reading.reader;
 			if (!e->reading.text)
 				return lab_error(e, "reader", e->reading.error);
@@ -131,7 +136,8 @@ enum step check_screen(struct engine *e, const struct event *ev)
 	keep_evidence(e, s);
 	stage_end(e, s, "pass",
 		  s != ST_POST				     ? "every reported line is on the screen"
-		  : guest->post == POST_FIRMWARE_OUTPUT ? "the firmware drew on the screen"
+		  : e->post_rule == POST_FIRMWARE_OUTPUT ? "the firmware drew on the screen"
+		  : e->post_rule == POST_FIRMWARE_FB	 ? "the firmware set up a framebuffer the guest took over"
 							: "the firmware's banner is on the screen");
 	release_guest(e);
 	return NEXT;
@@ -360,53 +366,62 @@ enum step learn_calibration(struct engine *e, const struct event *ev)
 	return NEXT;
 }
 
-/* The pattern frame: the mode's size (a capture device's frame may be
- * scaled), every block as the spec says, this run's code. */
-enum step check_pattern(struct engine *e, const struct event *ev)
+/* Look for the pattern x announced in the frame of ev: the mode's size (a
+ * capture device's frame may be scaled), every block as the spec says,
+ * this run's code. 1 if it is there; else 0, with where it differs in info. */
+static int look_for_pattern(struct engine *e, const struct event *ev, const struct shown *x,
+			    json_t *info)
 {
-	json_t *info = stage_info(e, ST_GRAPHICS);
 	struct pattern_result pr;
 	struct hil_err err;
 	e->looks++;
 	frame_copy(&e->last, ev->frame);
 	reading_release(&e->reading);
 	e->reader_name = "pattern";
-	int rc = pattern_check(&e->last, e->gfx_width, e->gfx_height, e->gfx_code,
-			       e->set.own_display, &pr, &err);
+	int rc = pattern_check(&e->last, x->width, x->height, x->code, e->set.own_display, &pr, &err);
 	if (rc < 0) {
 		json_object_set_new(info, "last_mismatch", json_string(err.msg));
-	} else if (rc == 0) {
-		json_object_set_new(info, "last_mismatch", json_string(pr.why));
-		json_object_set_new(info, "bad_blocks", json_integer(pr.bad_blocks));
+	} else {
+		if (rc == 0)
+			json_object_set_new(info, "last_mismatch", json_string(pr.why));
+		else
+			json_object_del(info, "last_mismatch");
+		json_object_set_new(info, "bad_blocks", json_integer(rc ? 0 : pr.bad_blocks));
 		json_object_set_new(info, "code_on_screen", json_sprintf("%08x", pr.code_read));
 	}
-	if (rc != 1) {
+	if (rc != 1)
 		look_again(e);
+	return rc == 1;
+}
+
+enum step check_pattern(struct engine *e, const struct event *ev)
+{
+	if (!look_for_pattern(e, ev, &e->gfx, stage_info(e, ST_GRAPHICS)))
 		return STAY;
-	}
-	json_object_del(info, "last_mismatch");
-	json_object_set_new(info, "bad_blocks", json_integer(0));
-	json_object_set_new(info, "code_on_screen", json_sprintf("%08x", pr.code_read));
 	keep_evidence(e, ST_GRAPHICS);
 	char *d = xasprintf("the %dx%d pattern with this run's code %08x is on the screen",
-			    e->gfx_width, e->gfx_height, e->gfx_code);
+			    e->gfx.width, e->gfx.height, e->gfx.code);
 	stage_end(e, ST_GRAPHICS, "pass", d);
 	free(d);
 	release_guest(e);
 	return NEXT;
 }
 
-/* Beside a frame that is not the pattern: where it differs. */
-static void keep_pattern_diff(struct engine *e, json_t *info)
+/* Beside a frame that is not the pattern x: where it differs, as
+ * STEM-diff.png. */
+static void keep_pattern_diff(struct engine *e, const struct shown *x, json_t *info,
+			      const char *stem)
 {
 	struct pattern_result pr;
 	struct hil_err err;
-	if (pattern_check(&e->last, e->gfx_width, e->gfx_height, e->gfx_code, 0, &pr, &err) < 0)
+	if (pattern_check(&e->last, x->width, x->height, x->code, 0, &pr, &err) < 0)
 		return;
 	struct frame diff;
 	frame_init(&diff);
-	pattern_diff(&e->last, e->gfx_width, e->gfx_height, &pr, &diff);
-	evidence_frame(e->set.tmp_dir, "graphics-diff.png", &diff, info, "diff_frame");
+	pattern_diff(&e->last, x->width, x->height, &pr, &diff);
+	char *name = xasprintf("%s-diff.png", stem);
+	evidence_frame(e->set.tmp_dir, name, &diff, info, "diff_frame");
+	free(name);
 	frame_release(&diff);
 }
 
@@ -418,7 +433,7 @@ enum step check_timed_out(struct engine *e, const struct event *ev)
 	json_t *info = stage_info(e, s);
 	keep_evidence(e, s);
 	if (s == ST_GRAPHICS && e->last.rgb)
-		keep_pattern_diff(e, info);
+		keep_pattern_diff(e, &e->gfx, info, "graphics");
 	if (!e->looks) {
 		char *d = xasprintf("no whole frame arrived from the capture within %.0f s",
 				    (double)(e->deadline - e->check_started) / 1000);
@@ -426,7 +441,7 @@ enum step check_timed_out(struct engine *e, const struct event *ev)
 		free(d);
 		return st;
 	}
-	char *d = s == ST_POST && e->set.cell->guest->post == POST_SEABIOS_BANNER
+	char *d = s == ST_POST && e->post_rule == POST_SEABIOS_BANNER
 		? xasprintf("the firmware's banner was not on the screen in %d looks", e->looks)
 		: xasprintf("%s (%d looks)",
 			    json_string_value(json_object_get(info, "last_mismatch")) ?: "mismatch",
@@ -450,4 +465,145 @@ enum step calibration_timed_out(struct engine *e, const struct event *ev)
 	settle_undecided(e, "no calibration screen could be read");
 	release_guest(e);
 	return NEXT;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The driver stage of an OS guest: its drivers as it reported them, the
+ * pattern it drew through the card's driver, the driver's framebuffer
+ * console. Decided once all three are known (or the guest ends early). */
+
+/* The first thing that went wrong in the driver stage, in words. */
+static void driver_words(struct engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void driver_words(struct engine *e, const char *fmt, ...)
+{
+	if (e->drv_words[0])
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->drv_words, sizeof e->drv_words, fmt, ap);
+	va_end(ap);
+}
+
+static void decide_driver(struct engine *e)
+{
+	json_t *info = stage_info(e, ST_DRIVER);
+	char want[PCI_ID_MAX];
+	const struct card *card = e->set.cell->card;
+	struct judgement j = judge_driver(&e->said, pci_id(card->vendor, card->device, want), info);
+	if (!j.ok) {
+		stage_fail(e, ST_DRIVER, j.verdict[0] ? j.verdict : "fail:no-driver", j.why);
+		return;
+	}
+	if (e->drv_pattern < 0)
+		driver_words(e, "the guest showed no pattern through the driver%s%s",
+			     e->drv.error[0] ? ": " : "", e->drv.error);
+	if (e->drv_console < 0)
+		driver_words(e, "the guest wrote nothing to the driver's console");
+	if (e->drv_pattern != 1 || e->drv_console != 1) {
+		stage_fail(e, ST_DRIVER, "fail:driver-modeset", e->drv_words);
+		return;
+	}
+	char *d = xasprintf("%s is bound; the %dx%d pattern through it and its console are on the "
+			    "screen",
+			    json_string_value(json_object_get(info, "driver")) ?: "the driver",
+			    e->drv.width, e->drv.height);
+	stage_end(e, ST_DRIVER, "pass", d);
+	free(d);
+}
+
+enum step take_driver_hold(struct engine *e, const struct event *ev)
+{
+	(void)ev;
+	if (e->drv.announced)
+		return NEXT;
+	/* A hold with no pattern to look for: not shown; the console may
+	 * still come. */
+	e->drv_pattern = 0;
+	driver_words(e, "the guest held without announcing a pattern%s%s", e->drv.error[0] ? ": " : "",
+		     e->drv.error);
+	release_guest(e);
+	return STAY;
+}
+
+enum step check_driver_pattern(struct engine *e, const struct event *ev)
+{
+	json_t *pattern = json_object_get(stage_info(e, ST_DRIVER), "pattern");
+	if (!look_for_pattern(e, ev, &e->drv, pattern))
+		return STAY;
+	keep_evidence_as(e, pattern, "driver");
+	e->drv_pattern = 1;
+	release_guest(e);
+	return NEXT;
+}
+
+enum step driver_pattern_timed_out(struct engine *e, const struct event *ev)
+{
+	(void)ev;
+	json_t *pattern = json_object_get(stage_info(e, ST_DRIVER), "pattern");
+	keep_evidence_as(e, pattern, "driver");
+	if (!e->looks)
+		return lab_error(e, "capture-timeout", "no whole frame arrived from the capture");
+	if (e->last.rgb)
+		keep_pattern_diff(e, &e->drv, pattern, "driver");
+	e->drv_pattern = 0;
+	driver_words(e, "the pattern drawn through the driver was not on the screen: %s (%d looks)",
+		     json_string_value(json_object_get(pattern, "last_mismatch")) ?: "mismatch", e->looks);
+	release_guest(e);
+	return NEXT;
+}
+
+static json_t *console_info(struct engine *e)
+{
+	json_t *info = stage_info(e, ST_DRIVER), *c = json_object_get(info, "console");
+	if (!c) {
+		c = json_object();
+		json_object_set_new(info, "console", c);
+	}
+	return c;
+}
+
+enum step check_console(struct engine *e, const struct event *ev)
+{
+	json_t *info = console_info(e);
+	e->looks++;
+	frame_copy(&e->last, ev->frame);
+	screen_read(&e->guest_reader, &e->last, &e->reading, info);
+	e->reader_name = e->reading.reader;
+	if (!e->reading.text)
+		return lab_error(e, "reader", e->reading.error);
+	struct judgement j = judge_text(&e->reading, &e->console_said, NULL, info);
+	if (!j.ok) {
+		json_object_set_new(info, "last_mismatch", json_string(j.why));
+		look_again(e);
+		return STAY;
+	}
+	keep_evidence_as(e, info, "console");
+	e->drv_console = 1;
+	release_guest(e);
+	decide_driver(e);
+	return NEXT;
+}
+
+enum step console_timed_out(struct engine *e, const struct event *ev)
+{
+	(void)ev;
+	json_t *info = console_info(e);
+	keep_evidence_as(e, info, "console");
+	if (!e->looks)
+		return lab_error(e, "capture-timeout", "no whole frame arrived from the capture");
+	e->drv_console = 0;
+	driver_words(e, "the driver's console did not show what the guest wrote: %s (%d looks)",
+		     json_string_value(json_object_get(info, "last_mismatch")) ?: "mismatch", e->looks);
+	release_guest(e);
+	decide_driver(e);
+	return NEXT;
+}
+
+/* The guest ended before its console was checked: decide on what it
+ * showed (decide_driver says what it did not). */
+enum step driver_ended(struct engine *e, const struct event *ev)
+{
+	(void)ev;
+	decide_driver(e);
+	return SHUTDOWN;
 }

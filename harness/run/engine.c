@@ -23,6 +23,7 @@
  * refresh is up to 3 s. */
 #define CHECK_WINDOW   12000
 #define END_WINDOW     15000 /* from the last release to QEMU's exit */
+#define QUIET_DRIVER   20000 /* an OS guest loading drivers, then writing its console */
 
 const struct phase_info engine_phases[PH_COUNT] = {
 	[PH_START] = { "start", NULL, ST_START, PK_START, SCREEN_NONE, 0 },
@@ -37,6 +38,11 @@ const struct phase_info engine_phases[PH_COUNT] = {
 			       QUIET_GRAPHICS },
 	[PH_CHECK_GRAPHICS] = { "check-graphics", "graphics", ST_GRAPHICS, PK_CHECK, SCREEN_CHECK,
 				CHECK_WINDOW },
+	[PH_WAIT_DRIVER] = { "wait-driver", "driver", ST_DRIVER, PK_WAIT, SCREEN_WATCH, QUIET_DRIVER },
+	[PH_CHECK_DRIVER] = { "check-driver", "driver", ST_DRIVER, PK_CHECK, SCREEN_CHECK, CHECK_WINDOW },
+	[PH_WAIT_CONSOLE] = { "wait-console", "console", ST_DRIVER, PK_WAIT, SCREEN_WATCH, QUIET_DRIVER },
+	[PH_CHECK_CONSOLE] = { "check-console", "console", ST_DRIVER, PK_CHECK, SCREEN_CHECK,
+			       CHECK_WINDOW },
 	[PH_WAIT_END] = { "wait-end", NULL, ST_SHUTDOWN, PK_END, SCREEN_WATCH, END_WINDOW },
 	[PH_DONE] = { "done", NULL, ST_SHUTDOWN, PK_DONE, SCREEN_NONE, 0 },
 };
@@ -50,6 +56,8 @@ const char *const engine_event_names[EV_COUNT] = {
 	[EV_TEXT_HOLD] = "text-hold",
 	[EV_CALIB_HOLD] = "calib-hold",
 	[EV_GRAPHICS_HOLD] = "graphics-hold",
+	[EV_DRIVER_HOLD] = "driver-hold",
+	[EV_CONSOLE_HOLD] = "console-hold",
 	[EV_GUEST_END] = "guest-end",
 	[EV_FRAME] = "frame",
 	[EV_DEADLINE] = "deadline",
@@ -105,7 +113,8 @@ const char *stage_fail_verdict(enum stage_id s)
 {
 	static const char *const verdicts[ST_COUNT] = {
 		[ST_START] = "fail:start", [ST_POST] = "fail:no-post", [ST_TEXT] = "fail:text",
-		[ST_GRAPHICS] = "fail:graphics", [ST_SHUTDOWN] = "fail:shutdown",
+		[ST_GRAPHICS] = "fail:graphics", [ST_DRIVER] = "fail:no-driver",
+		[ST_SHUTDOWN] = "fail:shutdown",
 	};
 	return verdicts[s];
 }
@@ -136,24 +145,29 @@ void release_guest(struct engine *e)
 				      json_sprintf("could not release the guest: %s", err.msg));
 }
 
-void keep_evidence(struct engine *e, enum stage_id s)
+void keep_evidence_as(struct engine *e, json_t *info, const char *stem)
 {
-	json_t *info = stage_info(e, s);
 	if (e->last.rgb) {
-		frame_copy(&e->judged[s], &e->last); /* for calibration to read again */
-		char *name = xasprintf("%s.png", stage_names[s]);
+		char *name = xasprintf("%s.png", stem);
 		if (evidence_frame(e->set.tmp_dir, name, &e->last, info, "frame") == 0)
 			json_object_set_new(info, "frame_size",
 					    json_sprintf("%dx%d", e->last.width, e->last.height));
 		free(name);
 	}
 	if (e->reading.text) {
-		char *name = xasprintf("%s.txt", stage_names[s]);
+		char *name = xasprintf("%s.txt", stem);
 		evidence_text(e->set.tmp_dir, name, e->reading.text, info, "screen_text");
 		free(name);
 	}
 	json_object_set_new(info, "reader", json_string(e->reader_name ? e->reader_name : "none"));
 	json_object_set_new(info, "looks", json_integer(e->looks));
+}
+
+void keep_evidence(struct engine *e, enum stage_id s)
+{
+	if (e->last.rgb)
+		frame_copy(&e->judged[s], &e->last); /* for calibration to read again */
+	keep_evidence_as(e, stage_info(e, s), stage_names[s]);
 }
 
 /* ------------------------------------------------------------------------
@@ -282,6 +296,7 @@ void engine_init(struct engine *e, const struct engine_setup *setup, int64_t t)
 	if (stage_set_parse(setup->cell->guest->stages, &e->proven, &err) < 0)
 		e->proven = STAGES_FIRMWARE_GUEST; /* catalog.c's table is checked by test_catalog */
 	guest_checkpoints(e, setup->cell->guest->checkpoints);
+	e->post_rule = guest_post_rule(setup->cell->guest, setup->cell->firmware);
 	for (int s = 0; s < ST_COUNT; s++) {
 		e->stages[s].info = json_object();
 		json_object_set_new(e->stages[s].info, "notes", json_array());
@@ -289,11 +304,19 @@ void engine_init(struct engine *e, const struct engine_setup *setup, int64_t t)
 	}
 	frame_init(&e->last);
 	frame_init(&e->watch);
-	screen_reader_init(&e->reader, setup->font, setup->ocr,
-			   setup->cell->card->kind == CARD_EMULATED ? NINTH_QEMU : NINTH_VGA);
+	const enum ninth_column_rule rule =
+		setup->cell->card->kind == CARD_EMULATED ? NINTH_QEMU : NINTH_VGA;
+	screen_reader_init(&e->reader, setup->font, setup->ocr, rule);
+	screen_reader_init(&e->guest_reader, setup->guest_font ? setup->guest_font : setup->font,
+			   setup->ocr, rule);
 	e->reports = json_array();
 	e->said.text_lines = json_array();
 	e->said.pci = json_array();
+	e->said.firmware_fb = json_array();
+	e->said.driver = json_object();
+	e->console_said.text_lines = json_array();
+	e->console_said.pci = json_array();
+	e->drv_pattern = e->drv_console = -1;
 	e->end_code = -1;
 	enter(e, PH_START);
 	stage_begin(e, ST_START);
@@ -309,9 +332,14 @@ void engine_release(struct engine *e)
 	frame_release(&e->watch);
 	reading_release(&e->reading);
 	screen_reader_release(&e->reader);
+	screen_reader_release(&e->guest_reader);
 	json_decref(e->reports);
 	json_decref(e->said.text_lines);
 	json_decref(e->said.pci);
+	json_decref(e->said.firmware_fb);
+	json_decref(e->said.driver);
+	json_decref(e->console_said.text_lines);
+	json_decref(e->console_said.pci);
 	memset(e, 0, sizeof *e);
 }
 
@@ -350,7 +378,7 @@ static enum step take_calib_hold(struct engine *e, const struct event *ev)
  * error, if it reported one, is part of the reason. */
 static enum step graphics_not_shown(struct engine *e, const char *what)
 {
-	char *d = xasprintf("%s%s%s", what, e->gfx_error[0] ? ": " : "", e->gfx_error);
+	char *d = xasprintf("%s%s%s", what, e->gfx.error[0] ? ": " : "", e->gfx.error);
 	stage_fail(e, ST_GRAPHICS, "fail:graphics", d);
 	free(d);
 	return SHUTDOWN;
@@ -359,7 +387,7 @@ static enum step graphics_not_shown(struct engine *e, const char *what)
 static enum step take_graphics_hold(struct engine *e, const struct event *ev)
 {
 	(void)ev;
-	if (e->gfx_announced)
+	if (e->gfx.announced)
 		return NEXT;
 	/* A hold we cannot judge: fail the stage, do not make the guest wait. */
 	release_guest(e);
@@ -452,7 +480,7 @@ static enum step guest_hung(struct engine *e, const struct event *ev)
 				      "quiet_ms", (json_int_t)quiet, "declared_after_window_ms",
 				      (json_int_t)(quiet - e->quiet_window)));
 	if (e->phase == PH_WAIT_CALIB && !e->calib_announced &&
-	    e->set.cell->guest->post == POST_SEABIOS_BANNER)
+	    e->set.cell->guest->calibrates)
 		json_object_set_new(stage_info(e, ST_TEXT), "calibration",
 				    json_pack("{s:s}", "error", "the guest hung before its calibration screen"));
 	char *d = quiet >= e->quiet_window
@@ -729,6 +757,27 @@ const struct transition engine_table[PH_COUNT][EV_COUNT] = {
 		GUEST_RUNNING,
 		[EV_FRAME] = T(check_pattern, PH_NEXT_CHECKPOINT),
 		[EV_DEADLINE] = T(check_timed_out, PH_NEXT_CHECKPOINT),
+	},
+	[PH_WAIT_DRIVER] = {
+		WAITING,
+		[EV_DRIVER_HOLD] = T(take_driver_hold, PH_CHECK_DRIVER),
+		[EV_CONSOLE_HOLD] = T(take_hold, PH_CHECK_CONSOLE),
+		[EV_GUEST_END] = T(driver_ended, NONE),
+	},
+	[PH_CHECK_DRIVER] = {
+		GUEST_RUNNING,
+		[EV_FRAME] = T(check_driver_pattern, PH_NEXT_CHECKPOINT),
+		[EV_DEADLINE] = T(driver_pattern_timed_out, PH_NEXT_CHECKPOINT),
+	},
+	[PH_WAIT_CONSOLE] = {
+		WAITING,
+		[EV_CONSOLE_HOLD] = T(take_hold, PH_CHECK_CONSOLE),
+		[EV_GUEST_END] = T(driver_ended, NONE),
+	},
+	[PH_CHECK_CONSOLE] = {
+		GUEST_RUNNING,
+		[EV_FRAME] = T(check_console, PH_NEXT_CHECKPOINT),
+		[EV_DEADLINE] = T(console_timed_out, PH_NEXT_CHECKPOINT),
 	},
 	[PH_WAIT_END] = {
 		RUNNING(qemu_exited_at_end),

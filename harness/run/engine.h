@@ -41,6 +41,10 @@ enum phase {
 	PH_CHECK_CALIB,    /* guest holds; learn the card's glyphs from the screen */
 	PH_WAIT_GRAPHICS,  /* guest setting its graphics mode and drawing the pattern */
 	PH_CHECK_GRAPHICS, /* guest holds; the pattern must be on the screen */
+	PH_WAIT_DRIVER,    /* guest loading display drivers; its pattern through them next */
+	PH_CHECK_DRIVER,   /* guest holds; the pattern drawn through the driver must show */
+	PH_WAIT_CONSOLE,   /* guest writing to the driver's framebuffer console */
+	PH_CHECK_CONSOLE,  /* guest holds; every reported console line must be on screen */
 	PH_WAIT_END,       /* guest released for the last time; QEMU must exit */
 	PH_DONE,
 	PH_COUNT
@@ -52,7 +56,8 @@ enum event_kind {
 	EV_SERIAL,         /* the guest's serial port said something (progress) */
 	EV_LINE,           /* a line from COM1: text, len, overlong (reports.c) */
 	/* raised by report lines (reports.c), not gathered: */
-	EV_POST_HOLD, EV_TEXT_HOLD, EV_CALIB_HOLD, EV_GRAPHICS_HOLD, EV_GUEST_END,
+	EV_POST_HOLD, EV_TEXT_HOLD, EV_CALIB_HOLD, EV_GRAPHICS_HOLD, EV_DRIVER_HOLD,
+	EV_CONSOLE_HOLD, EV_GUEST_END,
 	EV_FRAME,          /* a whole frame from the capture: frame */
 	EV_DEADLINE,       /* the phase's deadline passed */
 	EV_VM_STOPPED,     /* QEMU stopped the VM: reason is query-status's status
@@ -170,6 +175,8 @@ struct engine_setup {
 	double scale;                /* every window is multiplied by it */
 	const char *accel;           /* "kvm" or "tcg", for the words of a verdict */
 	const struct vgafont *font;  /* the decoder's glyphs; NULL: tesseract only */
+	const struct vgafont *guest_font; /* the glyphs an OS guest gives its framebuffer
+					   * console (hilrun's); NULL: font */
 	struct ocr *ocr;             /* NULL: no tesseract */
 	int own_display;             /* frames are QEMU's own display, pixel for pixel
 				      * (not a capture device's, which scales) */
@@ -186,6 +193,7 @@ struct engine_setup {
 struct engine {
 	struct engine_setup set;
 	stage_set proven;        /* the guest's stages: the others are not in its record */
+	enum post_rule post_rule;/* the guest's, under the cell's firmware */
 	enum phase checkpoints[ENGINE_CHECKPOINTS_MAX]; /* the guest's, as waiting phases */
 	int ncheckpoints;
 	enum phase phase;
@@ -210,14 +218,23 @@ struct engine {
 	/* what the guest reported (reports.c) */
 	json_t *reports;         /* every report line, parsed */
 	struct guest_said said;
+	struct guest_said console_said; /* the console checkpoint's lines */
+	int text_in_guest_font;  /* the text screen is a framebuffer console in the guest's
+				  * font ("text console ... font=hilrun") */
+	struct screen_reader guest_reader; /* the guest's console font, where it sets one */
 	int end_code;            /* -1 until "end exit" */
 	int protocol_errors;     /* malformed report lines */
 	struct calib_layout calib;
 	int calib_announced;
-	int gfx_announced;
-	int gfx_width, gfx_height, gfx_bpp;
-	uint32_t gfx_code;
-	char gfx_error[160];     /* the guest's own "graphics error", if any */
+	struct shown {           /* a pattern the guest says it shows ("... show") */
+		int announced;   /* with a usable width, height and code */
+		int width, height, bpp;
+		uint32_t code;
+		char error[160]; /* the guest's own error about it, if any */
+	} gfx, drv;              /* in the graphics stage; through the driver */
+	/* the driver stage (OS guests): what its checks found */
+	int drv_pattern, drv_console; /* 1 shown, 0 not, -1 not checked */
+	char drv_words[256];     /* why not, first */
 
 	/* the guest-hang watchdog */
 	int64_t last_progress;   /* last serial byte or change on the screen */

@@ -42,6 +42,8 @@ enum step lab_error(struct engine *e, const char *reason, const char *detail);
 void release_guest(struct engine *e);
 /* Keep the last frame and the text read on it as stage s's evidence. */
 void keep_evidence(struct engine *e, enum stage_id s);
+/* ... or in info, as STEM.png and STEM.txt. */
+void keep_evidence_as(struct engine *e, json_t *info, const char *stem);
 
 /* Actions of checks.c (frames and deadlines of the check phases). */
 enum step check_screen(struct engine *e, const struct event *ev);
@@ -49,6 +51,13 @@ enum step learn_calibration(struct engine *e, const struct event *ev);
 enum step check_pattern(struct engine *e, const struct event *ev);
 enum step check_timed_out(struct engine *e, const struct event *ev);
 enum step calibration_timed_out(struct engine *e, const struct event *ev);
+/* ... and of the driver stage's checkpoints (an OS guest). */
+enum step take_driver_hold(struct engine *e, const struct event *ev);
+enum step check_driver_pattern(struct engine *e, const struct event *ev);
+enum step driver_pattern_timed_out(struct engine *e, const struct event *ev);
+enum step check_console(struct engine *e, const struct event *ev);
+enum step console_timed_out(struct engine *e, const struct event *ev);
+enum step driver_ended(struct engine *e, const struct event *ev);
 
 /* Action of reports.c: a line from COM1, dispatched through the table of
  * report lines; a line that moves the run (a hold, the end) is fed back

@@ -45,36 +45,124 @@ static void note_mode_set(struct engine *e, const struct report_msg *m)
 	json_object_set_new(stage_info(e, ST_GRAPHICS), "mode_set", mode);
 }
 
-static void note_graphics_error(struct engine *e, const struct report_msg *m)
+/* "... error": the guest's own words about a pattern it could not show. */
+static void note_error(struct engine *e, const struct report_msg *m, struct shown *x,
+		       enum stage_id s)
 {
 	struct strbuf words = STRBUF_INIT;
 	for (size_t i = 0; i < m->npairs; i++)
 		sb_addf(&words, "%s%s=%s", i ? " " : "", m->key[i], m->val[i]);
-	snprintf(e->gfx_error, sizeof e->gfx_error, "%s", sb_str(&words));
-	json_object_set_new(stage_info(e, ST_GRAPHICS), "guest_error", json_string(sb_str(&words)));
+	snprintf(x->error, sizeof x->error, "%s", sb_str(&words));
+	json_object_set_new(stage_info(e, s), "guest_error", json_string(sb_str(&words)));
 	sb_release(&words);
 }
 
-/* "graphics show": the mode and the code of the pattern to look for. */
-static void note_pattern_shown(struct engine *e, const struct report_msg *m)
+static void note_graphics_error(struct engine *e, const struct report_msg *m)
 {
-	json_t *info = stage_info(e, ST_GRAPHICS);
+	note_error(e, m, &e->gfx, ST_GRAPHICS);
+}
+
+/* "... show": the mode and the code of the pattern to look for. */
+static void note_shown(struct engine *e, const struct report_msg *m, struct shown *x,
+		       json_t *info)
+{
 	const char *w = report_get(m, "width"), *h = report_get(m, "height");
 	const char *bpp = report_get(m, "bpp"), *code = report_get(m, "code");
 	char *end = NULL;
 	unsigned long c = code ? strtoul(code, &end, 16) : 0;
-	e->gfx_width = w ? atoi(w) : 0;
-	e->gfx_height = h ? atoi(h) : 0;
-	e->gfx_bpp = bpp ? atoi(bpp) : 0;
-	e->gfx_code = (uint32_t)c;
-	e->gfx_announced = e->gfx_width > 0 && e->gfx_height > 0 && code && end && !*end &&
-			   strlen(code) == 8;
-	json_object_set_new(info, "mode", json_sprintf("%dx%d", e->gfx_width, e->gfx_height));
-	json_object_set_new(info, "bpp", json_integer(e->gfx_bpp));
+	x->width = w ? atoi(w) : 0;
+	x->height = h ? atoi(h) : 0;
+	x->bpp = bpp ? atoi(bpp) : 0;
+	x->code = (uint32_t)c;
+	x->announced = x->width > 0 && x->height > 0 && code && end && !*end && strlen(code) == 8;
+	json_object_set_new(info, "mode", json_sprintf("%dx%d", x->width, x->height));
+	json_object_set_new(info, "bpp", json_integer(x->bpp));
 	json_object_set_new(info, "code", json_string(code ? code : ""));
-	if (!e->gfx_announced)
-		snprintf(e->gfx_error, sizeof e->gfx_error,
-			 "its 'graphics show' line gives no usable width, height and code");
+	if (!x->announced)
+		snprintf(x->error, sizeof x->error,
+			 "its 'show' line gives no usable width, height and code");
+	(void)e;
+}
+
+static void note_pattern_shown(struct engine *e, const struct report_msg *m)
+{
+	note_shown(e, m, &e->gfx, stage_info(e, ST_GRAPHICS));
+}
+
+/* The driver stage's evidence: what the guest found of its drivers. */
+static json_t *driver_part(struct engine *e, const char *key)
+{
+	json_t *part = json_object_get(e->said.driver, key);
+	if (!part) {
+		part = json_array();
+		json_object_set_new(e->said.driver, key, part);
+	}
+	return part;
+}
+
+/* A driver report line as an object of its pairs, into said.driver[key]. */
+static void note_driver_fact(struct engine *e, const struct report_msg *m, const char *key)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < m->npairs; i++)
+		json_object_set_new(o, m->key[i], json_string(m->val[i]));
+	json_array_append_new(driver_part(e, key), o);
+}
+
+/* One noting function per kind of driver fact, each into its array. */
+#define DRIVER_FACT(key)                                                           \
+	static void note_driver_##key(struct engine *e, const struct report_msg *m) \
+	{                                                                          \
+		note_driver_fact(e, m, #key);                                      \
+	}
+DRIVER_FACT(modules)
+DRIVER_FACT(bound)
+DRIVER_FACT(unbound)
+DRIVER_FACT(drm)
+DRIVER_FACT(connectors)
+DRIVER_FACT(fb)
+DRIVER_FACT(probe_errors)
+DRIVER_FACT(firmware_missing)
+DRIVER_FACT(deferred)
+
+static void note_driver_shown(struct engine *e, const struct report_msg *m)
+{
+	json_t *pattern = json_object();
+	json_object_set_new(stage_info(e, ST_DRIVER), "pattern", pattern);
+	note_shown(e, m, &e->drv, pattern);
+	const char *via = report_get(m, "via");
+	json_object_set_new(pattern, "via", json_string(via ? via : ""));
+}
+
+static void note_driver_error(struct engine *e, const struct report_msg *m)
+{
+	note_error(e, m, &e->drv, ST_DRIVER);
+}
+
+/* "post fb": a framebuffer the firmware left, as the guest's OS found it. */
+static void note_firmware_fb(struct engine *e, const struct report_msg *m)
+{
+	json_array_append_new(e->said.firmware_fb,
+			      json_pack("{s:s, s:s}", "index", report_get(m, "index") ?: "",
+					"name", report_get(m, "name") ?: ""));
+}
+
+/* "text console": which console shows the text and in whose font. */
+static void note_text_console(struct engine *e, const struct report_msg *m)
+{
+	const char *font = report_get(m, "font");
+	e->text_in_guest_font = font && !strcmp(font, "hilrun");
+	json_object_set_new(stage_info(e, ST_TEXT), "console",
+			    json_pack("{s:s, s:s}", "driver", report_get(m, "driver") ?: "",
+				      "font", font ? font : ""));
+}
+
+static void note_console_line(struct engine *e, const struct report_msg *m)
+{
+	const char *row = report_get(m, "row"), *text = report_get(m, "text");
+	if (row && text)
+		json_array_append_new(e->console_said.text_lines,
+				      json_pack("{s:i, s:s}", "row", atoi(row), "text", text));
 }
 
 static void note_end_code(struct engine *e, const struct report_msg *m)
@@ -95,6 +183,22 @@ const struct report_row engine_reports[] = {
 	R("graphics", "error", note_graphics_error, EV_COUNT),
 	R("graphics", "show", note_pattern_shown, EV_COUNT),
 	R("graphics", "hold", NULL, EV_GRAPHICS_HOLD),
+	R("post", "fb", note_firmware_fb, EV_COUNT),
+	R("text", "console", note_text_console, EV_COUNT),
+	R("driver", "module", note_driver_modules, EV_COUNT),
+	R("driver", "bound", note_driver_bound, EV_COUNT),
+	R("driver", "unbound", note_driver_unbound, EV_COUNT),
+	R("driver", "drm", note_driver_drm, EV_COUNT),
+	R("driver", "connector", note_driver_connectors, EV_COUNT),
+	R("driver", "fb", note_driver_fb, EV_COUNT),
+	R("driver", "probe-error", note_driver_probe_errors, EV_COUNT),
+	R("driver", "firmware-missing", note_driver_firmware_missing, EV_COUNT),
+	R("driver", "deferred", note_driver_deferred, EV_COUNT),
+	R("driver", "show", note_driver_shown, EV_COUNT),
+	R("driver", "error", note_driver_error, EV_COUNT),
+	R("driver", "hold", NULL, EV_DRIVER_HOLD),
+	R("console", "line", note_console_line, EV_COUNT),
+	R("console", "hold", NULL, EV_CONSOLE_HOLD),
 	R("end", "exit", note_end_code, EV_GUEST_END),
 };
 const size_t engine_nreports = sizeof engine_reports / sizeof *engine_reports;

@@ -59,8 +59,17 @@ static const char *choose_accel(const struct run *r, char *reason, size_t n)
 		return o->accel;
 	}
 	char *cache = xasprintf("%s/accel-cache.json", o->out_dir);
-	const char *accel = accel_choose(o->qemu, r->cell->firmware,
-					 qemu_firmware_bin(r->cell->firmware), cache, reason, n);
+	const struct guest *g = r->cell->guest;
+	const char *fw = qemu_firmware_bin(r->cell->firmware), *accel;
+	if (g->media == MEDIA_KERNEL) {
+		char *kernel = xasprintf("%s/%s", o->guest_dir, g->kernel);
+		char *initrd = xasprintf("%s/%s", o->guest_dir, g->image);
+		accel = accel_choose_kernel(o->qemu, r->cell->firmware, fw, kernel, initrd, cache, reason, n);
+		free(kernel);
+		free(initrd);
+	} else {
+		accel = accel_choose(o->qemu, r->cell->firmware, fw, cache, reason, n);
+	}
 	free(cache);
 	return accel;
 }
@@ -73,10 +82,12 @@ static void run_vm(struct run *r, const char *accel, double scale, struct argv *
 	char reason[32];
 	struct strbuf words = STRBUF_INIT;
 	char *image = xasprintf("%s/%s", o->guest_dir, r->cell->guest->image);
+	char *kernel = r->cell->guest->kernel ? xasprintf("%s/%s", o->guest_dir, r->cell->guest->kernel)
+					      : NULL;
 	const struct vm_start start = {
 		.cell = r->cell,
-		.env = { .qemu = o->qemu, .accel = accel, .guest_image = image, .host = o->host,
-			 .rom = o->rom },
+		.env = { .qemu = o->qemu, .accel = accel, .guest_image = image, .guest_kernel = kernel,
+			 .host = o->host, .rom = o->rom },
 		.capture = o->capture,
 		.scale = scale,
 	};
@@ -104,6 +115,7 @@ static void run_vm(struct run *r, const char *accel, double scale, struct argv *
 	}
 	sb_release(&words);
 	free(image);
+	free(kernel);
 }
 
 /* The QEMU argv as words in the record and as one line a person can paste. */
@@ -219,6 +231,7 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 		.scale = scale,
 		.accel = accel,
 		.font = opts->font,
+		.guest_font = opts->guest_font,
 		.ocr = opts->ocr,
 		/* Frames from QEMU's own VNC are read pixel for pixel; a capture
 		 * box's are scaled. */

@@ -34,6 +34,8 @@ struct run_opts {
 	double timeout_scale;   /* multiplies every window; 1.0 by default */
 	struct ocr *ocr;        /* the fallback reader, loaded once per process */
 	const struct vgafont *font; /* glyphs for the exact text-mode decoder */
+	const struct vgafont *guest_font; /* glyphs an OS guest gives its framebuffer console
+					   * (hilrun's: SeaBIOS's VGA BIOS font), or NULL */
 	int signal_fd;          /* signalfd for SIGINT/SIGTERM, or -1 */
 	int watchdog_fd;        /* a hardware watchdog to pet while healthy, or -1 (0 is
 				 * taken for -1: opts are often zero-initialised) */

@@ -180,9 +180,15 @@ int vm_start(struct vm *vm, const struct vm_start *s, struct argv *argv, json_t 
 	struct hil_err err;
 	const struct cell *cell = s->cell;
 	json_object_set_new(info, "guest_image", json_string(s->env.guest_image));
-	if (access(s->env.guest_image, R_OK) < 0) {
+	if (s->env.guest_kernel)
+		json_object_set_new(info, "guest_kernel", json_string(s->env.guest_kernel));
+	const char *missing = access(s->env.guest_image, R_OK) < 0 ? s->env.guest_image
+			      : s->env.guest_kernel && access(s->env.guest_kernel, R_OK) < 0
+				      ? s->env.guest_kernel
+				      : NULL;
+	if (missing) {
 		snprintf(reason, 32, "guest-image-missing");
-		sb_addf(words, "guest image %s: %s (build it: cmake --build build)", s->env.guest_image,
+		sb_addf(words, "guest image %s: %s (build it: cmake --build build)", missing,
 			strerror(errno));
 		return -1;
 	}

@@ -1,8 +1,10 @@
 #!/bin/sh
 # run-card.sh HILRUN CARD: run every cell of an emulated card for real (QEMU,
-# SeaBIOS and OVMF, VNC, tesseract): seabios/bios-post and ovmf/uefi-gop. Checks
-# the exit code, every stage's outcome, the verdict against the card file, the
-# graphics mode and pattern code, the artifacts and their checksums.
+# SeaBIOS and OVMF, VNC, tesseract, Debian's kernel): seabios/bios-post,
+# ovmf/uefi-gop, and linux-drm under both. Checks the exit code, every
+# stage's outcome, the verdict against the card file, the graphics mode and
+# pattern code, the driver the OS guest measured, the artifacts and their
+# checksums.
 . "$(dirname "$0")/lib.sh"
 HILRUN=$1 CARD=$2
 OUT=$(tmpdir)
@@ -14,7 +16,16 @@ cat "$OUT/stderr.txt"
 check "hilrun --card $CARD exits 0 (got $rc)" [ "$rc" -eq 0 ]
 check "--json printed one record per cell" [ "$(jq length "$OUT/records.json")" -ge 1 ]
 
-check "one cell per firmware: seabios/bios-post and ovmf/uefi-gop" [ "$(jq -r '[.[] | .firmware + "/" + .guest] | sort | join(" ")' "$OUT/records.json")" = "ovmf/uefi-gop seabios/bios-post" ]
+check "its cells: seabios/bios-post, ovmf/uefi-gop, linux-drm under both" [ "$(jq -r '[.[] | .firmware + "/" + .guest] | sort | join(" ")' "$OUT/records.json")" = "ovmf/linux-drm ovmf/uefi-gop seabios/bios-post seabios/linux-drm" ]
+
+# The driver linux-drm measured binding to each card (Debian 12, kernel 6.1),
+# "" where none binds (cards/*.card say why).
+driver_of() {
+	case $1 in
+	std-vga) echo bochs-drm ;; cirrus-vga) echo cirrus ;; ati-vga) echo aty128fb ;;
+	qxl-vga) echo qxl ;; virtio-vga) echo virtio_gpu ;; *) echo "" ;;
+	esac
+}
 
 # The stage outcomes a record must have, in order.
 outcomes() { jq -r '[.stages[].outcome] | join(" ")' "$1"; }
@@ -39,6 +50,8 @@ for dir in "$OUT"/runs/*/; do
 	if [ "$(jq -r .verdict "$rec")" = pass ]; then
 		check "every stage passed" [ "$(outcomes "$rec")" = "pass pass pass pass pass" ]
 		check "furthest stage is shutdown" [ "$(jq -r .furthest_stage "$rec")" = shutdown ]
+	fi
+	if [ "$(jq -r .verdict "$rec")" = pass ] && [ "$(jq -r .guest "$rec")" != linux-drm ]; then
 		mode=$(stage "$rec" graphics .mode)
 		check "graphics: the recorded mode ($mode) is the mode the guest set" [ "$mode" = "$(stage "$rec" graphics '.mode_set.width + "x" + .mode_set.height')" ]
 		check "graphics: the code on screen is the one the guest reported" [ "$(stage "$rec" graphics .code_on_screen)" = "$(stage "$rec" graphics .code)" ]
@@ -66,6 +79,24 @@ for dir in "$OUT"/runs/*/; do
 		else
 			check "ovmf/uefi-gop passes" [ "$(jq -r .verdict "$rec")" = pass ]
 			check "graphics: a GOP mode was set" [ "$(stage "$rec" graphics .mode_set.status)" = 0x0 ]
+		fi ;;
+	seabios/linux-drm | ovmf/linux-drm)
+		check "stages: start post text driver shutdown" [ "$(jq -r '[.stages[].name] | join(" ")' "$rec")" = "start post text driver shutdown" ]
+		if [ "$cell" = ovmf/linux-drm ] && [ "$CARD" = ati-vga ]; then
+			check "ati-vga under OVMF: no framebuffer for the kernel, no post" [ "$(jq -r .verdict "$rec")" = fail:no-post ]
+			check "the guest found no firmware framebuffer" [ "$(stage "$rec" post '.firmware_fb | length')" = 0 ]
+		elif [ "$CARD" = vmware-svga ]; then
+			check "vmware-svga: vmwgfx's probe fails with -38" [ "$(jq -r .verdict "$rec")" = "fail:driver-probe(-38)" ]
+			check "the kernel's words are in the record" [ "$(stage "$rec" driver '.probe_errors[0].driver')" = vmwgfx ]
+		else
+			check "$cell passes" [ "$(jq -r .verdict "$rec")" = pass ]
+			check "the guest saw the card's PCI id" [ "$(stage "$rec" text .card_seen_by_guest)" = true ]
+			check "driver: $(driver_of "$CARD") is bound to the card" [ "$(stage "$rec" driver .driver)" = "$(driver_of "$CARD")" ]
+			check "driver: the pattern's code on screen is the one the guest reported" [ "$(stage "$rec" driver .pattern.code_on_screen)" = "$(stage "$rec" driver .pattern.code)" ]
+			check "driver: the console read exactly" [ "$(stage "$rec" driver .console.reader)" = textmode ]
+			for f in driver.png console.png console.txt; do
+				check "artifact $f present" [ -f "$dir/$f" ]
+			done
 		fi ;;
 	*) fail "unexpected cell $cell" ;;
 	esac

@@ -6,7 +6,8 @@
 #   3 OVMF forced under KVM: on a host whose KVM stops OVMF with no card at
 #     all (this lab's nested KVM), error:accel(kvm), within 2 s, in QEMU's
 #     words and not retried; on a host where it runs, the cell passes
-# Each with a whole record and no leftover QEMU; cases 1 and 2 also check
+#   4 a guest kernel that panics (linux-drm, pvpanic)   fail:guest-panic
+# Each with a whole record and no leftover QEMU; cases 1, 2 and 4 also check
 # that the verdict was decided within 1 s of QEMU's event (its timestamp
 # in qmp-events.jsonl against when the stage was decided; the record keeps
 # its start in whole milliseconds, so a figure may read -1 ms).
@@ -71,11 +72,36 @@ echo "== 2. a guest that resets the machine without announcing it"
 guest_stops 2 RESET_AFTER_POST "fail:vm-stopped(guest-reset)" SHUTDOWN
 check "QEMU's reason named" [ "$(jq -r '.stages[2].vm_stopped.reason' "$rec")" = guest-reset ]
 
+echo "== 4. a guest kernel that panics (linux-drm, through pvpanic)"
+cat >"$OUT/cards/vmstop-panic.card" <<EOC
+format 1
+id        vmstop-panic
+name      std VGA, its OS guest's kernel made to panic
+kind      emulated
+pci-id    1234:1111
+device    VGA
+firmware  seabios
+guest     linux-drm
+variant   panic -smbios type=11,value=hilrun.panic=driver
+EOC
+rc=0
+"$HILRUN" --card vmstop-panic --cards "$OUT/cards" --out "$OUT/r4" --retries 0 || rc=$?
+rec=$(ls "$OUT"/r4/runs/*/run.json)
+check "verdict fail:guest-panic" [ "$(jq -r .verdict "$rec")" = fail:guest-panic ]
+check "exit 1 (got $rc)" [ "$rc" -eq 1 ]
+check "post and text passed, the driver stage failed on the panic" [ "$(jq -r '[.stages[].outcome] | join(",")' "$rec")" = pass,pass,pass,fail,skip ]
+check "the kernel said so on COM1" grep -q "Kernel panic" "$(dirname "$rec")/serial.log"
+check "record whole" whole "$rec"
+check "no QEMU left" no_leftover_qemu "$rec"
+ms=$(decided_after "$rec" GUEST_PANICKED driver)
+check "decided within 1 s of GUEST_PANICKED ($ms ms)" [ "$ms" -lt 1000 ]
+echo "linux-drm kernel panics|$(jq -r .verdict "$rec")|$ms ms after QEMU's GUEST_PANICKED" >>"$LAT"
+
 echo "== 3. OVMF forced under KVM"
 for try in first cached; do
 	t0=$(date +%s%3N)
 	rc=0
-	"$HILRUN" --card vmware-svga --firmware ovmf --accel kvm --out "$OUT/r3" 2>"$OUT/err3" || rc=$?
+	"$HILRUN" --card vmware-svga --firmware ovmf --guest uefi-gop --accel kvm --out "$OUT/r3" 2>"$OUT/err3" || rc=$?
 	t1=$(date +%s%3N)
 	cat "$OUT/err3"
 	n=$(ls "$OUT"/r3/runs/*/run.json | wc -l)

@@ -142,14 +142,14 @@ START_TEST(real_g98)
 	ck_assert_str_eq(g98->reported[0].what, "post");
 	ck_assert_str_eq(g98->reported[0].result, "pass");
 	ck_assert_str_eq(g98->reported[0].note, "");
-	ck_assert_int_eq(g98->reported[0].line, 17);
+	ck_assert_int_eq(g98->reported[0].line, 18);
 	ck_assert_str_eq(g98->reported[3].what, "driver:win7-vga");
 	ck_assert_str_eq(g98->reported[3].result, "fail:yellow-bang");
 	ck_assert_str_eq(g98->reported[3].note, "Device Manager showed a yellow bang");
 	ck_assert_str_eq(g98->reported[4].what, "driver:vendor");
 	ck_assert_str_eq(g98->reported[4].result, "fail:code43");
 	ck_assert_str_eq(g98->reported[4].note, "NVIDIA's driver reported Code 43");
-	ck_assert_int_eq(g98->reported[4].line, 21);
+	ck_assert_int_eq(g98->reported[4].line, 22);
 }
 END_TEST
 
@@ -182,7 +182,15 @@ START_TEST(guests_builtin)
 	ck_assert_str_eq(u->firmware, "ovmf");
 	ck_assert_int_eq(u->post, POST_FIRMWARE_OUTPUT);
 	ck_assert_ptr_eq(guest_at(1), u);
-	ck_assert_ptr_null(guest_at(2));
+	const struct guest *l = guest_find("linux-drm");
+	ck_assert_ptr_nonnull(l);
+	ck_assert(guest_runs_under(l, "seabios") && guest_runs_under(l, "ovmf"));
+	ck_assert(!guest_runs_under(l, "ovm") && !guest_runs_under(g, "ovmf"));
+	ck_assert_int_eq(l->media, MEDIA_KERNEL);
+	ck_assert_int_eq(guest_post_rule(l, "seabios"), POST_SEABIOS_BANNER);
+	ck_assert_int_eq(guest_post_rule(l, "ovmf"), POST_FIRMWARE_FB);
+	ck_assert_ptr_eq(guest_at(2), l);
+	ck_assert_ptr_null(guest_at(3));
 	ck_assert_ptr_null(guest_find("dos"));
 }
 END_TEST
@@ -383,7 +391,7 @@ static const struct {
 	{ "format 1\nfirmware bios\n", "t.card:2: expected 'seabios' or 'ovmf' after 'firmware', got 'bios'" },
 	{ "format 1\nfirmware seabios ovmf seabios\n",
 	  "t.card:2: expected 'seabios' and/or 'ovmf' after 'firmware'" },
-	{ "format 1\nguest dos\n", "t.card:2: expected a known guest (bios-post, uefi-gop) after 'guest', got 'dos'" },
+	{ "format 1\nguest dos\n", "t.card:2: expected a known guest (bios-post, uefi-gop, linux-drm) after 'guest', got 'dos'" },
 	{ "format 1\nguest\n", "t.card:2: expected one guest id after 'guest'" },
 	{ "format 1\nvariant fast cpu host\n",
 	  "t.card:2: expected QEMU options (starting with '-') after variant 'fast', got 'cpu'" },

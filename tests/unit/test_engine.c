@@ -28,11 +28,12 @@
 #define EXIT_STATUS(code) ((code) << 8) /* a wait status: exited with code */
 
 static struct catalog cat;
-static struct cell cell;
+static struct cell cell, os_cell; /* std-vga seabios/bios-post and seabios/linux-drm */
+static const struct cell *under_test = &cell;
 static struct vgafont font, odd_font; /* SeaBIOS's, and one with no 'e' */
 static const struct vgafont *decoder_font = &font;
 static struct ocr *decoder_ocr; /* tesseract, where a test gives the engine one */
-static struct frame post_frame, text_frame, calib_frame, pattern_frame, black;
+static struct frame post_frame, text_frame, calib_frame, pattern_frame, black, console_frame;
 static char *dir;
 static int guest_end = -1; /* the guest's side of COM1: acks arrive here */
 
@@ -69,6 +70,8 @@ static void load(void)
 	const struct card *card = catalog_find_card(&cat, "std-vga");
 	ck_assert_ptr_nonnull(card);
 	cell = (struct cell){ card, "seabios", guest_find("bios-post"), card_find_variant(card, "default") };
+	os_cell = (struct cell){ card, "seabios", guest_find("linux-drm"), card_find_variant(card, "default") };
+	read_fixture(&console_frame, "fbtext-1024x768.png");
 	ck_assert_msg(vgafont_from_rom(&font, VGAFONT_DEFAULT_ROM, &err) == 0, "%s", err.msg);
 	/* The decoder's font is not the card's: its 'e' is blank, so the
 	 * card's e reads as another glyph it cannot trust. */
@@ -89,6 +92,7 @@ static void unload(void)
 	frame_release(&calib_frame);
 	frame_release(&pattern_frame);
 	frame_release(&black);
+	frame_release(&console_frame);
 	catalog_release(&cat);
 }
 
@@ -97,6 +101,7 @@ static void setup(void)
 	dir = test_tmpdir();
 	decoder_font = &font;
 	decoder_ocr = NULL;
+	under_test = &cell;
 }
 
 static void teardown(void)
@@ -116,7 +121,7 @@ static void new_engine(struct engine *e)
 	if (guest_end >= 0)
 		close(guest_end);
 	guest_end = sv[1];
-	const struct engine_setup s = { .cell = &cell, .tmp_dir = dir, .serial_fd = sv[0],
+	const struct engine_setup s = { .cell = under_test, .tmp_dir = dir, .serial_fd = sv[0],
 					.scale = 1.0, .accel = "kvm", .font = decoder_font, .ocr = decoder_ocr,
 					.own_display = 1 };
 	engine_init(e, &s, T0);
@@ -156,6 +161,42 @@ static void show(struct engine *e, const struct frame *f)
 	feed(e, (struct event){ .kind = EV_FRAME, .frame = f });
 }
 
+/* The OS guest's happy path after text: its drivers, the pattern through
+ * them, the driver's console (the framebuffer-text fixture, whose rows 0
+ * and 2 are the console lines), the end. */
+static void drive_driver(struct engine *e, enum phase target)
+{
+	ck_assert_int_eq(e->phase, PH_WAIT_DRIVER);
+	if (e->phase == target)
+		return;
+	say(e, "driver module dev=0000:00:02.0 name=bochs blacklisted=0 result=0");
+	say(e, "driver bound bdf=00:02.0 driver=bochs-drm");
+	say(e, "driver drm card=card0 bdf=00:02.0 name=bochs-drm");
+	say(e, "driver done devices=1");
+	say(e, "driver show width=640 height=480 bpp=32 code=1234abcd pattern=1 via=kms");
+	say(e, "driver hold");
+	ck_assert_int_eq(e->phase, PH_CHECK_DRIVER);
+	if (e->phase == target)
+		return;
+	show(e, &pattern_frame);
+	ck_assert_int_eq(e->phase, PH_WAIT_CONSOLE);
+	if (e->phase == target)
+		return;
+	say(e, "console line row=0 text=\"hilrun framebuffer text at 1024x768\"");
+	say(e, "console line row=2 text=\"VGA BIOS teletype in VBE mode 0x118: 128x48 cells of 8x16\"");
+	say(e, "console hold");
+	ck_assert_int_eq(e->phase, PH_CHECK_CONSOLE);
+	if (e->phase == target)
+		return;
+	show(e, &console_frame);
+	ck_assert_int_eq(e->phase, PH_WAIT_END);
+	if (e->phase == target)
+		return;
+	say(e, "end exit code=16");
+	feed(e, (struct event){ .kind = EV_QEMU_EXIT, .status = EXIT_STATUS(33), .text = "exited with status 33" });
+	ck_assert_int_eq(e->phase, PH_DONE);
+}
+
 /* The happy path, as far as phase target. */
 static void drive(struct engine *e, enum phase target)
 {
@@ -186,6 +227,10 @@ static void drive(struct engine *e, enum phase target)
 	if (e->phase == target)
 		return;
 	show(e, &text_frame);
+	if (under_test == &os_cell) {
+		drive_driver(e, target);
+		return;
+	}
 	ck_assert_int_eq(e->phase, PH_WAIT_CALIB);
 	if (e->phase == target)
 		return;
@@ -262,8 +307,17 @@ static enum stage_id stage_of(enum phase p)
 	case PH_WAIT_POST_HOLD: case PH_CHECK_POST: return ST_POST;
 	case PH_WAIT_TEXT_HOLD: case PH_CHECK_TEXT: return ST_TEXT;
 	case PH_WAIT_END: case PH_DONE: return ST_SHUTDOWN;
+	case PH_WAIT_DRIVER: case PH_CHECK_DRIVER: case PH_WAIT_CONSOLE: case PH_CHECK_CONSOLE:
+		return ST_DRIVER;
 	default: return ST_GRAPHICS;
 	}
+}
+
+/* The OS guest's phases: the others are bios-post's. */
+static int os_phase(enum phase p)
+{
+	return p == PH_WAIT_DRIVER || p == PH_CHECK_DRIVER || p == PH_WAIT_CONSOLE ||
+	       p == PH_CHECK_CONSOLE;
 }
 
 /* Outcomes of a run that ended in phase p's stage with outcome o: the
@@ -273,7 +327,8 @@ static const char *ended(enum phase p, const char *o, char *buf, size_t n)
 	enum stage_id s = stage_of(p);
 	buf[0] = '\0';
 	for (int i = 0; i < ST_COUNT; i++)
-		if (i != ST_DRIVER) /* bios-post proves every stage but the driver */
+		/* bios-post proves every stage but the driver; linux-drm all but graphics */
+		if (i != (os_phase(p) ? ST_GRAPHICS : ST_DRIVER))
 			snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", *buf ? "," : "",
 				 i < (int)s ? "pass" : i == (int)s ? o : "skip");
 	return buf;
@@ -282,7 +337,7 @@ static const char *ended(enum phase p, const char *o, char *buf, size_t n)
 static int waiting(enum phase p)
 {
 	return p == PH_WAIT_POST_HOLD || p == PH_WAIT_TEXT_HOLD || p == PH_WAIT_CALIB ||
-	       p == PH_WAIT_GRAPHICS;
+	       p == PH_WAIT_GRAPHICS || p == PH_WAIT_DRIVER || p == PH_WAIT_CONSOLE;
 }
 
 /* The event kind k as the test feeds it in phase p. */
@@ -293,7 +348,9 @@ static struct event event_for(enum event_kind k, enum phase p)
 	case EV_LINE: ev.text = "SeaBIOS noise, not a report"; ev.len = strlen(ev.text); break;
 	case EV_FRAME:
 		ev.frame = p == PH_CHECK_POST ? &post_frame : p == PH_CHECK_TEXT ? &text_frame
-			   : p == PH_CHECK_CALIB ? &calib_frame : p == PH_CHECK_GRAPHICS ? &pattern_frame
+			   : p == PH_CHECK_CALIB ? &calib_frame
+			   : p == PH_CHECK_GRAPHICS || p == PH_CHECK_DRIVER ? &pattern_frame
+			   : p == PH_CHECK_CONSOLE ? &console_frame
 			   : &black;
 		break;
 	case EV_VM_STOPPED: ev.reason = "internal-error"; ev.qemu_said = "KVM internal error. Suberror: 1"; break;
@@ -340,9 +397,20 @@ static struct expect expected(enum phase p, enum event_kind k, char *buf, size_t
 			return (struct expect){ .after = PH_WAIT_END, .verdict = "fail:graphics",
 						.outcomes = "pass,pass,pass,fail,-", .acks = 1 };
 		return ignored;
+	case EV_DRIVER_HOLD: /* with no "driver show" yet: released, no pattern to check */
+		return p == PH_WAIT_DRIVER ? (struct expect){ .after = PH_WAIT_DRIVER, .acks = 1 } : ignored;
+	case EV_CONSOLE_HOLD: /* from the driver's phase too: no pattern came */
+		return p == PH_WAIT_DRIVER || p == PH_WAIT_CONSOLE ? (struct expect){ .after = PH_CHECK_CONSOLE }
+								    : ignored;
 	case EV_GUEST_END:
 		if (p == PH_WAIT_CALIB || p == PH_WAIT_GRAPHICS)
 			return (struct expect){ .after = PH_WAIT_END, .verdict = "fail:graphics",
+						.outcomes = "pass,pass,pass,fail,-" };
+		/* ended before reporting a driver; or with it bound, before its console */
+		if (p == PH_WAIT_DRIVER || p == PH_WAIT_CONSOLE)
+			return (struct expect){ .after = PH_WAIT_END,
+						.verdict = p == PH_WAIT_DRIVER ? "fail:no-driver"
+									       : "fail:driver-modeset",
 						.outcomes = "pass,pass,pass,fail,-" };
 		return ignored;
 	case EV_FRAME:
@@ -354,6 +422,10 @@ static struct expect expected(enum phase p, enum event_kind k, char *buf, size_t
 		case PH_CHECK_CALIB: return (struct expect){ .after = PH_WAIT_GRAPHICS, .acks = 1 };
 		case PH_CHECK_GRAPHICS: return (struct expect){ .after = PH_WAIT_END, .acks = 1,
 								.outcomes = "pass,pass,pass,pass,-" };
+		case PH_CHECK_DRIVER: return (struct expect){ .after = PH_WAIT_CONSOLE, .acks = 1,
+							      .outcomes = "pass,pass,pass,-,-" };
+		case PH_CHECK_CONSOLE: return (struct expect){ .after = PH_WAIT_END, .acks = 1, .verdict = "pass",
+							       .outcomes = "pass,pass,pass,pass,-" };
 		default: return (struct expect){ .after = p }; /* watched */
 		}
 	case EV_DEADLINE:
@@ -382,7 +454,8 @@ static struct expect expected(enum phase p, enum event_kind k, char *buf, size_t
 	case EV_QEMU_EXIT: {
 		static const char *const verdicts[ST_COUNT] = {
 			[ST_POST] = "fail:no-post", [ST_TEXT] = "fail:text",
-			[ST_GRAPHICS] = "fail:graphics", [ST_SHUTDOWN] = "fail:shutdown",
+			[ST_GRAPHICS] = "fail:graphics", [ST_DRIVER] = "fail:no-driver",
+			[ST_SHUTDOWN] = "fail:shutdown",
 		};
 		return (struct expect){ .after = PH_DONE, .verdict = verdicts[s],
 					.outcomes = ended(p, "fail", buf, n) };
@@ -455,6 +528,7 @@ START_TEST(every_phase_every_event)
 	int checked = 0;
 	for (enum phase p = PH_START; p < PH_DONE; p++) {
 		struct engine e;
+		under_test = os_phase(p) ? &os_cell : &cell;
 		drive(&e, p);
 		acks();
 		char before[128];

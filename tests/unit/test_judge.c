@@ -2,8 +2,12 @@
  * judge_similarity: exact matches, tesseract-style misreads ("UGA" for
  * "VGA", dropped characters), case, runs of spaces, the needle inside a
  * longer line; judge_find: the best line's index, ties, the threshold
- * boundary, empty and blank screens. */
+ * boundary, empty and blank screens. judge_driver on report lines as the
+ * linux-drm agent writes them: each verdict of the driver stage, and what
+ * counts as the card's driver (a DRM card hanging off virtio-pci; an
+ * fbdev-only driver). */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "judge.h"
@@ -173,6 +177,100 @@ START_TEST(find_line_numbers)
 }
 END_TEST
 
+/* The guest's driver report, from "kind k=v ..." lines (what reports.c
+ * notes), for card 1234:1111 at 00:02.0. */
+static struct guest_said said_from(const char *const *lines)
+{
+	struct guest_said g = { .pci = json_array(), .driver = json_object() };
+	json_array_append_new(g.pci, json_pack("{s:s, s:s}", "bdf", "00:02.0", "id", "1234:1111"));
+	for (; *lines; lines++) {
+		char kind[32];
+		int n = 0;
+		sscanf(*lines, "%31s %n", kind, &n);
+		json_t *fact = json_object();
+		char key[32], val[64];
+		for (const char *p = *lines + n; sscanf(p, "%31[^=]=%63s %n", key, val, &n) == 2; p += n)
+			json_object_set_new(fact, key, json_string(val));
+		json_t *arr = json_object_get(g.driver, kind);
+		if (!arr)
+			json_object_set_new(g.driver, kind, arr = json_array());
+		json_array_append_new(arr, fact);
+	}
+	return g;
+}
+
+/* The verdict judge_driver gives those lines ("pass" when ok). */
+static void expect_driver(const char *const *lines, const char *verdict, const char *driver)
+{
+	struct guest_said g = said_from(lines);
+	json_t *ev = json_object();
+	struct judgement j = judge_driver(&g, "1234:1111", ev);
+	ck_assert_msg(!strcmp(j.ok ? "pass" : j.verdict, verdict), "%s: got %s (%s)", lines[0] ?: "-",
+		      j.ok ? "pass" : j.verdict, j.why);
+	const char *d = json_string_value(json_object_get(ev, "driver"));
+	ck_assert_msg(driver ? d && !strcmp(d, driver) : !d, "driver %s, expected %s", d ?: "none",
+		      driver ?: "none");
+	json_decref(ev);
+	json_decref(g.pci);
+	json_decref(g.driver);
+}
+
+START_TEST(driver_verdicts)
+{
+	const char *const bochs[] = { "modules dev=0000:00:02.0 name=bochs",
+				      "bound bdf=00:02.0 driver=bochs-drm",
+				      "drm card=card0 bdf=00:02.0 name=bochs-drm", NULL };
+	expect_driver(bochs, "pass", "bochs-drm");
+	/* virtio-gpu: the PCI device is virtio-pci's, the DRM card virtio_gpu's */
+	const char *const virtio[] = { "bound bdf=00:02.0 driver=virtio-pci",
+				       "drm card=card0 bdf=00:02.0 name=virtio_gpu", NULL };
+	expect_driver(virtio, "pass", "virtio_gpu");
+	/* virtio-pci alone is no display driver */
+	const char *const virtio_only[] = { "modules dev=0000:00:02.0 name=virtio_pci",
+					    "bound bdf=00:02.0 driver=virtio-pci", NULL };
+	expect_driver(virtio_only, "fail:no-driver", "virtio-pci");
+	/* an fbdev-only driver */
+	const char *const fbdev[] = { "bound bdf=00:02.0 driver=aty128fb", NULL };
+	expect_driver(fbdev, "pass", "aty128fb");
+	/* the kernel's probe error, with its errno */
+	const char *const probe[] = { "modules dev=0000:00:02.0 name=vmwgfx",
+				      "probe_errors dev=0000:00:02.0 driver=vmwgfx errno=-38", NULL };
+	expect_driver(probe, "fail:driver-probe(-38)", NULL);
+	/* firmware the guest does not carry */
+	const char *const firmware[] = { "modules dev=0000:00:02.0 name=radeon",
+					 "firmware_missing name=radeon/R100_cp.bin errno=-2", NULL };
+	expect_driver(firmware, "fail:driver-firmware", NULL);
+	/* a module that loads and binds nothing (-ENODEV, said nowhere) */
+	const char *const silent[] = { "modules dev=0000:00:02.0 name=bochs", NULL };
+	expect_driver(silent, "fail:no-driver", NULL);
+	/* no module matches at all */
+	const char *const none[] = { NULL };
+	expect_driver(none, "fail:no-driver", NULL);
+	/* a probe deferred for good */
+	const char *const deferred[] = { "deferred dev=0000:00:02.0", NULL };
+	expect_driver(deferred, "fail:no-driver", NULL);
+	/* a probe error on another device does not count against this card */
+	const char *const other[] = { "probe_errors dev=0000:00:03.0 driver=x errno=-5",
+				      "bound bdf=00:02.0 driver=bochs-drm",
+				      "drm card=card0 bdf=00:02.0 name=bochs-drm", NULL };
+	expect_driver(other, "pass", "bochs-drm");
+}
+END_TEST
+
+START_TEST(driver_card_not_seen)
+{
+	struct guest_said g = { .pci = json_array(), .driver = json_object() };
+	json_t *ev = json_object();
+	struct judgement j = judge_driver(&g, "10de:06e4", ev);
+	ck_assert(!j.ok);
+	ck_assert_str_eq(j.verdict, "fail:no-driver");
+	ck_assert_msg(strstr(j.why, "no PCI display device 10de:06e4"), "%s", j.why);
+	json_decref(ev);
+	json_decref(g.pci);
+	json_decref(g.driver);
+}
+END_TEST
+
 static Suite *judge_suite(void)
 {
 	Suite *s = suite_create("judge");
@@ -192,6 +290,11 @@ static Suite *judge_suite(void)
 	tcase_add_test(tc, find_threshold);
 	tcase_add_test(tc, find_empty_screen);
 	tcase_add_test(tc, find_line_numbers);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("driver");
+	tcase_add_test(tc, driver_verdicts);
+	tcase_add_test(tc, driver_card_not_seen);
 	suite_add_tcase(s, tc);
 	return s;
 }
