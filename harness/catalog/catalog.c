@@ -53,9 +53,24 @@ static const struct guest guests[] = {
 		.post = POST_SEABIOS_BANNER,
 		.post_uefi = POST_FIRMWARE_FB,
 		.reports_pci = 1,
+		.driver_report = DRIVER_LINUX,
 		.stages = "start post text driver shutdown",
 		.checkpoints = "post text driver console",
 		.quiet_ms = { 60000, 0, 0 }, /* the kernel boots before the first report */
+	},
+	{
+		.id = "windows",
+		.description = "a lab's own Windows image with hilrun's agent (guests/windows): each "
+			       "display device's driver, problem code and version; reported on COM1",
+		.firmware = "seabios ovmf",
+		.media = MEDIA_DISK,
+		.image = NULL, /* the lab's: --windows-image, or its station's windows-image */
+		.memory_mb = 2048,
+		.driver_report = DRIVER_WINDOWS,
+		.stages = "start driver shutdown",
+		.checkpoints = "driver",
+		/* Windows boots, and its agent starts 30 s after, before a report */
+		.quiet_ms = { 0, 0, 180000 },
 	},
 };
 
@@ -151,6 +166,7 @@ static void station_release(struct station *s)
 	free(s->capture);
 	free(s->rom);
 	free(s->power_cycle);
+	free(s->windows_image);
 }
 
 void catalog_release(struct catalog *c)
@@ -730,8 +746,10 @@ static int station_line(void *vctx, const char *file, struct line *l, struct hil
 		slot = &ctx->cur->rom;
 	else if (!strcmp(l->key, "power-cycle"))
 		slot = &ctx->cur->power_cycle, free_text = 1;
+	else if (!strcmp(l->key, "windows-image"))
+		slot = &ctx->cur->windows_image;
 	else {
-		hil_seterr(err, "%s:%d: unknown key '%s' (expected one of: station, card, host, capture, rom, power-cycle)",
+		hil_seterr(err, "%s:%d: unknown key '%s' (expected one of: station, card, host, capture, rom, power-cycle, windows-image)",
 			   file, l->no, l->key);
 		return -1;
 	}

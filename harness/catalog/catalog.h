@@ -70,6 +70,7 @@ struct station {
 	char *capture;     /* VNC endpoint of the capture device */
 	char *rom;         /* ROM file, or NULL */
 	char *power_cycle; /* command a controller runs to power-cycle the host */
+	char *windows_image; /* the lab's Windows image with hilrun's agent, or NULL */
 };
 
 struct catalog {
@@ -99,7 +100,8 @@ struct guest {
 	const char *description;
 	const char *firmware;    /* the firmware it runs under, space-separated */
 	enum guest_media media;
-	const char *image;       /* file in the guest directory: the disk, or the initramfs */
+	const char *image;       /* file in the guest directory: the disk, or the initramfs;
+				  * NULL: a lab's own image (windows: --windows-image) */
 	const char *kernel;      /* MEDIA_KERNEL: the kernel, in the guest directory */
 	const char *cmdline;     /* MEDIA_KERNEL: the kernel's command line */
 	int memory_mb;           /* 0: what the firmware needs */
@@ -108,6 +110,11 @@ struct guest {
 	int reports_pci;         /* lists PCI display devices: text requires the card among them */
 	int calibrates;          /* shows a calibration screen after text ("calib show"):
 				  * a later screen that can decide post and text */
+	enum driver_report {     /* what its driver stage is judged on */
+		DRIVER_NONE,
+		DRIVER_LINUX,    /* the linux-drm agent's report, pattern and console */
+		DRIVER_WINDOWS,  /* the Windows agent's report of each display device */
+	} driver_report;
 	/* The stages it proves (a record lists these), and the checkpoints it
 	 * holds at, in order: space-separated names (engine.h). */
 	const char *stages, *checkpoints;

@@ -6,6 +6,7 @@
  *
  * Ownership: an invocation owns its cells, keys, readers, journal, lock
  * and descriptors, and releases them in invocation_release. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@ struct run_args {
 	const char *card;
 	struct cell_filter filter;
 	const char *host, *rom, *capture, *accel;
+	const char *windows_image;
 	const char *font;
 	double timeout_scale;
 	int json, dry_run, wait, retries;
@@ -68,6 +70,7 @@ static int parse_args(int argc, char **argv, struct settings *s, struct run_args
 		{ "wait", no_argument, NULL, 'w' },
 		{ "watchdog", required_argument, NULL, 'W' },
 		{ "retries", required_argument, NULL, 'e' },
+		{ "windows-image", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
 	*a = (struct run_args){ .timeout_scale = 1.0, .retries = 1 };
@@ -102,6 +105,7 @@ static int parse_args(int argc, char **argv, struct settings *s, struct run_args
 		case 'F': a->font = optarg; break;
 		case 'w': a->wait = 1; break;
 		case 'W': a->watchdog = optarg; break;
+		case 'I': a->windows_image = optarg; break;
 		case 'e': {
 			char *end;
 			long n = strtol(optarg, &end, 10);
@@ -133,22 +137,25 @@ static int parse_args(int argc, char **argv, struct settings *s, struct run_args
 }
 
 /* Where the cells run: a physical card's station (--host is a one-off
- * one, else the stations file names it); nothing for an emulated card. */
+ * one, else the stations file names it); nothing for an emulated card.
+ * The lab's Windows image: --windows-image, else the station's. */
 struct where {
 	const char *host, *rom, *capture;
 	const char *station; /* its name for the record, "one-off", or NULL */
+	const char *windows_image;
 };
 
 static int locate(const struct catalog *cat, const struct card *card, const struct run_args *a,
 		  struct where *w)
 {
-	*w = (struct where){ a->host, a->rom, a->capture, a->host ? "one-off" : NULL };
+	*w = (struct where){ a->host, a->rom, a->capture, a->host ? "one-off" : NULL, a->windows_image };
 	if (card->kind == CARD_VFIO) {
 		const struct station *st = catalog_find_station(cat, card->id);
 		if (st) {
 			w->host = w->host ?: st->host;
 			w->rom = w->rom ?: st->rom;
 			w->capture = w->capture ?: st->capture;
+			w->windows_image = w->windows_image ?: st->windows_image;
 			w->station = st->name;
 		}
 		if (!w->host) {
@@ -158,6 +165,10 @@ static int locate(const struct catalog *cat, const struct card *card, const stru
 		}
 	} else if (a->host || a->rom) {
 		say_error("card %s is emulated: --host and --rom are for physical cards", card->id);
+		return -1;
+	}
+	if (w->windows_image && access(w->windows_image, R_OK) < 0) {
+		say_error("Windows image %s: %s", w->windows_image, strerror(errno));
 		return -1;
 	}
 	struct rom_info info;
@@ -190,6 +201,42 @@ static int check_filter(const struct card *card, const struct cell_filter *f)
 	return 0;
 }
 
+/* A guest that runs a lab's own image (windows) needs one: asked for by
+ * --guest, its absence is an error; else its cells are left out of the
+ * plan, said once. Returns -1 on the error. */
+static int plan_without_missing_images(struct cell *cells, size_t *n, const struct where *w,
+				       const struct cell_filter *f)
+{
+	if (w->windows_image)
+		return 0;
+	size_t kept = 0, dropped = 0;
+	for (size_t i = 0; i < *n; i++) {
+		if (cells[i].guest->image)
+			cells[kept++] = cells[i];
+		else
+			dropped++;
+	}
+	if (!dropped)
+		return 0;
+	const char *how = "give --windows-image FILE, or 'windows-image' in the card's station";
+	if (f->guest) {
+		say_error("guest %s runs a lab's own Windows image, and none is named: %s", f->guest, how);
+		return -1;
+	}
+	say_error("note: %zu windows cell%s left out: no Windows image is named (%s)", dropped,
+		  dropped == 1 ? "" : "s", how);
+	*n = kept;
+	return 0;
+}
+
+/* The file a cell's guest boots from: its own in the guest directory, or
+ * the lab's image (windows). */
+static char *guest_image_path(const struct cell *c, const char *guest_dir, const struct where *w)
+{
+	return c->guest->image ? xasprintf("%s/%s", guest_dir, c->guest->image)
+			       : xstrdup(w->windows_image ? w->windows_image : "");
+}
+
 /* --dry-run: each cell's QEMU argv, with placeholders for what a run
  * creates (its socket directory). */
 static int dry_run(const struct cell *cells, size_t n, const struct settings *s,
@@ -199,7 +246,7 @@ static int dry_run(const struct cell *cells, size_t n, const struct settings *s,
 	for (size_t i = 0; i < n; i++) {
 		struct argv qa = ARGV_INIT;
 		struct hil_err err;
-		char *image = xasprintf("%s/%s", s->guest_dir, cells[i].guest->image);
+		char *image = guest_image_path(&cells[i], s->guest_dir, w);
 		char *kernel = cells[i].guest->kernel
 				       ? xasprintf("%s/%s", s->guest_dir, cells[i].guest->kernel)
 				       : NULL;
@@ -208,6 +255,7 @@ static int dry_run(const struct cell *cells, size_t n, const struct settings *s,
 			.accel = a->accel ? a->accel : "kvm",
 			.guest_image = image,
 			.guest_kernel = kernel,
+			.guest_image_format = cells[i].guest->media == MEDIA_DISK ? qemu_disk_format(image) : NULL,
 			.qmp_socket = "/tmp/hilrun-XXXXXX/qmp.sock",
 			.serial_socket = "/tmp/hilrun-XXXXXX/com1.sock",
 			.vnc_socket = "/tmp/hilrun-XXXXXX/vnc.sock",
@@ -234,9 +282,11 @@ static int dry_run(const struct cell *cells, size_t n, const struct settings *s,
 /* The text readers: tesseract, and the decoder's glyphs: --font; else a
  * physical card's own ROM file (its VGA BIOS draws the text: its font
  * reads it exactly); else the installed SeaBIOS VGA BIOS. A card ROM with
- * no 8x16 font we can find falls back to SeaBIOS's, said so. */
+ * no 8x16 font we can find falls back to SeaBIOS's, said so. An OS
+ * guest's framebuffer console draws with SeaBIOS's (the linux-drm agent
+ * gives it that font): guest_font. */
 static int open_readers(const struct run_args *a, const char *rom, struct ocr **ocr,
-			struct vgafont *font)
+			struct vgafont *font, struct vgafont *guest_font)
 {
 	struct hil_err err;
 	*ocr = ocr_open(&err);
@@ -251,6 +301,8 @@ static int open_readers(const struct run_args *a, const char *rom, struct ocr **
 			  VGAFONT_DEFAULT_ROM);
 		font_ok = vgafont_from_rom(font, VGAFONT_DEFAULT_ROM, &err) == 0;
 	}
+	if (font_ok && vgafont_from_rom(guest_font, VGAFONT_DEFAULT_ROM, &err) < 0)
+		font_ok = 0;
 	if (!font_ok) {
 		say_error("cannot load the VGA font: %s", err.msg);
 		ocr_close(*ocr);
@@ -293,6 +345,7 @@ struct invocation {
 	struct where where;
 	struct ocr *ocr;
 	struct vgafont font;
+	struct vgafont guest_font; /* what an OS guest's framebuffer console draws with */
 	struct journal journal;
 	int journal_open;
 	struct card_lock lock;
@@ -348,6 +401,7 @@ static void run_with_retries(struct invocation *inv, size_t i, const struct sett
 	struct run_opts ro = {
 		.out_dir = s->out_dir,
 		.guest_dir = s->guest_dir,
+		.windows_image = inv->where.windows_image,
 		.qemu = s->qemu,
 		.accel = a->accel,
 		.host = inv->where.host,
@@ -357,6 +411,7 @@ static void run_with_retries(struct invocation *inv, size_t i, const struct sett
 		.timeout_scale = a->timeout_scale,
 		.ocr = inv->ocr,
 		.font = &inv->font,
+		.guest_font = &inv->guest_font,
 		.signal_fd = inv->sfd,
 		.on_stage = on_stage,
 		.on_stage_ctx = &inv->prog,
@@ -528,6 +583,8 @@ int cmd_run(int argc, char **argv, struct settings *s)
 	if (check_filter(inv.card, &a.filter) < 0 || locate(&cat, inv.card, &a, &inv.where) < 0)
 		goto out;
 	inv.ncells = plan_cells(inv.card, &a.filter, &inv.cells);
+	if (plan_without_missing_images(inv.cells, &inv.ncells, &inv.where, &a.filter) < 0)
+		goto out;
 	if (!inv.ncells) {
 		say_error("card %s has no cell matching the options given", inv.card->id);
 		goto out;
@@ -546,7 +603,7 @@ int cmd_run(int argc, char **argv, struct settings *s)
 		}
 	}
 	exit_code = EXIT_LAB;
-	if (open_readers(&a, inv.where.rom, &inv.ocr, &inv.font) < 0)
+	if (open_readers(&a, inv.where.rom, &inv.ocr, &inv.font, &inv.guest_font) < 0)
 		goto out;
 	int rc = prepare(&inv, argc, argv, s, &earlier);
 	if (rc) {

@@ -80,6 +80,8 @@ const char usage_text[] =
 	"  --rom FILE           ROM file to give QEMU (romfile=); checked before use\n"
 	"  --capture HOST:PORT  VNC endpoint of the capture device showing the card's output\n"
 	"  --stations FILE      stations file naming each physical card's host, capture and ROM\n"
+	"  --windows-image FILE the lab's Windows image with hilrun's agent (guest windows;\n"
+	"                       booted with snapshot=on: never changed); default: the station's\n"
 	"Paths:\n"
 	"  --cards DIR          card files (default: " HIL_DEFAULT_CARDS_DIR ", or $HILRUN_CARDS)\n"
 	"  --guests DIR         built guest images (default: " HIL_DEFAULT_GUEST_DIR ", or $HILRUN_GUESTS)\n"

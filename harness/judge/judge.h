@@ -44,7 +44,8 @@ struct guest_said {
 	json_t *firmware_fb;/* [{index, name}]: framebuffers the firmware left ("post fb") */
 	json_t *driver;     /* what an OS guest found of the drivers ("driver ..."):
 			     * {modules, bound, unbound, drm, connectors, fb,
-			     * probe_errors, firmware_missing, deferred} */
+			     * probe_errors, firmware_missing, deferred}; a Windows
+			     * guest's {windows_devices, done, install, installed} */
 };
 
 struct judgement {
@@ -74,6 +75,16 @@ struct judgement judge_post_fb(const char *decoded, const struct guest_said *g, 
  * that belongs to it), no probe error for it. Verdicts: fail:no-driver,
  * fail:driver-probe(ERRNO), fail:driver-firmware. Evidence: what bound. */
 struct judgement judge_driver(const struct guest_said *g, const char *card_pci_id, json_t *evidence);
+/* driver, a lab's Windows image (judge/windows.c): the agent's last report
+ * of the card. Problem code 43 is fail:code43, any other nonzero code
+ * fail:yellow-bang(N); the basic display driver still on the card after
+ * the lab's driver package was installed, fail:no-vendor-driver; the card
+ * not listed, fail:no-driver. Evidence: the device as reported, the
+ * install. */
+struct judgement judge_windows_driver(const struct guest_said *g, const char *card_pci_id,
+				      json_t *evidence);
+/* The cfg.h name of a Device Manager problem code, or NULL. */
+const char *judge_windows_problem_name(int code);
 /* text: every line the guest reported is on the screen; and if card_pci_id
  * is given, the guest saw that card among its PCI display devices. */
 struct judgement judge_text(const struct reading *rd, const struct guest_said *g,

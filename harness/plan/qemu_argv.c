@@ -1,6 +1,7 @@
 /* qemu_argv: see qemu_argv.h. */
 #include "qemu_argv.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int qemu_guest_exit_status(int code)
@@ -17,6 +18,29 @@ const char *qemu_firmware_bin(const char *firmware)
 	if (!strcmp(firmware, "ovmf"))
 		return "/usr/share/ovmf/OVMF.fd";
 	return NULL;
+}
+
+const char *qemu_disk_format(const char *path)
+{
+	static const struct {
+		const char *magic;
+		size_t len;
+		const char *format;
+	} formats[] = {
+		{ "QFI\xfb", 4, "qcow2" },
+		{ "KDMV", 4, "vmdk" },
+		{ "vhdxfile", 8, "vhdx" },
+		{ "conectix", 8, "vpc" },
+	};
+	char head[8] = { 0 };
+	FILE *f = fopen(path, "rb");
+	size_t n = f ? fread(head, 1, sizeof head, f) : 0;
+	if (f)
+		fclose(f);
+	for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
+		if (n >= formats[i].len && !memcmp(head, formats[i].magic, formats[i].len))
+			return formats[i].format;
+	return "raw";
 }
 
 int qemu_argv(struct argv *out, const struct cell *cell, const struct qemu_env *env,
@@ -85,7 +109,8 @@ int qemu_argv(struct argv *out, const struct cell *cell, const struct qemu_env *
 	case MEDIA_DISK:
 		/* snapshot=on: the guest may write, the image never changes. */
 		argv_push(out, "-drive");
-		argv_pushf(out, "if=ide,format=raw,snapshot=on,file=%s", env->guest_image);
+		argv_pushf(out, "if=ide,format=%s,snapshot=on,file=%s",
+			   env->guest_image_format ? env->guest_image_format : "raw", env->guest_image);
 		argv_push(out, "-boot");
 		argv_push(out, "order=c,strict=on");
 		break;

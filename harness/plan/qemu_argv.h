@@ -18,6 +18,7 @@ struct qemu_env {
 	const char *firmware_bin; /* -bios file for seabios */
 	const char *guest_image;  /* the guest's boot image (a kernel guest: its initramfs) */
 	const char *guest_kernel; /* a kernel guest: its kernel */
+	const char *guest_image_format; /* a disk guest: QEMU's format name; NULL: raw */
 	const char *qmp_socket;   /* hilrun listens, QEMU connects */
 	const char *serial_socket;/* hilrun listens, QEMU connects */
 	const char *vnc_socket;   /* emulated cards: QEMU's VNC server listens here */
@@ -33,6 +34,10 @@ int qemu_guest_exit_status(int code);
 
 int qemu_argv(struct argv *out, const struct cell *cell, const struct qemu_env *env,
 	      struct hil_err *err);
+
+/* The QEMU format of a disk image from its first bytes (qcow2, vmdk, vhdx,
+ * vpc), else "raw": a lab's Windows image is often not raw. */
+const char *qemu_disk_format(const char *path);
 
 /* Default firmware image for a firmware name; NULL if unknown. */
 const char *qemu_firmware_bin(const char *firmware);

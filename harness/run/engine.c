@@ -545,22 +545,27 @@ static enum step qemu_exited_early(struct engine *e, const struct event *ev)
 }
 
 /* QEMU exited after the guest's last release: with the status the guest's
- * "end exit" promised, the shutdown stage passes. */
+ * end promised ("end exit code=16": isa-debug-exit's status; "end
+ * poweroff": 0), the shutdown stage passes. */
 static enum step qemu_exited_at_end(struct engine *e, const struct event *ev)
 {
 	if (qemu_crashed(ev))
 		return qemu_crash(e, ev);
-	const int expected = qemu_guest_exit_status(ENGINE_GUEST_EXIT_CODE);
+	const int expected = e->end_poweroff ? 0 : qemu_guest_exit_status(ENGINE_GUEST_EXIT_CODE);
+	char promise[48];
+	if (e->end_poweroff)
+		snprintf(promise, sizeof promise, "end poweroff");
+	else
+		snprintf(promise, sizeof promise, "end exit code=%d", ENGINE_GUEST_EXIT_CODE);
 	if (WIFEXITED(ev->status) && WEXITSTATUS(ev->status) == expected &&
-	    e->end_code == ENGINE_GUEST_EXIT_CODE) {
-		char *d = xasprintf("the guest ended the VM with code %d; QEMU %s", e->end_code,
-				    ev->text);
+	    (e->end_poweroff || e->end_code == ENGINE_GUEST_EXIT_CODE)) {
+		char *d = xasprintf("the guest ended the VM ('%s'); QEMU %s", promise, ev->text);
 		stage_end(e, ST_SHUTDOWN, "pass", d);
 		free(d);
 		return END;
 	}
-	char *d = xasprintf("QEMU %s, expected exit status %d after the guest's 'end exit code=%d'",
-			    ev->text, expected, ENGINE_GUEST_EXIT_CODE);
+	char *d = xasprintf("QEMU %s, expected exit status %d after the guest's '%s'", ev->text,
+			    expected, promise);
 	stage_fail(e, ST_SHUTDOWN, "fail:shutdown", d);
 	free(d);
 	skip_rest(e, "not reached: QEMU exited");

@@ -223,6 +223,7 @@ struct engine {
 				  * font ("text console ... font=hilrun") */
 	struct screen_reader guest_reader; /* the guest's console font, where it sets one */
 	int end_code;            /* -1 until "end exit" */
+	int end_poweroff;        /* "end poweroff": QEMU is to exit with status 0 */
 	int protocol_errors;     /* malformed report lines */
 	struct calib_layout calib;
 	int calib_announced;

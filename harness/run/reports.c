@@ -124,6 +124,10 @@ DRIVER_FACT(fb)
 DRIVER_FACT(probe_errors)
 DRIVER_FACT(firmware_missing)
 DRIVER_FACT(deferred)
+DRIVER_FACT(done)
+DRIVER_FACT(windows_devices)
+DRIVER_FACT(install)
+DRIVER_FACT(installed)
 
 static void note_driver_shown(struct engine *e, const struct report_msg *m)
 {
@@ -171,6 +175,13 @@ static void note_end_code(struct engine *e, const struct report_msg *m)
 	e->end_code = code ? atoi(code) : -1;
 }
 
+/* "end poweroff": the guest powers the VM off (ACPI): QEMU exits 0. */
+static void note_end_poweroff(struct engine *e, const struct report_msg *m)
+{
+	(void)m;
+	e->end_poweroff = 1;
+}
+
 #define R(stage, event, note, raises) { stage, event, note, raises, #note }
 const struct report_row engine_reports[] = {
 	R("pci", "display", note_pci_display, EV_COUNT),
@@ -197,9 +208,14 @@ const struct report_row engine_reports[] = {
 	R("driver", "show", note_driver_shown, EV_COUNT),
 	R("driver", "error", note_driver_error, EV_COUNT),
 	R("driver", "hold", NULL, EV_DRIVER_HOLD),
+	R("driver", "done", note_driver_done, EV_COUNT),
+	R("driver", "windows-device", note_driver_windows_devices, EV_COUNT),
+	R("driver", "install", note_driver_install, EV_COUNT),
+	R("driver", "installed", note_driver_installed, EV_COUNT),
 	R("console", "line", note_console_line, EV_COUNT),
 	R("console", "hold", NULL, EV_CONSOLE_HOLD),
 	R("end", "exit", note_end_code, EV_GUEST_END),
+	R("end", "poweroff", note_end_poweroff, EV_GUEST_END),
 };
 const size_t engine_nreports = sizeof engine_reports / sizeof *engine_reports;
 

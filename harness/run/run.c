@@ -81,12 +81,15 @@ static void run_vm(struct run *r, const char *accel, double scale, struct argv *
 	struct engine *e = &r->engine;
 	char reason[32];
 	struct strbuf words = STRBUF_INIT;
-	char *image = xasprintf("%s/%s", o->guest_dir, r->cell->guest->image);
-	char *kernel = r->cell->guest->kernel ? xasprintf("%s/%s", o->guest_dir, r->cell->guest->kernel)
-					      : NULL;
+	const struct guest *g = r->cell->guest;
+	/* A guest with no image of its own boots the lab's (windows). */
+	char *image = g->image ? xasprintf("%s/%s", o->guest_dir, g->image)
+			       : xstrdup(o->windows_image ? o->windows_image : "");
+	char *kernel = g->kernel ? xasprintf("%s/%s", o->guest_dir, g->kernel) : NULL;
 	const struct vm_start start = {
 		.cell = r->cell,
 		.env = { .qemu = o->qemu, .accel = accel, .guest_image = image, .guest_kernel = kernel,
+			 .guest_image_format = g->media == MEDIA_DISK ? qemu_disk_format(image) : NULL,
 			 .host = o->host, .rom = o->rom },
 		.capture = o->capture,
 		.scale = scale,

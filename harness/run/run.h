@@ -25,6 +25,7 @@
 struct run_opts {
 	const char *out_dir;    /* runs go to OUT/runs/RUNID */
 	const char *guest_dir;  /* where guest images are */
+	const char *windows_image; /* the lab's Windows image (guest windows), or NULL */
 	const char *qemu;       /* QEMU binary */
 	const char *accel;      /* "kvm", "tcg", or NULL to choose */
 	const char *host;       /* vfio: host PCI address */

@@ -188,8 +188,14 @@ int vm_start(struct vm *vm, const struct vm_start *s, struct argv *argv, json_t 
 				      : NULL;
 	if (missing) {
 		snprintf(reason, 32, "guest-image-missing");
-		sb_addf(words, "guest image %s: %s (build it: cmake --build build)", missing,
-			strerror(errno));
+		if (!*missing)
+			sb_addf(words, "guest %s runs a lab's own image, and none was named "
+				       "(--windows-image FILE, or the station's windows-image)",
+				cell->guest->id);
+		else
+			sb_addf(words, "guest image %s: %s (%s)", missing, strerror(errno),
+				cell->guest->image ? "build it: cmake --build build"
+						   : "the lab's image, as its station or --windows-image names it");
 		return -1;
 	}
 	vm->qmp_listen = sock_listen_unix(vm->qmp_path, &err);

@@ -58,6 +58,20 @@ expect_exit 0 "vfio-pci,host=0000:02:00.0,x-vga=on" -- --card g86 --stations "$O
 printf 'format 1\nstation x\ncard g86\nhost 1:2\n' >"$OUT/badstations"
 expect_exit 2 "$OUT/badstations:4: expected a host PCI address like 0000:01:00.0 after 'host', got '1:2'" -- --card g86 --stations "$OUT/badstations" --dry-run
 
+# the windows guest boots the lab's own image: without one its cells are
+# left out (said once), asked for it is a configuration error; named by
+# --windows-image or the station, it is booted as its format, snapshot=on
+expect_exit 0 "note: 2 windows cells left out: no Windows image is named" -- --card g98 --host 0000:01:00.0 --dry-run
+check "no windows cell planned without an image" [ "$(grep -c '^# g98 seabios/windows' "$OUT/out")" -eq 0 ]
+expect_exit 2 "guest windows runs a lab's own Windows image, and none is named" -- --card g98 --host 0000:01:00.0 --guest windows --dry-run
+expect_exit 2 "Windows image $OUT/nowin.qcow2: No such file or directory" -- --card g98 --host 0000:01:00.0 --windows-image "$OUT/nowin.qcow2" --dry-run
+qemu-img create -q -f qcow2 "$OUT/win7.qcow2" 64M
+expect_exit 0 "-m 2048" -- --card g98 --host 0000:01:00.0 --guest windows --variant default --windows-image "$OUT/win7.qcow2" --dry-run
+grep -qF -- "-drive if=ide,format=qcow2,snapshot=on,file=$OUT/win7.qcow2 -boot order=c,strict=on" "$OUT/out" || fail "windows argv: $(cat "$OUT/out")"
+echo "ok: windows cell boots the qcow2 image with snapshot=on"
+printf 'windows-image %s\n' "$OUT/win7.qcow2" >>"$OUT/stations"
+expect_exit 0 "format=qcow2,snapshot=on,file=$OUT/win7.qcow2" -- --card g86 --stations "$OUT/stations" --guest windows --dry-run
+
 # physical-card preflight, against a fixture sysfs tree (tests/fixtures/sysfs)
 SYSFS="$(dirname "$0")/../fixtures/sysfs"
 export HILRUN_SYSFS="$SYSFS"

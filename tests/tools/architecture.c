@@ -36,7 +36,7 @@ static const struct folder {
 	{ "read", "frames to what they show",
 	  { "screen", "textmode", "glyphset", "capture", "capture_int", "capture_grid", "capture_cells",
 	    "capture_learn", "vgafont", "calib", "ocr", "pattern" } },
-	{ "judge", "readings and reports to outcomes", { "judge" } },
+	{ "judge", "readings and reports to outcomes", { "judge", "windows" } },
 	{ "record", "what stays after a run", { "record", "journal", "recover" } },
 	{ "publish", "records to the matrix", { "matrix", "matrix_out" } },
 	{ "cli", "the hilrun command", { "main", "cli", "cmd_run", "cmd_matrix", "cmd_decode" } },

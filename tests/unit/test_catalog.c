@@ -142,14 +142,14 @@ START_TEST(real_g98)
 	ck_assert_str_eq(g98->reported[0].what, "post");
 	ck_assert_str_eq(g98->reported[0].result, "pass");
 	ck_assert_str_eq(g98->reported[0].note, "");
-	ck_assert_int_eq(g98->reported[0].line, 18);
+	ck_assert_int_eq(g98->reported[0].line, 19);
 	ck_assert_str_eq(g98->reported[3].what, "driver:win7-vga");
 	ck_assert_str_eq(g98->reported[3].result, "fail:yellow-bang");
 	ck_assert_str_eq(g98->reported[3].note, "Device Manager showed a yellow bang");
 	ck_assert_str_eq(g98->reported[4].what, "driver:vendor");
 	ck_assert_str_eq(g98->reported[4].result, "fail:code43");
 	ck_assert_str_eq(g98->reported[4].note, "NVIDIA's driver reported Code 43");
-	ck_assert_int_eq(g98->reported[4].line, 22);
+	ck_assert_int_eq(g98->reported[4].line, 23);
 }
 END_TEST
 
@@ -190,7 +190,12 @@ START_TEST(guests_builtin)
 	ck_assert_int_eq(guest_post_rule(l, "seabios"), POST_SEABIOS_BANNER);
 	ck_assert_int_eq(guest_post_rule(l, "ovmf"), POST_FIRMWARE_FB);
 	ck_assert_ptr_eq(guest_at(2), l);
-	ck_assert_ptr_null(guest_at(3));
+	const struct guest *w = guest_find("windows");
+	ck_assert_ptr_nonnull(w);
+	ck_assert_ptr_null(w->image); /* the lab names its own */
+	ck_assert_int_eq(w->driver_report, DRIVER_WINDOWS);
+	ck_assert_ptr_eq(guest_at(3), w);
+	ck_assert_ptr_null(guest_at(4));
 	ck_assert_ptr_null(guest_find("dos"));
 }
 END_TEST
@@ -391,7 +396,7 @@ static const struct {
 	{ "format 1\nfirmware bios\n", "t.card:2: expected 'seabios' or 'ovmf' after 'firmware', got 'bios'" },
 	{ "format 1\nfirmware seabios ovmf seabios\n",
 	  "t.card:2: expected 'seabios' and/or 'ovmf' after 'firmware'" },
-	{ "format 1\nguest dos\n", "t.card:2: expected a known guest (bios-post, uefi-gop, linux-drm) after 'guest', got 'dos'" },
+	{ "format 1\nguest dos\n", "t.card:2: expected a known guest (bios-post, uefi-gop, linux-drm, windows) after 'guest', got 'dos'" },
 	{ "format 1\nguest\n", "t.card:2: expected one guest id after 'guest'" },
 	{ "format 1\nvariant fast cpu host\n",
 	  "t.card:2: expected QEMU options (starting with '-') after variant 'fast', got 'cpu'" },
@@ -600,6 +605,7 @@ static const char good_stations[] =
 	"capture 10.0.0.5:5900      # VNC endpoint\n"
 	"rom /srv/roms/g98.rom\n"
 	"power-cycle ipmitool -H bmc1 chassis power cycle   # optional\n"
+	"windows-image /srv/images/win7-agent.qcow2\n"
 	"\n"
 	"station bench-2\n"
 	"host 0000:0A:1f.7\n"
@@ -622,14 +628,16 @@ START_TEST(stations_good)
 	ck_assert_str_eq(s->capture, "10.0.0.5:5900");
 	ck_assert_str_eq(s->rom, "/srv/roms/g98.rom");
 	ck_assert_str_eq(s->power_cycle, "ipmitool -H bmc1 chassis power cycle");
+	ck_assert_str_eq(s->windows_image, "/srv/images/win7-agent.qcow2");
 	s = catalog_find_station(&c, "cedar");
 	ck_assert_ptr_nonnull(s);
 	ck_assert_str_eq(s->name, "bench-2");
-	ck_assert_int_eq(s->line, 9);
+	ck_assert_int_eq(s->line, 10);
 	ck_assert_str_eq(s->host, "0000:0A:1f.7");
 	ck_assert_ptr_null(s->rom);
 	ck_assert_ptr_null(s->capture);
 	ck_assert_ptr_null(s->power_cycle);
+	ck_assert_ptr_null(s->windows_image);
 	ck_assert_ptr_null(catalog_find_station(&c, "g86"));
 	catalog_release(&c);
 }
@@ -677,7 +685,7 @@ static const struct {
 	  "s.txt:5: station 'b' needs 'card' and 'host'" },
 	{ "format 1\nstation a\ncard g98\ncard g86\n", "s.txt:4: 'card' given twice for station 'a'" },
 	{ "format 1\nstation a\nslot 3\n",
-	  "s.txt:3: unknown key 'slot' (expected one of: station, card, host, capture, rom, power-cycle)" },
+	  "s.txt:3: unknown key 'slot' (expected one of: station, card, host, capture, rom, power-cycle, windows-image)" },
 	{ "format 1\nstation a b\n", "s.txt:2: expected one station name after 'station'" },
 	{ "format 1\nstation a\ncard g98 g86\n", "s.txt:3: expected one value after 'card'" },
 	{ "format 1\nstation a\npower-cycle\n", "s.txt:3: expected a command after 'power-cycle'" },

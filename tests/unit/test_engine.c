@@ -21,6 +21,7 @@
 #include "catalog.h"
 #include "engine.h"
 #include "pattern.h"
+#include "report.h"
 #include "testutil.h"
 
 #define CODE 0x1234abcdu
@@ -29,6 +30,7 @@
 
 static struct catalog cat;
 static struct cell cell, os_cell; /* std-vga seabios/bios-post and seabios/linux-drm */
+static struct cell win_cell;      /* a windows cell, of the card a test says */
 static const struct cell *under_test = &cell;
 static struct vgafont font, odd_font; /* SeaBIOS's, and one with no 'e' */
 static const struct vgafont *decoder_font = &font;
@@ -789,6 +791,108 @@ START_TEST(own_font_without_calibration)
 }
 END_TEST
 
+/* The Windows agent's fixture set (tests/fixtures/windows): each file is
+ * COM1 as the agent writes it, split into lines as a run splits them, fed
+ * to a windows cell of the card it names; then QEMU's exit, status 0. The
+ * driver stage's verdict and words are the file's own "# expect:" and
+ * "# words:". */
+static void fixture_line(void *ctx, const char *line, size_t len, int overlong)
+{
+	struct engine *e = ctx;
+	feed(e, (struct event){ .kind = EV_LINE, .text = line, .len = len, .overlong = overlong });
+}
+
+/* The value of the fixture's "# key: value" line, or NULL (a new string). */
+static char *fixture_says(const char *text, const char *key)
+{
+	char *tag = xasprintf("# %s: ", key);
+	const char *p = strstr(text, tag);
+	char *v = p ? xstrndup(p + strlen(tag), strcspn(p + strlen(tag), "\r\n")) : NULL;
+	free(tag);
+	return v;
+}
+
+START_TEST(windows_fixtures)
+{
+	char *dir_path = xasprintf("%s/windows", test_fixtures_dir());
+	static const char *const files[] = {
+		"win7-std-vga-basic.serial", "win7-g98-yellow-bang.serial", "win7-g98-code43.serial",
+		"win7-cedar-no-vendor-driver.serial", "win7-cedar-catalyst.serial",
+		"win10-g86-code10-status.serial", "win10-rv370-absent.serial",
+		"win7-g72-cut-short.serial", "win7-no-agent.serial",
+	};
+	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+		char *path = test_path(dir_path, files[i]);
+		size_t len;
+		char *text = (char *)test_read(path, &len);
+		char *card_id = fixture_says(text, "card"), *want = fixture_says(text, "expect");
+		char *words = fixture_says(text, "words"), *vm_event = fixture_says(text, "vm-event");
+		ck_assert_msg(card_id && want && words, "%s: no card, expect or words", files[i]);
+		const struct card *card = catalog_find_card(&cat, card_id);
+		ck_assert_msg(card, "%s: no card %s", files[i], card_id);
+		win_cell = (struct cell){ card, "seabios", guest_find("windows"), &card->variants[0] };
+		under_test = &win_cell;
+		struct engine e;
+		new_engine(&e);
+		clock_ms = T0;
+		feed(&e, (struct event){ .kind = EV_STARTED, .text = "started" });
+		ck_assert_int_eq(e.phase, PH_WAIT_DRIVER);
+		struct serial_lines lines;
+		serial_lines_init(&lines, REPORT_LINE_MAX);
+		serial_lines_feed(&lines, text, len, fixture_line, &e);
+		serial_lines_release(&lines);
+		if (vm_event)
+			feed(&e, (struct event){ .kind = EV_GUEST_RESET, .reason = vm_event });
+		feed(&e, (struct event){ .kind = EV_QEMU_EXIT, .status = EXIT_STATUS(0), .text = "exited with status 0" });
+		ck_assert_msg(e.phase == PH_DONE, "%s: ended in %s", files[i], engine_phases[e.phase].name);
+		const char *detail = json_string_value(json_object_get(e.stages[ST_DRIVER].info, "detail"));
+		ck_assert_msg(detail && strstr(detail, words), "%s: driver detail '%s', expected '%s'",
+			      files[i], detail, words);
+		char verdict[128], buf[128];
+		engine_verdict(&e, verdict, sizeof verdict);
+		ck_assert_msg(!strcmp(verdict, want), "%s: verdict %s, expected %s", files[i], verdict, want);
+		/* Powered off as promised: shutdown passes whatever the driver did. */
+		if (!vm_event)
+			ck_assert_msg(!strcmp(e.stages[ST_SHUTDOWN].outcome, "pass"), "%s: shutdown %s",
+				      files[i], outcomes(&e, buf, sizeof buf));
+		if (strstr(files[i], "cut-short"))
+			ck_assert_int_eq(e.protocol_errors, 1);
+		done_with(&e);
+		free(card_id), free(want), free(words), free(vm_event), free(text), free(path);
+	}
+	free(dir_path);
+}
+END_TEST
+
+/* "end poweroff" promises QEMU's exit status 0: another status fails
+ * shutdown, as "end exit" does. */
+START_TEST(windows_poweroff_status)
+{
+	const struct card *card = catalog_find_card(&cat, "std-vga");
+	win_cell = (struct cell){ card, "ovmf", guest_find("windows"), &card->variants[0] };
+	under_test = &win_cell;
+	for (int status = 0; status <= 1; status++) {
+		struct engine e;
+		new_engine(&e);
+		clock_ms = T0;
+		feed(&e, (struct event){ .kind = EV_STARTED, .text = "started" });
+		say(&e, "driver windows-device when=boot pnp=x id=1234:1111 service=BasicDisplay version=10 problem=0 basic=1");
+		say(&e, "driver done when=boot devices=1");
+		say(&e, "end poweroff");
+		ck_assert_int_eq(e.phase, PH_WAIT_END);
+		feed(&e, (struct event){ .kind = EV_QEMU_EXIT, .status = EXIT_STATUS(status), .text = "exited" });
+		char verdict[128];
+		engine_verdict(&e, verdict, sizeof verdict);
+		ck_assert_str_eq(verdict, status ? "fail:shutdown" : "pass");
+		if (status) {
+			const char *d = json_string_value(json_object_get(e.stages[ST_SHUTDOWN].info, "detail"));
+			ck_assert_msg(strstr(d, "expected exit status 0 after the guest's 'end poweroff'"), "%s", d);
+		}
+		done_with(&e);
+	}
+}
+END_TEST
+
 /* Every guest's stages and checkpoints are names the engine knows, and
  * its checkpoints run in the order of their phases. */
 START_TEST(guest_tables_known)
@@ -834,6 +938,8 @@ int main(void)
 	tcase_add_test(tc, guest_tables_known);
 	tcase_add_test(tc, own_font_decided_by_calibration);
 	tcase_add_test(tc, own_font_without_calibration);
+	tcase_add_test(tc, windows_fixtures);
+	tcase_add_test(tc, windows_poweroff_status);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

@@ -255,6 +255,41 @@ START_TEST(recovery_of_undecided)
 }
 END_TEST
 
+/* The Windows guest's driver install hangs the host (the founding report's
+ * Catalyst on the HD 5450): the run is recovered after the reboot with
+ * the driver stage, where it stopped, as fail:host-hang. */
+START_TEST(recovery_of_a_windows_driver_install)
+{
+	struct journal j;
+	struct hil_err err;
+	ck_assert(journal_open(&j, dir, &err) == 0);
+	FILE *f = fopen(j.path, "a");
+	fprintf(f, "{\"e\":\"start\",\"plan\":\"P\",\"cell\":\"cedar seabios/windows default\","
+		   "\"run_id\":\"R-win\",\"card\":{\"id\":\"cedar\"},\"firmware\":\"seabios\","
+		   "\"guest\":\"windows\",\"variant\":\"default\",\"accel\":\"kvm\","
+		   "\"stages\":\"start driver shutdown\",\"tmp_dir\":\"%s/runs/.tmp-R-win\","
+		   "\"pid\":1,\"pid_start\":12345,\"boot_id\":\"boot-before\"}\n"
+		   "{\"e\":\"stage\",\"run_id\":\"R-win\",\"stage\":\"start\",\"outcome\":\"pass\"}\n",
+		dir);
+	fclose(f);
+	json_t *st = journal_read(j.path, NULL, NULL, &err);
+	ck_assert_int_eq(recover_orphans(&j, dir, st, NULL, NULL, &err), 1);
+	json_decref(st);
+	json_t *rec = load("R-win");
+	ck_assert_str_eq(json_string_value(json_object_get(rec, "verdict")), "fail:host-hang");
+	json_t *stages = json_object_get(rec, "stages");
+	ck_assert_int_eq(json_array_size(stages), 3);
+	const char *want[][2] = { { "start", "pass" }, { "driver", "fail" }, { "shutdown", "skip" } };
+	for (size_t i = 0; i < 3; i++) {
+		json_t *s = json_array_get(stages, i);
+		ck_assert_str_eq(json_string_value(json_object_get(s, "name")), want[i][0]);
+		ck_assert_str_eq(json_string_value(json_object_get(s, "outcome")), want[i][1]);
+	}
+	json_decref(rec);
+	journal_close(&j);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("journal");
@@ -265,6 +300,7 @@ int main(void)
 	tcase_add_test(tc, damaged_lines);
 	tcase_add_test(tc, recovery);
 	tcase_add_test(tc, recovery_of_undecided);
+	tcase_add_test(tc, recovery_of_a_windows_driver_install);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

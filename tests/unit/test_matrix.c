@@ -200,7 +200,8 @@ START_TEST(reported)
 	ck_assert_ptr_nonnull(g98);
 	char *cols = json_dumps(g98, JSON_COMPACT);
 	ck_assert_str_eq(cols, "[\"seabios/bios-post\",\"seabios/bios-post kvm-hidden\","
-			       "\"seabios/linux-drm\",\"seabios/linux-drm kvm-hidden\"]");
+			       "\"seabios/linux-drm\",\"seabios/linux-drm kvm-hidden\","
+			       "\"seabios/windows\",\"seabios/windows kvm-hidden\"]");
 	free(cols);
 	json_t *rep = json_object_get(m, "reported");
 	ck_assert_int_gt(json_array_size(rep), 5);
