@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "grid.h"
 #include "plan.h"
 #include "record.h"
 
@@ -15,7 +16,7 @@ static const char schema_sql[] =
 	"CREATE TABLE runs(run_id TEXT PRIMARY KEY, dir TEXT, card TEXT, card_name TEXT,"
 	" kind TEXT, pci_id TEXT, firmware TEXT, guest TEXT, variant TEXT, verdict TEXT,"
 	" furthest TEXT, expected TEXT, started_at TEXT, host TEXT, accel TEXT,"
-	" duration_ms INTEGER, last_frame TEXT, recovered INTEGER, retry_of TEXT);"
+	" duration_ms INTEGER, last_frame TEXT, recovered INTEGER, retry_of TEXT, stages TEXT);"
 	"CREATE INDEX cell ON runs(card, firmware, guest, variant, started_at);";
 
 static const char *str(json_t *o, const char *k)
@@ -35,6 +36,31 @@ static const char *last_frame(json_t *rec)
 			best = f;
 	}
 	return best;
+}
+
+/* Each stage's name, outcome and verdict, as compact JSON for the index.
+ * Records before schema 1.2 give a failed stage no verdict of its own:
+ * the first failed one's is the run's, any other's OUTCOME:STAGE. */
+static char *stage_outcomes(json_t *rec)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *st;
+	int first = 1;
+	json_array_foreach(json_object_get(rec, "stages"), i, st) {
+		const char *outcome = str(st, "outcome"), *verdict = str(st, "verdict");
+		char *v = NULL;
+		if (!*verdict && (!strcmp(outcome, "fail") || !strcmp(outcome, "error")))
+			v = first ? xstrdup(str(rec, "verdict")) : xasprintf("%s:%s", outcome, str(st, "name"));
+		if (!strcmp(outcome, "fail") || !strcmp(outcome, "error"))
+			first = 0;
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s}", "name", str(st, "name"), "outcome",
+						     outcome, "verdict", v ? v : verdict));
+		free(v);
+	}
+	char *text = json_dumps(out, JSON_COMPACT);
+	json_decref(out);
+	return text;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -59,7 +85,7 @@ static int index_runs(sqlite3 *db, const char *results_dir,
 		qsort(names.v, names.n, sizeof *names.v, cmp_str);
 	sqlite3_stmt *ins = NULL;
 	int rc = sqlite3_prepare_v2(db,
-				    "INSERT OR REPLACE INTO runs VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				    "INSERT OR REPLACE INTO runs VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				    -1, &ins, NULL);
 	if (rc != SQLITE_OK) {
 		hil_seterr(err, "index: %s", sqlite3_errmsg(db));
@@ -95,6 +121,9 @@ static int index_runs(sqlite3 *db, const char *results_dir,
 		sqlite3_bind_text(ins, k++, last_frame(rec), -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int(ins, k++, json_object_get(rec, "recovered") != NULL);
 		sqlite3_bind_text(ins, k++, str(rec, "retry_of"), -1, SQLITE_TRANSIENT);
+		char *stages = stage_outcomes(rec);
+		sqlite3_bind_text(ins, k++, stages, -1, SQLITE_TRANSIENT);
+		free(stages);
 		if (sqlite3_step(ins) != SQLITE_DONE) {
 			hil_seterr(err, "index %s: %s", path, sqlite3_errmsg(db));
 			free(dir);
@@ -167,6 +196,8 @@ static json_t *run_row(sqlite3_stmt *q)
 	json_object_set_new(o, "duration_ms", json_integer(sqlite3_column_int64(q, 9)));
 	json_object_set_new(o, "recovered", json_boolean(sqlite3_column_int(q, 10)));
 	json_object_set_new(o, "retry_of", json_string((const char *)sqlite3_column_text(q, 11) ?: ""));
+	json_t *stages = json_loads((const char *)sqlite3_column_text(q, 12) ?: "[]", 0, NULL);
+	json_object_set_new(o, "stages", stages ? stages : json_array());
 	return o;
 }
 
@@ -197,7 +228,7 @@ json_t *matrix_build(const char *results_dir, const char *db_path, const struct 
 			       -1, &cells, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
 			       "SELECT run_id, dir, verdict, furthest, expected, started_at, host,"
-			       " accel, last_frame, duration_ms, recovered, retry_of FROM runs WHERE card=? AND"
+			       " accel, last_frame, duration_ms, recovered, retry_of, stages FROM runs WHERE card=? AND"
 			       " firmware=? AND guest=? AND variant=? ORDER BY started_at DESC,"
 			       " run_id DESC LIMIT ?",
 			       -1, &hist, NULL) != SQLITE_OK) {
@@ -230,6 +261,11 @@ json_t *matrix_build(const char *results_dir, const char *db_path, const struct 
 		char *name = cell_key(str(c, "card"), str(c, "firmware"), str(c, "guest"),
 				      str(c, "variant"));
 		json_object_set_new(c, "name", json_string(name));
+		json_object_set_new(c, "column",
+				    !strcmp(str(c, "variant"), "default")
+					    ? json_sprintf("%s/%s", str(c, "firmware"), str(c, "guest"))
+					    : json_sprintf("%s/%s %s", str(c, "firmware"), str(c, "guest"),
+							   str(c, "variant")));
 		json_t *list = json_object_get(summary, cls);
 		if (!list) {
 			list = json_array();
@@ -258,11 +294,14 @@ json_t *matrix_build(const char *results_dir, const char *db_path, const struct 
 					: json_sprintf("%s/%s %s", cells[i].firmware, cells[i].guest->id,
 						       cells[i].variant->name));
 		free(cells);
-		json_array_append_new(cards, json_pack("{s:s, s:s, s:s, s:s, s:o}", "card", k->id,
+		json_t *firmware = json_array();
+		for (size_t f = 0; f < k->firmwares.n; f++)
+			json_array_append_new(firmware, json_string(k->firmwares.v[f]));
+		json_array_append_new(cards, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "card", k->id,
 						       "card_name", k->name, "kind",
 						       card_kind_name(k->kind), "pci_id",
 						       pci_id(k->vendor, k->device, pci),
-						       "columns", listed));
+						       "firmware", firmware, "columns", listed));
 		for (size_t r = 0; r < k->nreported; r++)
 			json_array_append_new(
 				reported, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "card", k->id,
@@ -273,10 +312,11 @@ json_t *matrix_build(const char *results_dir, const char *db_path, const struct 
 	}
 	char when[32];
 	utc_iso8601(when);
-	m = json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o}", "schema", MATRIX_SCHEMA,
+	json_t *grid = matrix_grid(jcells, cards, reported);
+	m = json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "schema", MATRIX_SCHEMA,
 		      "generated_at", when, "results", results_dir, "runs_indexed", nindexed,
 		      "skipped", skipped, "cards", cards, "cells", jcells, "reported", reported,
-		      "summary", summary);
+		      "summary", summary, "grid", grid);
 	skipped = NULL;
 out:
 	sqlite3_finalize(cells);

@@ -11,7 +11,6 @@
 #include "matrix.h"
 #include "record.h"
 
-#define THUMB_W 160         /* thumbnail width in matrix.html */
 #define PAGE_LOG_MAX 65536  /* serial log bytes shown on a run's page */
 
 /* The matrix's two groups of rows, in order: card kind, heading. */
@@ -49,85 +48,59 @@ static void md_escape(struct strbuf *sb, const char *s)
 	}
 }
 
-/* The columns: every firmware/guest(/variant) any cell has, sorted. */
-static json_t *columns(json_t *m)
+/* The grid's rows of one kind of card (physical first, then emulated). */
+static json_t *rows_of_kind(json_t *m, const char *kind)
 {
-	json_t *set = json_object();
+	json_t *out = json_array();
 	size_t i;
-	json_t *c;
-	json_array_foreach(json_object_get(m, "cells"), i, c) {
-		char *col = !strcmp(str(c, "variant"), "default")
-			? xasprintf("%s/%s", str(c, "firmware"), str(c, "guest"))
-			: xasprintf("%s/%s %s", str(c, "firmware"), str(c, "guest"), str(c, "variant"));
-		json_object_set_new(set, col, json_true());
-		json_object_set_new(c, "column", json_string(col));
-		free(col);
-	}
-	json_t *cols = json_array();
-	const char *k;
-	json_t *v;
-	json_object_foreach(set, k, v)
-		json_array_append_new(cols, json_string(k));
-	json_decref(set);
-	/* jansson keeps insertion order; sort for a stable page. */
-	size_t n = json_array_size(cols);
-	for (size_t a = 0; a < n; a++)
-		for (size_t b = a + 1; b < n; b++)
-			if (strcmp(json_string_value(json_array_get(cols, a)),
-				   json_string_value(json_array_get(cols, b))) > 0) {
-				json_t *t = json_incref(json_array_get(cols, a));
-				json_array_set(cols, a, json_array_get(cols, b));
-				json_array_set_new(cols, b, t);
-			}
-	return cols;
-}
-
-/* The rows: the catalog's cards and any card that only has runs, in order,
- * physical first. */
-static json_t *rows(json_t *m, const char *kind)
-{
-	json_t *out = json_array(), *seen = json_object();
-	size_t i;
-	json_t *c;
-	json_array_foreach(json_object_get(m, "cards"), i, c)
-		if (!strcmp(str(c, "kind"), kind) && !json_object_get(seen, str(c, "card"))) {
-			json_object_set_new(seen, str(c, "card"), json_true());
-			json_array_append(out, c);
-		}
-	json_array_foreach(json_object_get(m, "cells"), i, c)
-		if (!strcmp(str(c, "kind"), kind) && !json_object_get(seen, str(c, "card"))) {
-			json_object_set_new(seen, str(c, "card"), json_true());
-			json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s}", "card", str(c, "card"),
-							     "card_name", str(c, "card_name"), "kind", kind,
-							     "pci_id", str(c, "pci_id")));
-		}
-	json_decref(seen);
+	json_t *r;
+	json_array_foreach(json_object_get(json_object_get(m, "grid"), "rows"), i, r)
+		if (!strcmp(str(r, "kind"), kind))
+			json_array_append(out, r);
 	return out;
 }
 
-/* Does the card's file list this column? (Cards known only from their
- * runs list nothing: every empty cell of theirs is "not run".) */
-static int listed(json_t *row, const char *col)
+/* The grid's columns that some of these rows fill (physical cards run
+ * under fewer firmware than the emulated ones). */
+static json_t *columns_of(json_t *m, json_t *rows)
 {
-	json_t *cols = json_object_get(row, "columns");
-	if (!cols)
-		return 1;
-	size_t i;
-	json_t *c;
-	json_array_foreach(cols, i, c)
-		if (!strcmp(json_string_value(c), col))
-			return 1;
-	return 0;
+	json_t *out = json_array();
+	size_t i, j;
+	json_t *col, *r;
+	json_array_foreach(json_object_get(json_object_get(m, "grid"), "columns"), i, col)
+		json_array_foreach(rows, j, r)
+			if (json_object_get(json_object_get(r, "cells"), str(col, "key"))) {
+				json_array_append(out, col);
+				break;
+			}
+	return out;
 }
 
-static json_t *cell_at(json_t *m, const char *card, const char *col)
+/* How many rows the card of row i has from i on (its name spans them). */
+static size_t card_span(json_t *rows, size_t i)
 {
-	size_t i;
-	json_t *c;
-	json_array_foreach(json_object_get(m, "cells"), i, c)
-		if (!strcmp(str(c, "card"), card) && !strcmp(str(c, "column"), col))
-			return c;
-	return NULL;
+	size_t n = 0;
+	const char *card = str(json_array_get(rows, i), "card");
+	while (i + n < json_array_size(rows) && !strcmp(str(json_array_get(rows, i + n), "card"), card))
+		n++;
+	return n;
+}
+
+/* A stage outcome as one mark. */
+static const char *mark(const char *outcome)
+{
+	return !strcmp(outcome, "pass")	     ? "\u2713"
+	       : !strcmp(outcome, "fail")    ? "\u2717"
+	       : !strcmp(outcome, "error")   ? "!"
+	       : !strcmp(outcome, "not-run") ? "not run"
+					     : "\u2013";
+}
+
+/* A verdict without its "fail:"/"error:" (the mark says which). */
+static const char *short_verdict(const char *v)
+{
+	const char *colon = strchr(v, ':');
+	return colon ? colon + 1 : v;
 }
 
 static const char *class_words(const char *cls)
@@ -151,41 +124,72 @@ static int write_text(const char *dir, const char *name, struct strbuf *sb, stru
 	return rc;
 }
 
-static void write_md(json_t *m, json_t *cols, struct strbuf *sb)
+/* One grid cell in words: "bios-post ✓ · linux-drm ✗ driver-probe(-38)". */
+static void md_entries(struct strbuf *sb, json_t *list)
 {
-	sb_addf(sb, "# hilrun compatibility matrix\n\nGenerated %s from %d runs in `%s`.\n",
+	size_t i;
+	json_t *e;
+	json_array_foreach(list, i, e) {
+		if (i)
+			sb_adds(sb, " · ");
+		if (*str(e, "what")) { /* reported */
+			sb_adds(sb, "*");
+			md_escape(sb, str(e, "what"));
+			sb_adds(sb, ": ");
+			md_escape(sb, str(e, "result"));
+			sb_adds(sb, "*");
+			continue;
+		}
+		sb_addf(sb, "%s %s", str(e, "guest"), mark(str(e, "outcome")));
+		if (*str(e, "verdict"))
+			sb_addf(sb, " %s", short_verdict(str(e, "verdict")));
+		if (strcmp(str(e, "outcome"), "pass") && *str(e, "class") && strcmp(str(e, "class"), "pass"))
+			sb_addf(sb, " **%s**", class_words(str(e, "class")));
+	}
+}
+
+static void write_md(json_t *m, struct strbuf *sb)
+{
+	sb_addf(sb, "# hilrun compatibility matrix\n\nGenerated %s from %d runs in `%s`. Each column is "
+		    "a stage under one firmware; each entry is a guest that proves it (✓ pass, ✗ fail, "
+		    "! error, – not reached). Rows marked *reported* are outcomes somebody reported, "
+		    "not measured here.\n",
 		str(m, "generated_at"), (int)json_integer_value(json_object_get(m, "runs_indexed")),
 		str(m, "results"));
 	for (int k = 0; k < 2; k++) {
-		json_t *rs = rows(m, kinds[k][0]);
+		json_t *rs = rows_of_kind(m, kinds[k][0]);
 		if (!json_array_size(rs)) {
 			json_decref(rs);
 			continue;
 		}
-		sb_addf(sb, "\n## %s\n\n| card | PCI id |", kinds[k][1]);
+		json_t *cols = columns_of(m, rs);
+		sb_addf(sb, "\n## %s\n\n| card | PCI id | row |", kinds[k][1]);
 		size_t i, j;
 		json_t *col, *r;
 		json_array_foreach(cols, j, col)
-			sb_addf(sb, " %s |", json_string_value(col));
-		sb_adds(sb, "\n|---|---|");
+			sb_addf(sb, " %s %s |", str(col, "firmware"), str(col, "label"));
+		sb_adds(sb, "\n|---|---|---|");
 		json_array_foreach(cols, j, col)
 			sb_adds(sb, "---|");
 		sb_adds(sb, "\n");
 		json_array_foreach(rs, i, r) {
 			sb_adds(sb, "| ");
 			md_escape(sb, str(r, "card_name"));
-			sb_addf(sb, " (`%s`) | %s |", str(r, "card"), str(r, "pci_id"));
+			sb_addf(sb, " (`%s`) | %s | %s%s%s |", str(r, "card"), str(r, "pci_id"),
+				!strcmp(str(r, "row"), "reported") ? "*" : "", str(r, "row"),
+				!strcmp(str(r, "row"), "reported") ? "*" : "");
 			json_array_foreach(cols, j, col) {
-				json_t *c = cell_at(m, str(r, "card"), json_string_value(col));
-				if (!c) {
-					sb_adds(sb, listed(r, json_string_value(col)) ? " not run |" : " — |");
-					continue;
-				}
-				sb_addf(sb, " **%s** `%s`, to %s, %.10s |", class_words(str(c, "class")),
-					str(c, "verdict"), str(c, "furthest_stage"), str(c, "started_at"));
+				json_t *list = json_object_get(json_object_get(r, "cells"), str(col, "key"));
+				sb_adds(sb, " ");
+				if (list)
+					md_entries(sb, list);
+				else
+					sb_adds(sb, "—");
+				sb_adds(sb, " |");
 			}
 			sb_adds(sb, "\n");
 		}
+		json_decref(cols);
 		json_decref(rs);
 	}
 	json_t *rep = json_object_get(m, "reported");
@@ -240,63 +244,6 @@ static void write_junit(json_t *m, struct strbuf *sb)
 		sb_adds(sb, "</testcase>\n");
 	}
 	sb_adds(sb, "</testsuite>\n");
-}
-
-static void base64(struct strbuf *sb, const unsigned char *p, size_t n)
-{
-	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
-			     (i + 2 < n ? p[i + 2] : 0);
-		char q[4] = { t[v >> 18 & 63], t[v >> 12 & 63], i + 1 < n ? t[v >> 6 & 63] : '=',
-			      i + 2 < n ? t[v & 63] : '=' };
-		sb_add(sb, q, 4);
-	}
-}
-
-/* The cell's last frame, shrunk to THUMB_W wide (box filter), as a data:
- * URI, so that matrix.html stays one file. Nothing if it cannot be read. */
-static void thumbnail(struct strbuf *sb, const char *results_abs, json_t *c, const char *tmp_png)
-{
-	if (!*str(c, "last_frame"))
-		return;
-	char *path = xasprintf("%s/%s/%s", results_abs, str(c, "run_dir"), str(c, "last_frame"));
-	struct frame f, t;
-	struct hil_err err;
-	frame_init(&f);
-	frame_init(&t);
-	if (frame_read(&f, path, &err) == 0 && f.width >= THUMB_W) {
-		int th = f.height * THUMB_W / f.width;
-		if (th < 1)
-			th = 1;
-		if (frame_alloc(&t, THUMB_W, th) == 0) {
-			for (int y = 0; y < th; y++)
-				for (int x = 0; x < THUMB_W; x++) {
-					int x0 = x * f.width / THUMB_W, x1 = (x + 1) * f.width / THUMB_W;
-					int y0 = y * f.height / th, y1 = (y + 1) * f.height / th;
-					unsigned long sum[3] = { 0, 0, 0 }, k = 0;
-					for (int yy = y0; yy < y1; yy++)
-						for (int xx = x0; xx < x1; xx++, k++)
-							for (int ch = 0; ch < 3; ch++)
-								sum[ch] += f.rgb[((size_t)yy * f.width + xx) * 3 + ch];
-					for (int ch = 0; ch < 3; ch++)
-						t.rgb[((size_t)y * THUMB_W + x) * 3 + ch] = (uint8_t)(k ? sum[ch] / k : 0);
-				}
-			size_t len = 0;
-			char *png = frame_write_png(&t, tmp_png, &err) == 0
-					    ? read_file(tmp_png, 1 << 20, &len, &err) : NULL;
-			if (png) {
-				sb_adds(sb, "<br><img class=\"thumb\" alt=\"last frame\" src=\"data:image/png;base64,");
-				base64(sb, (const unsigned char *)png, len);
-				sb_adds(sb, "\">");
-			}
-			free(png);
-			unlink(tmp_png);
-		}
-	}
-	frame_release(&f);
-	frame_release(&t);
-	free(path);
 }
 
 static void html_file(struct strbuf *sb, const char *path, size_t max)
@@ -432,87 +379,150 @@ static int write_run_page(json_t *c, const char *results_abs, const char *out_di
 	return rc;
 }
 
-static void write_html(json_t *m, json_t *cols, const char *results_abs, const char *out_dir,
-		       struct strbuf *sb)
+/* One grid cell: a chip per entry. A measured one links to its run's
+ * page, in its stage outcome's colour, with its verdict if it did not
+ * pass and its cell's class if that is red or known; a reported one is
+ * marked so, its note and source in its title. */
+static void html_entries(struct strbuf *sb, json_t *list, const char *source)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(list, i, e) {
+		if (*str(e, "what")) {
+			sb_adds(sb, "<span class=\"chip reported\" data-reported=\"1\" title=\"");
+			xml_escape(sb, str(e, "note"));
+			sb_adds(sb, " (");
+			xml_escape(sb, source);
+			sb_adds(sb, ")\">");
+			xml_escape(sb, str(e, "what"));
+			sb_adds(sb, ": ");
+			xml_escape(sb, str(e, "result"));
+			sb_adds(sb, "</span>");
+			continue;
+		}
+		const char *outcome = str(e, "outcome"), *cls = str(e, "class");
+		if (!strcmp(outcome, "not-run")) {
+			sb_adds(sb, "<span class=\"chip not-run\">");
+			xml_escape(sb, str(e, "guest"));
+			sb_adds(sb, " not run</span>");
+			continue;
+		}
+		sb_adds(sb, "<a class=\"chip st-");
+		xml_escape(sb, outcome);
+		if (matrix_class_is_bad(cls))
+			sb_adds(sb, " bad");
+		sb_adds(sb, "\" data-run=\"");
+		xml_escape(sb, str(e, "run_id"));
+		sb_adds(sb, "\" href=\"runs/");
+		xml_escape(sb, str(e, "run_id"));
+		sb_adds(sb, ".html\" title=\"");
+		xml_escape(sb, str(e, "cell"));
+		sb_adds(sb, ": ");
+		xml_escape(sb, class_words(cls));
+		sb_adds(sb, "\">");
+		xml_escape(sb, str(e, "guest"));
+		sb_addf(sb, " %s", mark(outcome));
+		if (*str(e, "verdict")) {
+			sb_adds(sb, " ");
+			xml_escape(sb, short_verdict(str(e, "verdict")));
+		}
+		/* The cell's class where it shows: on the stages that did not
+		 * pass (a known failure's passed stages are plain passes), and
+		 * on a fixed or flaky cell's passes. */
+		int pass = !strcmp(outcome, "pass");
+		if ((!pass && strcmp(cls, "pass")) || (pass && (!strcmp(cls, "flaky") || !strcmp(cls, "fixed")))) {
+			sb_adds(sb, " <b>");
+			xml_escape(sb, class_words(cls));
+			sb_adds(sb, "</b>");
+		}
+		sb_adds(sb, "</a>");
+	}
+}
+
+static void write_html(json_t *m, struct strbuf *sb)
 {
 	sb_adds(sb, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 		    "<title>hilrun compatibility matrix</title><style>"
 		    "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
-		    "th,td{border:1px solid #bbb;padding:.4em;vertical-align:top;font-size:90%}"
-		    "td.cell{min-width:11em}.pass{background:#c8f0c8}.fixed{background:#a8e8ff}"
-		    ".regression{background:#ff9a9a}.unexpected-failure{background:#ffb0b0}"
-		    ".known-failure{background:#f4e2a0}.lab-error{background:#dddddd}.flaky{background:#f0c8f0}"
-		    ".reported{background:#fff;border-style:dashed}.none{color:#888}"
-		    "img.thumb{width:160px;border:1px solid #888;margin-top:.3em}"
-		    "small{color:#333}</style></head><body>\n<h1>hilrun compatibility matrix</h1>\n");
+		    "th,td{border:1px solid #bbb;padding:.3em;vertical-align:top;font-size:88%}"
+		    "th.fw{background:#eee}td.row{white-space:nowrap;color:#444}"
+		    ".chip{display:block;margin:.1em 0;padding:.1em .3em;border-radius:.3em;"
+		    "white-space:nowrap;text-decoration:none;color:#000}"
+		    ".st-pass{background:#c8f0c8}.st-fail{background:#f4c4b0}.st-error{background:#ddd}"
+		    ".st-skip{background:#f2f2f2;color:#777}.bad{outline:2px solid #d00}"
+		    ".not-run{color:#888}.reported{border:1px dashed #888;font-style:italic}"
+		    "tr.reported td{background:#fafaf4}.none{color:#aaa}"
+		    "</style></head><body>\n<h1>hilrun compatibility matrix</h1>\n");
 	sb_adds(sb, "<p>Generated ");
 	xml_escape(sb, str(m, "generated_at"));
-	sb_addf(sb, " from %d runs.</p>\n", (int)json_integer_value(json_object_get(m, "runs_indexed")));
+	sb_addf(sb, " from %d runs. Each column is a stage under one firmware; each entry is a guest "
+		    "that proves it (&#10003; pass, &#10007; fail, ! error, &ndash; not reached), "
+		    "linking to its run. Dashed entries were reported, not measured.</p>\n",
+		(int)json_integer_value(json_object_get(m, "runs_indexed")));
 	for (int k = 0; k < 2; k++) {
-		json_t *rs = rows(m, kinds[k][0]);
+		json_t *rs = rows_of_kind(m, kinds[k][0]);
 		if (!json_array_size(rs)) {
 			json_decref(rs);
 			continue;
 		}
-		sb_addf(sb, "<h2>%s</h2>\n<table class=\"matrix\"><tr><th>card</th><th>PCI id</th>",
+		json_t *cols = columns_of(m, rs);
+		sb_addf(sb, "<h2>%s</h2>\n<table class=\"matrix\"><tr><th rowspan=\"2\">card</th>"
+			    "<th rowspan=\"2\">PCI id</th><th rowspan=\"2\">row</th>",
 			kinds[k][1]);
-		size_t i, j;
+		/* Firmware over its stages. */
+		size_t i, j, span = 0;
 		json_t *col, *r;
 		json_array_foreach(cols, j, col) {
+			span++;
+			json_t *next = json_array_get(cols, j + 1);
+			if (next && !strcmp(str(next, "firmware"), str(col, "firmware")))
+				continue;
+			sb_addf(sb, "<th class=\"fw\" colspan=\"%zu\">", span);
+			xml_escape(sb, str(col, "firmware"));
+			sb_adds(sb, "</th>");
+			span = 0;
+		}
+		sb_adds(sb, "</tr>\n<tr>");
+		json_array_foreach(cols, j, col) {
 			sb_adds(sb, "<th>");
-			xml_escape(sb, json_string_value(col));
+			xml_escape(sb, str(col, "label"));
 			sb_adds(sb, "</th>");
 		}
-		sb_adds(sb, "<th>reported</th></tr>\n");
+		sb_adds(sb, "</tr>\n");
 		json_array_foreach(rs, i, r) {
-			sb_adds(sb, "<tr><td>");
-			xml_escape(sb, str(r, "card_name"));
-			sb_adds(sb, "<br><code>");
-			xml_escape(sb, str(r, "card"));
-			sb_addf(sb, "</code></td><td>%s</td>", str(r, "pci_id"));
+			int reported = !strcmp(str(r, "row"), "reported");
+			sb_addf(sb, "<tr%s>", reported ? " class=\"reported\"" : "");
+			if (!i || strcmp(str(json_array_get(rs, i - 1), "card"), str(r, "card"))) {
+				size_t n = card_span(rs, i);
+				sb_addf(sb, "<td rowspan=\"%zu\">", n);
+				xml_escape(sb, str(r, "card_name"));
+				sb_adds(sb, "<br><code>");
+				xml_escape(sb, str(r, "card"));
+				sb_addf(sb, "</code></td><td rowspan=\"%zu\">%s</td>", n, str(r, "pci_id"));
+			}
+			sb_adds(sb, "<td class=\"row\">");
+			if (reported) {
+				sb_adds(sb, "<span title=\"");
+				xml_escape(sb, str(r, "source"));
+				sb_adds(sb, "\">reported</span>");
+			} else {
+				xml_escape(sb, str(r, "row"));
+			}
+			sb_adds(sb, "</td>");
 			json_array_foreach(cols, j, col) {
-				json_t *c = cell_at(m, str(r, "card"), json_string_value(col));
-				if (!c) {
-					sb_addf(sb, "<td class=\"none\">%s</td>",
-						listed(r, json_string_value(col)) ? "not run" : "&mdash;");
+				json_t *list = json_object_get(json_object_get(r, "cells"), str(col, "key"));
+				if (!list) {
+					sb_adds(sb, "<td class=\"none\">&mdash;</td>");
 					continue;
 				}
-				sb_adds(sb, "<td class=\"cell ");
-				xml_escape(sb, str(c, "class"));
-				sb_adds(sb, "\" data-cell=\"1\"><a href=\"runs/");
-				xml_escape(sb, str(c, "run_id"));
-				sb_adds(sb, ".html\"><b>");
-				xml_escape(sb, class_words(str(c, "class")));
-				sb_adds(sb, "</b></a><br>");
-				xml_escape(sb, str(c, "verdict"));
-				sb_adds(sb, "<br><small>to ");
-				xml_escape(sb, str(c, "furthest_stage"));
-				sb_adds(sb, " &middot; ");
-				xml_escape(sb, str(c, "started_at"));
-				sb_adds(sb, " &middot; ");
-				xml_escape(sb, str(c, "host"));
-				sb_addf(sb, " &middot; %zu earlier</small>",
-					json_array_size(json_object_get(c, "history")));
-				char *tmp = xasprintf("%s/.thumb.png", out_dir);
-				thumbnail(sb, results_abs, c, tmp);
-				free(tmp);
+				sb_adds(sb, "<td>");
+				html_entries(sb, list, str(r, "source"));
 				sb_adds(sb, "</td>");
 			}
-			sb_adds(sb, "<td class=\"reported\">");
-			size_t q;
-			json_t *rep;
-			json_array_foreach(json_object_get(m, "reported"), q, rep) {
-				if (strcmp(str(rep, "card"), str(r, "card")))
-					continue;
-				sb_adds(sb, "<div>reported: ");
-				xml_escape(sb, str(rep, "what"));
-				sb_adds(sb, " ");
-				xml_escape(sb, str(rep, "result"));
-				sb_adds(sb, "</div>");
-			}
-			sb_adds(sb, "</td></tr>\n");
+			sb_adds(sb, "</tr>\n");
 		}
 		sb_adds(sb, "</table>\n");
+		json_decref(cols);
 		json_decref(rs);
 	}
 	sb_adds(sb, "</body></html>\n");
@@ -522,7 +532,6 @@ int matrix_write(json_t *m, const char *out_dir, struct hil_err *err)
 {
 	if (mkdir_p(out_dir, err) < 0)
 		return -1;
-	json_t *cols = columns(m);
 	char results_abs[PATH_MAX];
 	if (!realpath(str(m, "results"), results_abs))
 		snprintf(results_abs, sizeof results_abs, "%s", str(m, "results"));
@@ -531,9 +540,9 @@ int matrix_write(json_t *m, const char *out_dir, struct hil_err *err)
 	sb_adds(&json, text);
 	sb_adds(&json, "\n");
 	free(text);
-	write_md(m, cols, &md);
+	write_md(m, &md);
 	write_junit(m, &junit);
-	write_html(m, cols, results_abs, out_dir, &html);
+	write_html(m, &html);
 	char *runs_dir = xasprintf("%s/runs", out_dir);
 	int pages_ok = mkdir_p(runs_dir, err) == 0;
 	free(runs_dir);
@@ -551,6 +560,5 @@ int matrix_write(json_t *m, const char *out_dir, struct hil_err *err)
 	sb_release(&md);
 	sb_release(&junit);
 	sb_release(&html);
-	json_decref(cols);
 	return rc;
 }

@@ -82,7 +82,14 @@ static json_t *stages_json(const struct stage_result *st, stage_set set, int64_t
 			continue;
 		json_t *o = json_object();
 		json_object_set_new(o, "name", json_string(stage_names[s]));
-		json_object_set_new(o, "outcome", json_string(st[s].outcome ? st[s].outcome : "skip"));
+		const char *outcome = st[s].outcome ? st[s].outcome : "skip";
+		json_object_set_new(o, "outcome", json_string(outcome));
+		/* A stage that failed or erred says how, as the run's verdict
+		 * would if it were the first ("fail:driver-probe(-38)"). */
+		if (!strcmp(outcome, "fail") || !strcmp(outcome, "error"))
+			json_object_set_new(o, "verdict", st[s].verdict[0]
+								  ? json_string(st[s].verdict)
+								  : json_sprintf("%s:%s", outcome, stage_names[s]));
 		json_object_set_new(o, "started_ms",
 				    st[s].t0 ? json_integer(st[s].t0 - t_start) : json_null());
 		json_object_set_new(o, "duration_ms", st[s].t0 && st[s].t1

@@ -21,7 +21,7 @@
 /* Written: 1.1 adds a stage's vm_stopped evidence and the verdicts
  * fail:vm-stopped(REASON), fail:guest-panic and error:accel(ACCEL).
  * Read: any 1.x (hilrun-run/1 is 1.0); another major is refused. */
-#define RECORD_SCHEMA "hilrun-run/1.1"
+#define RECORD_SCHEMA "hilrun-run/1.2"
 #define RECORD_SCHEMA_MAJOR "hilrun-run/1"
 #define RECORD_FILE "run.json"
 

@@ -1,8 +1,10 @@
 #!/bin/sh
 # matrix.sh HILRUN SHOTDIR: hilrun --card std-vga and two more cards for
 # real, then hilrun matrix; the page is opened in headless Chromium (Debian's
-# package): the DOM it renders has one cell per measured cell and no console
-# errors, the run pages open, and a screenshot is kept in SHOTDIR.
+# package): the grid it renders links every measured cell's run, holds every
+# reported outcome (the Windows ones under the Windows driver column), shows
+# a driver stage's verdict, has no console errors; the run pages open, and a
+# screenshot is kept in SHOTDIR.
 . "$(dirname "$0")/lib.sh"
 HILRUN=$1 SHOTDIR=$2
 OUT=$(tmpdir)
@@ -30,15 +32,18 @@ browse() { # browse PAGE: the DOM Chromium renders, its log in $OUT/chromium.log
 		--v=0 --dump-dom "file://$1" 2>"$OUT/chromium.log"
 }
 browse "$OUT/matrix/matrix.html" >"$OUT/dom.html" || fail "chromium could not open matrix.html"
-cells=$(grep -o 'data-cell="1"' "$OUT/dom.html" | wc -l)
-check "the rendered page has 8 cells (got $cells)" [ "$cells" -eq 8 ]
-check "8 thumbnails embedded" [ "$(grep -o 'src="data:image/png;base64,' "$OUT/dom.html" | wc -l)" -eq 8 ]
+runs=$(grep -o 'data-run="[^"]*"' "$OUT/dom.html" | sort -u | wc -l)
+check "the rendered grid links each of the 8 cells' runs (got $runs)" [ "$runs" -eq 8 ]
+reported=$(jq '.reported | length' "$OUT/matrix/matrix.json")
+check "every reported outcome is in the grid, marked ($reported)" [ "$(grep -o 'data-reported="1"' "$OUT/dom.html" | wc -l)" -eq "$reported" ]
+check "vmware-svga's driver stage shows its probe error" grep -q 'linux-drm ✗ driver-probe(-38)' "$OUT/dom.html"
+check "the 2013 report's Windows outcomes sit in the Windows driver column" sh -c "jq -e '.grid.rows[] | select(.card == \"g98\" and .row == \"reported\") | .cells[\"seabios driver-windows\"] | map(.what) == [\"driver:win7-vga\", \"driver:vendor\"]' '$OUT/matrix/matrix.json'"
 check "no console errors" sh -c "! grep -E 'CONSOLE|Uncaught' '$OUT/chromium.log'"
 run=$(jq -r '.cells[0].run_id' "$OUT/matrix/matrix.json")
 browse "$OUT/matrix/runs/$run.html" >"$OUT/run.html" || fail "chromium could not open the run page"
 check "the run page shows its stages, serial log and QEMU argv" sh -c "grep -q '<h2>Stages</h2>' '$OUT/run.html' && grep -q '<h2>Serial log</h2>' '$OUT/run.html' && grep -q 'qemu-system-x86_64' '$OUT/run.html'"
 mkdir -p "$SHOTDIR"
 timeout 120 chromium --headless=new --no-sandbox --disable-gpu --hide-scrollbars \
-	--window-size=1400,1600 --screenshot="$SHOTDIR/matrix.png" "file://$OUT/matrix/matrix.html" 2>/dev/null
+	--window-size=1900,1700 --screenshot="$SHOTDIR/matrix.png" "file://$OUT/matrix/matrix.html" 2>/dev/null
 check "screenshot kept: $SHOTDIR/matrix.png" [ -s "$SHOTDIR/matrix.png" ]
 echo "PASS: matrix"

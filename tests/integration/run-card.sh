@@ -37,7 +37,7 @@ for dir in "$OUT"/runs/*/; do
 	cell=$(jq -r '.firmware + "/" + .guest' "$rec")
 	echo "--- $CARD $cell"
 	check "no QEMU left running, sockets removed" no_leftover_qemu "$rec"
-	check "schema is hilrun-run/1.1" [ "$(jq -r .schema "$rec")" = hilrun-run/1.1 ]
+	check "schema is hilrun-run/1.2" [ "$(jq -r .schema "$rec")" = hilrun-run/1.2 ]
 	check "card is $CARD" [ "$(jq -r .card.id "$rec")" = "$CARD" ]
 	check "verdict is the card file's expectation" [ "$(jq -r .as_expected "$rec")" = true ]
 	accel=$(jq -r .accel "$rec")

@@ -38,7 +38,7 @@ static const struct folder {
 	    "capture_learn", "vgafont", "calib", "ocr", "pattern" } },
 	{ "judge", "readings and reports to outcomes", { "judge", "windows" } },
 	{ "record", "what stays after a run", { "record", "journal", "recover" } },
-	{ "publish", "records to the matrix", { "matrix", "matrix_out" } },
+	{ "publish", "records to the matrix", { "matrix", "grid", "matrix_out" } },
 	{ "cli", "the hilrun command", { "main", "cli", "cmd_run", "cmd_matrix", "cmd_decode" } },
 };
 #define NFOLDERS (sizeof pipeline / sizeof *pipeline)

@@ -163,10 +163,16 @@ START_TEST(classes)
 	free(jp);
 	char *hp = test_path(out, "matrix.html");
 	char *html = (char *)test_read(hp, &len);
-	size_t ncells = 0;
-	for (const char *p = html; (p = strstr(p, "data-cell=\"1\"")); p++)
-		ncells++;
-	ck_assert_int_eq(ncells, 10);
+	/* Every cell's newest run is linked from the grid (once per stage
+	 * column its guest proves). */
+	json_t *linked = json_object();
+	for (const char *p = html; (p = strstr(p, "data-run=\"")); p++) {
+		char *id = xstrndup(p + 10, strcspn(p + 10, "\""));
+		json_object_set_new(linked, id, json_true());
+		free(id);
+	}
+	ck_assert_int_eq(json_object_size(linked), 10);
+	json_decref(linked);
 	ck_assert(!strstr(html, "http://") && !strstr(html, "https://")); /* no network */
 	free(html);
 	free(hp);
@@ -215,6 +221,157 @@ START_TEST(reported)
 }
 END_TEST
 
+/* A record of g98's seabios/windows cell whose driver stage failed with
+ * Code 43 (schema 1.2: the stage says its verdict); and one of std-vga's
+ * seabios/bios-post from schema 1.1, whose failed stages say nothing. */
+static void commit(const char *id, json_t *rec)
+{
+	struct hil_err err;
+	char *tmp = xasprintf("%s/runs/.tmp-%s", dir, id), *fin = xasprintf("%s/runs/%s", dir, id);
+	ck_assert(mkdir_p(tmp, &err) == 0);
+	ck_assert_msg(record_commit(rec, tmp, fin, &err) == 0, "%s", err.msg);
+	json_decref(rec);
+	free(tmp);
+	free(fin);
+}
+
+static void old_run(void)
+{
+	const char *id = "20261124T000500Z-std-vga-seabios-bios-post-default-0000";
+	commit(id, json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, "
+			     "s:s, s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}]}",
+			     "schema", "hilrun-run/1.1", "run_id", id, "card", "id", "std-vga", "name",
+			     "QEMU standard VGA", "kind", "emulated", "pci_id", "1234:1111", "firmware",
+			     "seabios", "guest", "bios-post", "variant", "default", "accel", "kvm",
+			     "verdict", "fail:guest-hang", "expected", "pass", "started_at",
+			     "2026-11-24T00:05:00.000Z", "stages", "name", "start", "outcome", "pass",
+			     "name", "post", "outcome", "fail", "name", "text", "outcome", "fail"));
+}
+
+static void windows_run(void)
+{
+	struct hil_err err;
+	const char *id = "20261124T001000Z-g98-seabios-windows-default-0000";
+	char *tmp = xasprintf("%s/runs/.tmp-%s", dir, id), *fin = xasprintf("%s/runs/%s", dir, id);
+	ck_assert(mkdir_p(tmp, &err) == 0);
+	json_t *rec = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, "
+				"s:s, s:[{s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s}]}",
+				"schema", RECORD_SCHEMA, "run_id", id, "card", "id", "g98", "name",
+				"GeForce 8400 GS (G98)", "kind", "vfio", "pci_id", "10de:06e4", "firmware",
+				"seabios", "guest", "windows", "variant", "default", "accel", "kvm",
+				"verdict", "fail:code43", "expected", "pass", "started_at",
+				"2026-11-24T00:10:00.000Z", "stages", "name", "start", "outcome", "pass",
+				"name", "driver", "outcome", "fail", "verdict", "fail:code43", "name",
+				"shutdown", "outcome", "pass");
+	ck_assert_msg(record_commit(rec, tmp, fin, &err) == 0, "%s", err.msg);
+	json_decref(rec);
+	free(tmp);
+	free(fin);
+}
+
+/* The grid's entries at (card, row, column key). */
+static json_t *grid_at(json_t *m, const char *card, const char *row, const char *key)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(json_object_get(m, "grid"), "rows"), i, r)
+		if (!strcmp(json_string_value(json_object_get(r, "card")), card) &&
+		    !strcmp(json_string_value(json_object_get(r, "row")), row))
+			return json_object_get(json_object_get(r, "cells"), key);
+	return NULL;
+}
+
+/* The matrix by stage: a measured windows cell and the 2013 report's
+ * Windows outcomes in the same column; post under SeaBIOS holds each
+ * guest that proves it; cells never run are marked so; a failed stage
+ * of a record before 1.2 takes the run's verdict. */
+START_TEST(grid_by_stage)
+{
+	struct catalog cat;
+	struct hil_err err;
+	catalog_init(&cat);
+	char *cards = xasprintf("%s/cards", test_source_dir());
+	ck_assert_msg(catalog_load_cards(&cat, cards, &err) == 0, "%s", err.msg);
+	free(cards);
+	windows_run();
+	old_run();
+	char *db = test_path(dir, "index.sqlite");
+	json_t *m = matrix_build(dir, db, &cat, NULL, NULL, &err);
+	ck_assert_msg(m != NULL, "%s", err.msg);
+
+	json_t *cols = json_object_get(json_object_get(m, "grid"), "columns");
+	char *keys = NULL;
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+	json_t *c;
+	json_array_foreach(cols, i, c)
+		sb_addf(&sb, "%s%s", i ? "," : "", json_string_value(json_object_get(c, "key")));
+	keys = sb_detach(&sb);
+	ck_assert_str_eq(keys, "seabios post,seabios text,seabios graphics,seabios driver-linux,"
+			       "seabios driver-windows,ovmf post,ovmf text,ovmf graphics,ovmf driver-linux");
+	free(keys);
+
+	json_t *win = grid_at(m, "g98", "default", "seabios driver-windows");
+	ck_assert_int_eq(json_array_size(win), 1);
+	json_t *e = json_array_get(win, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(e, "outcome")), "fail");
+	ck_assert_str_eq(json_string_value(json_object_get(e, "verdict")), "fail:code43");
+	ck_assert_str_eq(json_string_value(json_object_get(e, "class")), "unexpected-failure");
+	json_t *said = grid_at(m, "g98", "reported", "seabios driver-windows");
+	ck_assert_int_eq(json_array_size(said), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(said, 0), "what")), "driver:win7-vga");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(said, 1), "what")), "driver:vendor");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(said, 1), "result")), "fail:code43");
+	json_t *post = grid_at(m, "g98", "reported", "seabios post");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(post, 0), "result")), "pass");
+	/* Never run: bios-post and linux-drm each prove post. */
+	json_t *g98post = grid_at(m, "g98", "kvm-hidden", "seabios post");
+	ck_assert_int_eq(json_array_size(g98post), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(g98post, 0), "guest")), "bios-post");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(g98post, 1), "guest")), "linux-drm");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(g98post, 1), "outcome")), "not-run");
+	/* The rows of a card: its variants, then what was reported. */
+	json_t *rows = json_object_get(json_object_get(m, "grid"), "rows");
+	const char *order[3];
+	size_t n = 0;
+	json_array_foreach(rows, i, c)
+		if (!strcmp(json_string_value(json_object_get(c, "card")), "g98") && n < 3)
+			order[n++] = json_string_value(json_object_get(c, "row"));
+	ck_assert_int_eq(n, 3);
+	ck_assert_str_eq(order[0], "default");
+	ck_assert_str_eq(order[1], "kvm-hidden");
+	ck_assert_str_eq(order[2], "reported");
+	/* A 1.1 record's failed stages: the first takes the run's verdict. */
+	json_t *bp = json_array_get(grid_at(m, "std-vga", "default", "seabios post"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(bp, "guest")), "bios-post");
+	ck_assert_str_eq(json_string_value(json_object_get(bp, "verdict")), "fail:guest-hang");
+	bp = json_array_get(grid_at(m, "std-vga", "default", "seabios text"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(bp, "verdict")), "fail:text");
+	bp = json_array_get(grid_at(m, "std-vga", "default", "seabios graphics"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(bp, "outcome")), "skip"); /* not recorded */
+
+	char *out = test_path(dir, "out");
+	ck_assert_msg(matrix_write(m, out, &err) == 0, "%s", err.msg);
+	char *hp = test_path(out, "matrix.html");
+	size_t len;
+	char *html = (char *)test_read(hp, &len);
+	ck_assert(strstr(html, "windows &#10007; code43") || strstr(html, "windows \u2717 code43"));
+	ck_assert(strstr(html, "data-reported=\"1\""));
+	free(html);
+	free(hp);
+	char *mp = test_path(out, "matrix.md");
+	char *md = (char *)test_read(mp, &len);
+	ck_assert_msg(strstr(md, "| *reported* |"), "%s", md);
+	ck_assert_msg(strstr(md, "*driver:win7-vga: fail:yellow-bang* · *driver:vendor: fail:code43*"), "%s", md);
+	free(md);
+	free(mp);
+	free(out);
+	json_decref(m);
+	free(db);
+	catalog_release(&cat);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("matrix");
@@ -223,6 +380,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, classes);
 	tcase_add_test(tc, reported);
+	tcase_add_test(tc, grid_by_stage);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
