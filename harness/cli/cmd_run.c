@@ -229,14 +229,6 @@ static int plan_without_missing_images(struct cell *cells, size_t *n, const stru
 	return 0;
 }
 
-/* The file a cell's guest boots from: its own in the guest directory, or
- * the lab's image (windows). */
-static char *guest_image_path(const struct cell *c, const char *guest_dir, const struct where *w)
-{
-	return c->guest->image ? xasprintf("%s/%s", guest_dir, c->guest->image)
-			       : xstrdup(w->windows_image ? w->windows_image : "");
-}
-
 /* --dry-run: each cell's QEMU argv, with placeholders for what a run
  * creates (its socket directory). */
 static int dry_run(const struct cell *cells, size_t n, const struct settings *s,
@@ -246,7 +238,7 @@ static int dry_run(const struct cell *cells, size_t n, const struct settings *s,
 	for (size_t i = 0; i < n; i++) {
 		struct argv qa = ARGV_INIT;
 		struct hil_err err;
-		char *image = guest_image_path(&cells[i], s->guest_dir, w);
+		char *image = plan_guest_image(&cells[i], s->guest_dir, w->windows_image);
 		char *kernel = cells[i].guest->kernel
 				       ? xasprintf("%s/%s", s->guest_dir, cells[i].guest->kernel)
 				       : NULL;

@@ -67,3 +67,9 @@ json_t *plan_entry(const char *plan_id, int argc, char **argv, char *const *keys
 	return json_pack("{s:s, s:o, s:s, s:o}", "plan", plan_id, "argv", jargv, "cwd", cwd, "cells",
 			 jcells);
 }
+
+char *plan_guest_image(const struct cell *c, const char *guest_dir, const char *lab_image)
+{
+	return c->guest->image ? xasprintf("%s/%s", guest_dir, c->guest->image)
+			       : xstrdup(lab_image ? lab_image : "");
+}

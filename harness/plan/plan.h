@@ -35,6 +35,10 @@ size_t plan_cells(const struct card *card, const struct cell_filter *filter, str
  * "std-vga seabios/bios-post default". */
 char *cell_key(const char *card, const char *firmware, const char *guest, const char *variant);
 char *plan_cell_key(const struct cell *c);
+/* The file a cell's guest boots from (a new string): its own image in
+ * guest_dir, or for a guest with none of its own (windows) the lab's
+ * image; "" if the lab named none. */
+char *plan_guest_image(const struct cell *c, const char *guest_dir, const char *lab_image);
 
 /* A new plan id: the UTC time and hilrun's pid ("20261204T051500Z-4242"). */
 void plan_new_id(char *out, size_t n);

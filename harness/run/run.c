@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "accel.h"
+#include "plan.h"
 #include "engine.h"
 #include "supervise.h"
 #include "vm.h"
@@ -82,9 +83,7 @@ static void run_vm(struct run *r, const char *accel, double scale, struct argv *
 	char reason[32];
 	struct strbuf words = STRBUF_INIT;
 	const struct guest *g = r->cell->guest;
-	/* A guest with no image of its own boots the lab's (windows). */
-	char *image = g->image ? xasprintf("%s/%s", o->guest_dir, g->image)
-			       : xstrdup(o->windows_image ? o->windows_image : "");
+	char *image = plan_guest_image(r->cell, o->guest_dir, o->windows_image);
 	char *kernel = g->kernel ? xasprintf("%s/%s", o->guest_dir, g->kernel) : NULL;
 	const struct vm_start start = {
 		.cell = r->cell,
