@@ -85,6 +85,7 @@ for dir in "$OUT"/runs/*/; do
 		if [ "$cell" = ovmf/linux-drm ] && [ "$CARD" = ati-vga ]; then
 			check "ati-vga under OVMF: no framebuffer for the kernel, no post" [ "$(jq -r .verdict "$rec")" = fail:no-post ]
 			check "the guest found no firmware framebuffer" [ "$(stage "$rec" post '.firmware_fb | length')" = 0 ]
+			check "yet its driver stage passes: aty128fb bound, pattern and console shown" [ "$(jq -r '.stages[] | select(.name == "driver") | .outcome + " " + .driver' "$rec")" = "pass aty128fb" ]
 		elif [ "$CARD" = vmware-svga ]; then
 			check "vmware-svga: vmwgfx's probe fails with -38" [ "$(jq -r .verdict "$rec")" = "fail:driver-probe(-38)" ]
 			check "the kernel's words are in the record" [ "$(stage "$rec" driver '.probe_errors[0].driver')" = vmwgfx ]
