@@ -98,6 +98,15 @@ struct judgement judge_windows_driver(const struct guest_said *g, const char *ca
 			complete ? card_pci_id : "it listed the card (no 'driver done' line)");
 		return j;
 	}
+	/* After the lab's install Windows listed its devices again: a card
+	 * missing from that listing is gone, whatever it was at boot. */
+	if (install && listing_complete(json_object_get(g->driver, "done"), "installed") &&
+	    strcmp(field(dev, "when") ?: "", "installed")) {
+		because(&j, "fail:no-driver",
+			"Windows listed %s at boot, but not after the lab's driver package %s ran", card_pci_id,
+			field(install, "package") ?: "");
+		return j;
+	}
 	json_object_set_new(evidence, "device", json_deep_copy(dev));
 	const char *service = field(dev, "service") ?: "", *version = field(dev, "version") ?: "";
 	const char *problem_text = field(dev, "problem") ?: "";

@@ -819,7 +819,7 @@ START_TEST(windows_fixtures)
 		"win7-std-vga-basic.serial", "win7-g98-yellow-bang.serial", "win7-g98-code43.serial",
 		"win7-cedar-no-vendor-driver.serial", "win7-cedar-catalyst.serial",
 		"win10-g86-code10-status.serial", "win10-rv370-absent.serial",
-		"win7-g72-cut-short.serial", "win7-no-agent.serial",
+		"win7-g72-cut-short.serial", "win7-no-agent.serial", "win7-g98-gone-after-install.serial",
 	};
 	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
 		char *path = test_path(dir_path, files[i]);
