@@ -83,8 +83,6 @@ struct judgement judge_driver(const struct guest_said *g, const char *card_pci_i
  * install. */
 struct judgement judge_windows_driver(const struct guest_said *g, const char *card_pci_id,
 				      json_t *evidence);
-/* The cfg.h name of a Device Manager problem code, or NULL. */
-const char *judge_windows_problem_name(int code);
 /* text: every line the guest reported is on the screen; and if card_pci_id
  * is given, the guest saw that card among its PCI display devices. */
 struct judgement judge_text(const struct reading *rd, const struct guest_said *g,

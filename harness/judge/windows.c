@@ -28,7 +28,8 @@ static const struct {
 	{ 43, "CM_PROB_FAILED_POST_START" },  { 52, "CM_PROB_UNSIGNED_DRIVER" },
 };
 
-const char *judge_windows_problem_name(int code)
+/* The cfg.h name of a problem code, or NULL. */
+static const char *problem_name(int code)
 {
 	for (size_t i = 0; i < sizeof problem_names / sizeof *problem_names; i++)
 		if (problem_names[i].code == code)
@@ -120,7 +121,7 @@ struct judgement judge_windows_driver(const struct guest_said *g, const char *ca
 			card_pci_id, problem_text);
 		return j;
 	}
-	const char *name = judge_windows_problem_name((int)problem);
+	const char *name = problem_name((int)problem);
 	const char *status = field(dev, "status");
 	char words[160];
 	snprintf(words, sizeof words, "problem code %ld%s%s%s%s%s", problem, name ? " (" : "",

@@ -81,13 +81,14 @@ static void guest_stages(const char *guest, json_t *run_stages, struct argv *out
 		argv_push(out, str(st, "name"));
 }
 
-static json_t *stage_of(json_t *run_stages, const char *name)
+/* The first object of arr whose key is value, or NULL. */
+static json_t *find_by(json_t *arr, const char *key, const char *value)
 {
 	size_t i;
-	json_t *st;
-	json_array_foreach(run_stages, i, st)
-		if (!strcmp(str(st, "name"), name))
-			return st;
+	json_t *o;
+	json_array_foreach(arr, i, o)
+		if (!strcmp(str(o, key), value))
+			return o;
 	return NULL;
 }
 
@@ -135,7 +136,7 @@ static void place_cell(json_t *row, json_t *used, const char *firmware, const ch
 		if (!run) {
 			e = json_pack("{s:s, s:s}", "guest", guest, "outcome", "not-run");
 		} else {
-			json_t *st = stage_of(run_stages, stages.v[s]);
+			json_t *st = find_by(run_stages, "name", stages.v[s]);
 			e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "guest", guest, "outcome",
 				      st ? str(st, "outcome") : "skip", "verdict", st ? str(st, "verdict") : "",
 				      "class", str(run, "class"), "run_id", str(run, "run_id"), "cell",
@@ -144,16 +145,6 @@ static void place_cell(json_t *row, json_t *used, const char *firmware, const ch
 		add_entry(row, used, firmware, col, e);
 	}
 	argv_release(&stages);
-}
-
-static json_t *card_named(json_t *cards, const char *id)
-{
-	size_t i;
-	json_t *c;
-	json_array_foreach(cards, i, c)
-		if (!strcmp(str(c, "card"), id))
-			return c;
-	return NULL;
 }
 
 static json_t *measured_at(json_t *cells, const char *card, const char *column)
@@ -231,12 +222,12 @@ json_t *matrix_grid(json_t *cells, json_t *cards, json_t *reported)
 	json_array_foreach(cells, i, c) {
 		if (json_object_get(placed, str(c, "name")))
 			continue;
-		json_t *card = card_named(cards, str(c, "card")) ?: c;
+		json_t *card = find_by(cards, "card", str(c, "card")) ?: c;
 		place_cell(row_for(rows, card, str(c, "variant")), used, str(c, "firmware"), str(c, "guest"), c);
 	}
 	/* The reported outcomes: a row of their own under the card's. */
 	json_array_foreach(reported, i, c) {
-		json_t *card = card_named(cards, str(c, "card"));
+		json_t *card = find_by(cards, "card", str(c, "card"));
 		const char *col = reported_col(str(c, "what"));
 		if (!card || !col)
 			continue;

@@ -182,16 +182,23 @@ START_TEST(classes)
 }
 END_TEST
 
+/* The project's own card files. */
+static void load_real_cards(struct catalog *cat)
+{
+	struct hil_err err;
+	catalog_init(cat);
+	char *cards = xasprintf("%s/cards", test_source_dir());
+	ck_assert_msg(catalog_load_cards(cat, cards, &err) == 0, "%s", err.msg);
+	free(cards);
+}
+
 /* Reported outcomes from the card files show, marked as reported; cards
  * with no run are rows too. */
 START_TEST(reported)
 {
 	struct catalog cat;
 	struct hil_err err;
-	catalog_init(&cat);
-	char *cards = xasprintf("%s/cards", test_source_dir());
-	ck_assert_msg(catalog_load_cards(&cat, cards, &err) == 0, "%s", err.msg);
-	free(cards);
+	load_real_cards(&cat);
 	char *db = test_path(dir, "index.sqlite");
 	json_t *m = matrix_build(dir, db, &cat, NULL, NULL, &err); /* no runs at all */
 	ck_assert_ptr_nonnull(m);
@@ -250,23 +257,16 @@ static void old_run(void)
 
 static void windows_run(void)
 {
-	struct hil_err err;
 	const char *id = "20261124T001000Z-g98-seabios-windows-default-0000";
-	char *tmp = xasprintf("%s/runs/.tmp-%s", dir, id), *fin = xasprintf("%s/runs/%s", dir, id);
-	ck_assert(mkdir_p(tmp, &err) == 0);
-	json_t *rec = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, "
-				"s:s, s:[{s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s}]}",
-				"schema", RECORD_SCHEMA, "run_id", id, "card", "id", "g98", "name",
-				"GeForce 8400 GS (G98)", "kind", "vfio", "pci_id", "10de:06e4", "firmware",
-				"seabios", "guest", "windows", "variant", "default", "accel", "kvm",
-				"verdict", "fail:code43", "expected", "pass", "started_at",
-				"2026-11-24T00:10:00.000Z", "stages", "name", "start", "outcome", "pass",
-				"name", "driver", "outcome", "fail", "verdict", "fail:code43", "name",
-				"shutdown", "outcome", "pass");
-	ck_assert_msg(record_commit(rec, tmp, fin, &err) == 0, "%s", err.msg);
-	json_decref(rec);
-	free(tmp);
-	free(fin);
+	commit(id, json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, "
+			     "s:s, s:[{s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s}]}",
+			     "schema", RECORD_SCHEMA, "run_id", id, "card", "id", "g98", "name",
+			     "GeForce 8400 GS (G98)", "kind", "vfio", "pci_id", "10de:06e4", "firmware",
+			     "seabios", "guest", "windows", "variant", "default", "accel", "kvm",
+			     "verdict", "fail:code43", "expected", "pass", "started_at",
+			     "2026-11-24T00:10:00.000Z", "stages", "name", "start", "outcome", "pass",
+			     "name", "driver", "outcome", "fail", "verdict", "fail:code43", "name",
+			     "shutdown", "outcome", "pass"));
 }
 
 /* The grid's entries at (card, row, column key). */
@@ -289,10 +289,7 @@ START_TEST(grid_by_stage)
 {
 	struct catalog cat;
 	struct hil_err err;
-	catalog_init(&cat);
-	char *cards = xasprintf("%s/cards", test_source_dir());
-	ck_assert_msg(catalog_load_cards(&cat, cards, &err) == 0, "%s", err.msg);
-	free(cards);
+	load_real_cards(&cat);
 	windows_run();
 	old_run();
 	char *db = test_path(dir, "index.sqlite");

@@ -12,6 +12,7 @@
 #include "catalog.h"
 #include "qemu_argv.h"
 #include "qemutest.h"
+#include "testutil.h"
 
 static struct catalog cat;
 
@@ -281,9 +282,8 @@ END_TEST
  * control: QEMU opens it, the detection is what tells. */
 START_TEST(windows_guest_boots_the_labs_image)
 {
-	char dir[] = "/tmp/hiltest-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	char *qcow = xasprintf("%s/win7 agent.qcow2", dir), *raw = xasprintf("%s/win7.img", dir);
+	char *dir = test_tmpdir();
+	char *qcow = test_path(dir, "win7 agent.qcow2"), *raw = test_path(dir, "win7.img");
 	char *cmd = xasprintf("qemu-img create -q -f qcow2 '%s' 64M && truncate -s 64M '%s'", qcow, raw);
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_str_eq(qemu_disk_format(qcow), "qcow2");
@@ -321,9 +321,8 @@ START_TEST(windows_guest_boots_the_labs_image)
 
 	free(drive);
 	free(cmd);
-	cmd = xasprintf("rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-	free(cmd);
+	test_rmdir(dir);
+	free(dir);
 	free(qcow);
 	free(raw);
 }
