@@ -24,7 +24,7 @@ static const char *str(json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k)) ?: "";
 }
 
-/* The frame a cell's thumbnail shows: the furthest stage's. */
+/* The frame a run kept last (matrix.json's last_frame): the furthest stage's. */
 static const char *last_frame(json_t *rec)
 {
 	const char *best = "";
