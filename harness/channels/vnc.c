@@ -16,8 +16,9 @@
  *   So we do not call rfbInitClient: we connect the socket ourselves
  *   (precise errors, the deadline), let the exported
  *   InitialiseRFBConnection do the handshake (versions, security,
- *   ServerInit), and send our own SetPixelFormat and SetEncodings: lossless
- *   encodings plus DesktopSize (-223), whose resizes 0.9.14 handles. The
+ *   ServerInit), and send our own SetPixelFormat and SetEncodings (lossless
+ *   first for QEMU, Tight JPEG first for a capture device) plus DesktopSize
+ *   (-223), whose resizes 0.9.14 handles. The
  *   server never hears of anything else, so every rectangle that reaches
  *   GotFrameBufferUpdate carries pixels.
  * - Its ZRLE decoder runs the lossy ZYWRLE filter over raw tiles unless
@@ -547,19 +548,28 @@ static int send_pixel_format(struct vnc *v, struct hil_err *err)
 	return write_to_server(v, msg, sizeof msg, "pixel format", err);
 }
 
-static int send_encodings(struct vnc *v, struct hil_err *err)
+/* The server picks the first encoding it supports. Tight is lossless
+ * unless the client sends a quality level (JPEG), so QEMU, asked without
+ * one, never blurs a frame; a capture device that only speaks Tight JPEG
+ * gets the highest quality level. DesktopSize: resizes 0.9.14 handles. */
+static const uint32_t encodings_qemu[] = {
+	rfbEncodingZRLE, rfbEncodingTight, rfbEncodingRaw, rfbEncodingNewFBSize,
+};
+static const uint32_t encodings_capture_device[] = {
+	rfbEncodingTight, rfbEncodingZRLE, rfbEncodingRaw, rfbEncodingNewFBSize,
+	rfbEncodingQualityLevel9, rfbEncodingCompressLevel1,
+};
+
+static int send_encodings(struct vnc *v, enum vnc_source source, struct hil_err *err)
 {
-	static const int32_t encodings[] = {
-		rfbEncodingZRLE,      /* lossless, compact */
-		rfbEncodingRaw,       /* lossless, every server has it */
-		rfbEncodingNewFBSize, /* DesktopSize: resizes 0.9.14 handles */
-	};
-	enum { n = sizeof encodings / sizeof encodings[0] };
-	uint8_t msg[sz_rfbSetEncodingsMsg + 4 * n] = { rfbSetEncodings };
-	put_be16(msg + 2, n);
-	for (int i = 0; i < n; i++)
-		put_be32(msg + sz_rfbSetEncodingsMsg + 4 * i, (uint32_t)encodings[i]);
-	return write_to_server(v, msg, sizeof msg, "encodings", err);
+	const uint32_t *enc = source == VNC_QEMU ? encodings_qemu : encodings_capture_device;
+	const size_t n = source == VNC_QEMU ? sizeof encodings_qemu / sizeof *encodings_qemu
+					    : sizeof encodings_capture_device / sizeof *encodings_capture_device;
+	uint8_t msg[sz_rfbSetEncodingsMsg + 4 * 8] = { rfbSetEncodings };
+	put_be16(msg + 2, (uint16_t)n);
+	for (size_t i = 0; i < n; i++)
+		put_be32(msg + sz_rfbSetEncodingsMsg + 4 * i, enc[i]);
+	return write_to_server(v, msg, sz_rfbSetEncodingsMsg + 4 * n, "encodings", err);
 }
 
 static int send_full_request(struct vnc *v, struct hil_err *err)
@@ -610,9 +620,35 @@ static int handle_message(struct vnc *v, struct hil_err *err)
 	return 0;
 }
 
+/* libvncclient 0.9.14 creates a TurboJPEG decoder for the first Tight
+ * JPEG rectangle and rfbClientCleanup never destroys it (8 KiB lost per
+ * connection). The decoder comes from the TurboJPEG wrapper bundled in
+ * libvncclient (Debian's links libjpeg, not libturbojpeg) and exported
+ * from it, so it is destroyed with that same tjDestroy; turbojpeg.h is not
+ * included because hilrun does not link libturbojpeg. */
+int tjDestroy(void *handle);
+
+static void release_jpeg_decoder(rfbClient *cl)
+{
+#ifdef LIBVNCSERVER_HAVE_LIBJPEG
+	if (cl->tjhnd) {
+		tjDestroy(cl->tjhnd);
+		cl->tjhnd = NULL; /* a version that destroys it in cleanup finds none */
+	}
+#else
+	(void)cl;
+#endif
+}
+
 /* ---- public ---- */
 
 struct vnc *vnc_open(const char *endpoint, int64_t deadline, struct hil_err *err)
+{
+	return vnc_open_as(endpoint, VNC_QEMU, deadline, err);
+}
+
+struct vnc *vnc_open_as(const char *endpoint, enum vnc_source source, int64_t deadline,
+			struct hil_err *err)
 {
 	struct endpoint ep;
 	if (parse_endpoint(endpoint, &ep, err) < 0)
@@ -639,6 +675,7 @@ struct vnc *vnc_open(const char *endpoint, int64_t deadline, struct hil_err *err
 	cl->appData.shareDesktop = TRUE; /* never kick out a human's viewer */
 	cl->appData.viewOnly = TRUE;
 	cl->appData.qualityLevel = 9; /* no ZYWRLE filtering of ZRLE tiles */
+	cl->appData.enableJPEG = source == VNC_CAPTURE_DEVICE;
 	cl->MallocFrameBuffer = cb_malloc_framebuffer;
 	cl->GotFrameBufferUpdate = cb_got_update;
 	cl->FinishedFrameBufferUpdate = cb_finished_update;
@@ -666,7 +703,7 @@ struct vnc *vnc_open(const char *endpoint, int64_t deadline, struct hil_err *err
 	cl->width = cl->si.framebufferWidth;
 	cl->height = cl->si.framebufferHeight;
 	if (!cl->MallocFrameBuffer(cl) || send_pixel_format(v, err) < 0 ||
-	    send_encodings(v, err) < 0) {
+	    send_encodings(v, source, err) < 0) {
 		hil_seterr(err, "%s", v->broken_msg);
 		vnc_close(v);
 		return NULL;
@@ -778,6 +815,7 @@ void vnc_close(struct vnc *v)
 	if (v->cl) {
 		lib_enter();
 		v->cl->frameBuffer = NULL; /* ours, freed below */
+		release_jpeg_decoder(v->cl);
 		rfbClientCleanup(v->cl);   /* closes the socket */
 	}
 	free(v->fb);

@@ -23,6 +23,16 @@ struct vnc;
  * deadline (absolute, now_ms() clock). NULL on error, with err set. */
 struct vnc *vnc_open(const char *endpoint, int64_t deadline, struct hil_err *err);
 
+/* What the server is, so the encodings asked for suit it: QEMU's own
+ * display is asked for lossless encodings first (ZRLE, then Tight without
+ * JPEG, Raw); a capture device (an IP-KVM such as PiKVM, whose server
+ * requires Tight with JPEG and has no lossless mode) is asked for Tight
+ * first, JPEG at quality level 9 and compression level 1, then ZRLE, Raw.
+ * vnc_open is VNC_QEMU. */
+enum vnc_source { VNC_QEMU, VNC_CAPTURE_DEVICE };
+struct vnc *vnc_open_as(const char *endpoint, enum vnc_source source, int64_t deadline,
+			struct hil_err *err);
+
 /* The socket, for the caller's poll loop (POLLIN). */
 int vnc_fd(const struct vnc *v);
 /* True if libvncclient holds unread bytes: handle them without polling. */

@@ -247,7 +247,10 @@ int vm_start(struct vm *vm, const struct vm_start *s, struct argv *argv, json_t 
 		     "a physical card needs a capture endpoint (--capture HOST:PORT or 'capture' in its station)");
 		return -1;
 	}
-	vm->vnc = vnc_open(endpoint, now_ms() + (int64_t)(VM_CONNECT_MS * s->scale), &err);
+	/* Watched through a capture device (--capture, a station's), or QEMU's
+	 * own display: each is asked for the encodings that suit it. */
+	vm->vnc = vnc_open_as(endpoint, s->capture ? VNC_CAPTURE_DEVICE : VNC_QEMU,
+			      now_ms() + (int64_t)(VM_CONNECT_MS * s->scale), &err);
 	free(endpoint);
 	if (!vm->vnc) {
 		fail(reason, words, "capture-unreachable", err.msg);

@@ -18,8 +18,8 @@ port=$1 box_port=$2 # QEMU's VNC, the box's
 
 stage() { jq -r --arg s "$2" ".stages[] | select(.name==\$s) | $3" "$1"; }
 
-watch_through() { # watch_through NAME SIZE BORDER QUALITY
-	name=$1 size=$2 border=$3 quality=$4
+watch_through() { # watch_through NAME SIZE BORDER QUALITY [--tight-only]
+	name=$1 size=$2 border=$3 quality=$4 mode=${5:-}
 	cat >"$OUT/cards/cap-$name.card" <<EOC
 format 1
 id        cap-$name
@@ -33,16 +33,22 @@ guest     uefi-gop
 variant   default -vnc 127.0.0.1:$((port - 5900))
 EOC
 	"$BOX" --from "127.0.0.1:$port" --listen $box_port --size "$size" --border "$border" \
-		--quality "$quality" 2>"$OUT/box-$name.log" &
+		--quality "$quality" $mode 2>"$OUT/box-$name.log" &
 	box=$!
 	sleep 0.3
-	echo "--- $size, border $border, JPEG q$quality"
+	echo "--- $size, border $border, JPEG q$quality ${mode:+($mode)}"
 	rc=0
 	"$HILRUN" --card "cap-$name" --cards "$OUT/cards" --out "$OUT/$name" \
 		--capture "127.0.0.1:$box_port" || rc=$?
 	kill "$box"; wait "$box" 2>/dev/null || true; box=
 	check "hilrun exits 0 (got $rc)" [ "$rc" -eq 0 ]
 	check "two cells ran" [ "$(ls "$OUT/$name"/runs/*/run.json | wc -l)" -eq 2 ]
+	if [ -n "$mode" ]; then
+		# hilrun asks a capture device for Tight JPEG at the top quality
+		check "hilrun asked the Tight-only box for Tight with JPEG, level 9" \
+			grep -q "asks for Tight with JPEG, quality level 9" "$OUT/box-$name.log"
+		check "and the box refused nobody" sh -c "! grep -q refusing '$OUT/box-$name.log'"
+	fi
 	for rec in "$OUT/$name"/runs/*/run.json; do
 		cell=$(jq -r '.firmware + "/" + .guest' "$rec")
 		echo "- $cell"
@@ -81,4 +87,19 @@ EOC
 
 watch_through hd 1280x720 13x7 80
 watch_through fullhd 1920x1080 0x0 70
+watch_through tight 1280x720 13x7 80 --tight-only
+
+# The Tight-only box refuses a client that asks for lossless encodings
+# (what hilrun asks of QEMU's own display): a second box, watching the
+# first as QEMU's display is watched, is turned away.
+"$BOX" --from unix:"$OUT/nothing" --listen $box_port --size 640x480 --tight-only 2>"$OUT/tight-only.log" &
+box=$!
+sleep 0.3
+"$BOX" --from "127.0.0.1:$box_port" --listen $port --size 640x480 2>"$OUT/lossless-client.log" &
+client=$!
+sleep 1.5
+kill "$client" "$box"; wait "$client" "$box" 2>/dev/null || true; box=
+check "a client asking for ZRLE first is refused, and told why" \
+	grep -q "refusing client 127.0.0.1: it does not ask for Tight with JPEG (preferred encoding 16" "$OUT/tight-only.log"
+check "the refused client saw its source go" grep -q "source lost" "$OUT/lossless-client.log"
 echo "PASS: runs watched through a capture box"

@@ -6,7 +6,12 @@
  * black border, and JPEG-compressed.
  *
  *   capture-box --from ENDPOINT --listen PORT --size WxH
- *               [--border XxY] [--quality Q]
+ *               [--border XxY] [--quality Q] [--tight-only]
+ *
+ * --tight-only serves as PiKVM's kvmd-vnc does: Tight with JPEG or nothing.
+ * A client whose preferred encoding is not Tight, or that sends no JPEG
+ * quality level, is refused (disconnected before its first update), and
+ * the box says so on stderr; one that asks is named there with its level.
  *
  * ENDPOINT is host:port or unix:PATH, as hilrun's --capture takes it. Until
  * the source answers (QEMU is started later, by hilrun) and after it goes,
@@ -156,6 +161,24 @@ static void publish(rfbScreenInfoPtr screen, const struct frame *f)
 	rfbMarkRectAsModified(screen, 0, 0, f->width, f->height);
 }
 
+/* --tight-only: libvncserver calls this before each update it sends. */
+static void tight_jpeg_or_nothing(rfbClientPtr cl)
+{
+	if (cl->preferredEncoding == rfbEncodingTight && cl->tightQualityLevel >= 0) {
+		if (!cl->clientData) {
+			fprintf(stderr, "capture-box: client %s asks for Tight with JPEG, quality level %d\n",
+				cl->host, cl->tightQualityLevel);
+			cl->clientData = cl; /* said once */
+		}
+		return;
+	}
+	fprintf(stderr,
+		"capture-box: refusing client %s: it does not ask for Tight with JPEG (preferred "
+		"encoding %d, quality level %d)\n",
+		cl->host, cl->preferredEncoding, cl->tightQualityLevel);
+	rfbCloseClient(cl);
+}
+
 static void quiet(const char *fmt, ...)
 {
 	(void)fmt;
@@ -164,9 +187,13 @@ static void quiet(const char *fmt, ...)
 int main(int argc, char **argv)
 {
 	const char *from = NULL;
-	int port = 0, w = 0, h = 0, bx = 0, by = 0, q = 100;
+	int port = 0, w = 0, h = 0, bx = 0, by = 0, q = 100, tight_only = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *opt = argv[i];
+		if (!strcmp(opt, "--tight-only")) {
+			tight_only = 1;
+			continue;
+		}
 		if (i + 1 >= argc)
 			die("%s needs a value", opt);
 		const char *val = argv[++i];
@@ -184,7 +211,7 @@ int main(int argc, char **argv)
 			die("unknown option %s", opt);
 	}
 	if (!from || port <= 0 || port > 65535 || !w)
-		die("%s", "usage: capture-box --from ENDPOINT --listen PORT --size WxH [--border XxY] [--quality Q]");
+		die("%s", "usage: capture-box --from ENDPOINT --listen PORT --size WxH [--border XxY] [--quality Q] [--tight-only]");
 	if (q < 1 || q > 100 || 2 * bx >= w - 16 || 2 * by >= h - 16)
 		die("%s", "bad --quality or --border");
 
@@ -199,13 +226,16 @@ int main(int argc, char **argv)
 	screen->listenInterface = htonl(INADDR_LOOPBACK);
 	screen->alwaysShared = TRUE;
 	screen->cursor = NULL; /* else libvncserver paints its arrow at (0, 0) */
+	if (tight_only)
+		screen->displayHook = tight_jpeg_or_nothing;
 	rfbInitServer(screen);
 	if (screen->listenSock == RFB_INVALID_SOCKET) {
 		char p[16];
 		snprintf(p, sizeof p, "%d", port);
 		die("cannot listen on 127.0.0.1:%s", p);
 	}
-	fprintf(stderr, "capture-box: serving %dx%d on 127.0.0.1:%d, watching %s\n", w, h, port, from);
+	fprintf(stderr, "capture-box: serving %dx%d on 127.0.0.1:%d%s, watching %s\n", w, h, port,
+		tight_only ? " (Tight JPEG only)" : "", from);
 
 	struct frame out, src, last;
 	frame_init(&out);
