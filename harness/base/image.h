@@ -31,5 +31,8 @@ int frame_read_png(struct frame *f, const char *path, struct hil_err *err);
 /* Any of PNG, JPEG or binary PPM (P6, maxval 255), sniffed from the
  * content (imagefmt.c). On error f is left as it was. */
 int frame_read(struct frame *f, const char *path, struct hil_err *err);
+/* A JPEG or binary PPM in memory (an HTTP snapshot); name is for messages. */
+int frame_decode(struct frame *f, const char *name, const void *data, size_t len,
+		 struct hil_err *err);
 
 #endif

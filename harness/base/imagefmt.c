@@ -148,6 +148,24 @@ static int read_ppm(struct frame *f, const char *path, const unsigned char *data
 	return 0;
 }
 
+int frame_decode(struct frame *f, const char *name, const void *data, size_t len,
+		 struct hil_err *err)
+{
+	const unsigned char *d = data;
+	if (len >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF)
+		return read_jpeg(f, name, d, len, err);
+	if (len >= 2 && d[0] == 'P' && d[1] == '6')
+		return read_ppm(f, name, d, len, err);
+	char head[17];
+	size_t n = 0;
+	for (; n < len && n < 16; n++)
+		head[n] = d[n] >= 0x20 && d[n] < 0x7f ? (char)d[n] : '.';
+	head[n] = '\0';
+	hil_seterr(err, "%s: not a JPEG or PPM (P6) image (%zu bytes starting \"%s\")", name, len,
+		   head);
+	return -1;
+}
+
 int frame_read(struct frame *f, const char *path, struct hil_err *err)
 {
 	size_t len;
@@ -158,10 +176,9 @@ int frame_read(struct frame *f, const char *path, struct hil_err *err)
 	int rc;
 	if (len >= 8 && !memcmp(d, "\x89PNG\r\n\x1a\n", 8))
 		rc = frame_read_png(f, path, err);
-	else if (len >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF)
-		rc = read_jpeg(f, path, d, len, err);
-	else if (len >= 2 && d[0] == 'P' && d[1] == '6')
-		rc = read_ppm(f, path, d, len, err);
+	else if ((len >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) ||
+		 (len >= 2 && d[0] == 'P' && d[1] == '6'))
+		rc = frame_decode(f, path, d, len, err);
 	else {
 		hil_seterr(err, "%s: not a PNG, JPEG or PPM (P6) image", path);
 		rc = -1;

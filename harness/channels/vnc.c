@@ -808,6 +808,15 @@ void vnc_size(const struct vnc *v, int *width, int *height)
 		*height = v->fb_height;
 }
 
+const char *vnc_describe(const struct vnc *v)
+{
+#ifdef LIBVNCSERVER_HAVE_LIBJPEG
+	if (v->cl->tjhnd)
+		return "Tight JPEG";
+#endif
+	return "lossless (ZRLE, Tight or Raw)";
+}
+
 void vnc_close(struct vnc *v)
 {
 	if (!v)

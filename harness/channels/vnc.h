@@ -57,6 +57,11 @@ int vnc_grab(struct vnc *v, struct frame *out, int64_t deadline, struct hil_err 
 /* Current screen size as the server last announced it. */
 void vnc_size(const struct vnc *v, int *width, int *height);
 
+/* How the server sent frames since connecting: "Tight JPEG" once a JPEG
+ * rectangle was decoded, else "lossless (ZRLE, Tight or Raw)" (libvncclient
+ * does not say which encoding each rectangle came in). */
+const char *vnc_describe(const struct vnc *v);
+
 void vnc_close(struct vnc *v);
 
 #endif

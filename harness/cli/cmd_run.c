@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "feed.h"
 #include "journal.h"
 #include "lock.h"
 #include "ocr.h"
@@ -496,6 +497,13 @@ static int recover_and_resume(struct journal *j, int *plans)
 	return rc;
 }
 
+static void free_kept(char **kept, int argc)
+{
+	for (int i = 0; i < argc; i++)
+		free(kept[i]);
+	free(kept);
+}
+
 /* Journal (and what an earlier hilrun left undone), the card's lock, the
  * plan, the watchdog, the signals: everything the cells need before the
  * first starts. Returns 0, or the exit code to give up with. */
@@ -515,9 +523,16 @@ static int prepare(struct invocation *inv, int argc, char **argv, const struct s
 		if (*earlier == EXIT_INTERRUPTED)
 			return EXIT_INTERRUPTED;
 	}
+	/* The journal and the card lock keep the invocation without a capture
+	 * URL's password (snapshot.h: a resume takes it from the environment). */
+	char **kept = xcalloc((size_t)argc + 1, sizeof *kept);
+	for (int i = 0; i < argc; i++) {
+		const char *url = strstr(argv[i], "://");
+		kept[i] = url ? feed_endpoint_shown(argv[i]) : xstrdup(argv[i]);
+	}
 	struct strbuf cmdline = STRBUF_INIT;
 	for (int i = 0; i < argc; i++)
-		sb_addf(&cmdline, "%s%s", i ? " " : "", argv[i]);
+		sb_addf(&cmdline, "%s%s", i ? " " : "", kept[i]);
 	char holder[512];
 	int lr = card_lock(&inv->lock, s->out_dir, inv->card->id, a->wait, sb_str(&cmdline), holder,
 			   sizeof holder, &err);
@@ -529,6 +544,7 @@ static int prepare(struct invocation *inv, int argc, char **argv, const struct s
 				  inv->card->id, holder);
 		else
 			say_error("%s", err.msg);
+		free_kept(kept, argc);
 		return EXIT_LAB;
 	}
 	inv->locked = 1;
@@ -536,6 +552,7 @@ static int prepare(struct invocation *inv, int argc, char **argv, const struct s
 	/* Petted from here on while hilrun is healthy (watchdog.h). */
 	if (a->watchdog && (inv->wdfd = watchdog_open(a->watchdog, &err)) < 0) {
 		say_error("%s", err.msg);
+		free_kept(kept, argc);
 		return EXIT_LAB;
 	}
 
@@ -546,11 +563,12 @@ static int prepare(struct invocation *inv, int argc, char **argv, const struct s
 		snprintf(inv->plan_id, sizeof inv->plan_id, "%s", resuming->plan);
 	} else {
 		plan_new_id(inv->plan_id, sizeof inv->plan_id);
-		json_t *pl = plan_entry(inv->plan_id, argc, argv, inv->keys, inv->ncells);
+		json_t *pl = plan_entry(inv->plan_id, argc, kept, inv->keys, inv->ncells);
 		if (journal_append(&inv->journal, "plan", pl, &err) < 0)
 			say_error("warning: %s (the run goes on, unjournalled)", err.msg);
 		json_decref(pl);
 	}
+	free_kept(kept, argc);
 	inv->sfd = signals_as_fd();
 	return 0;
 }

@@ -57,6 +57,7 @@ const char usage_text[] =
 	"       hilrun matrix --results DIR --out OUT [--check] [--cards DIR]\n"
 	"       hilrun list [--cards DIR]\n"
 	"       hilrun decode IMAGE [--json] [--font ROM|CALIBRATION-FRAME] [--ninth qemu|vga]\n"
+	"       hilrun grab ENDPOINT [-o FILE.png] [--json] [--timeout S]\n"
 	"       hilrun help | version\n"
 	"\n"
 	"Run options:\n"
@@ -78,7 +79,8 @@ const char usage_text[] =
 	"Physical (vfio) cards:\n"
 	"  --host BDF           host PCI address of the card, e.g. 0000:01:00.0 (a one-off station)\n"
 	"  --rom FILE           ROM file to give QEMU (romfile=); checked before use\n"
-	"  --capture HOST:PORT  VNC endpoint of the capture device showing the card's output\n"
+	"  --capture ENDPOINT   the capture device showing the card's output: its VNC server\n"
+	"                       (HOST:PORT) or its JPEG snapshot URL (http(s)://[USER:PASS@]HOST/...)\n"
 	"  --stations FILE      stations file naming each physical card's host, capture and ROM\n"
 	"  --windows-image FILE the lab's Windows image with hilrun's agent (guest windows;\n"
 	"                       booted with snapshot=on: never changed); default: the station's\n"
@@ -145,6 +147,7 @@ static const struct command {
 	{ "resume", cmd_resume },
 	{ "matrix", cmd_matrix },
 	{ "decode", cmd_decode },
+	{ "grab", cmd_grab },
 	{ "help", cmd_help },
 	{ "version", cmd_version },
 };

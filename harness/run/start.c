@@ -93,7 +93,7 @@ void vm_release(struct vm *vm)
 {
 	vm_stop(vm, 3000);
 	proc_release(&vm->qemu);
-	vnc_close(vm->vnc);
+	feed_close(vm->feed);
 	qmp_free(vm->qmp);
 	if (vm->serial_fd >= 0)
 		close(vm->serial_fd);
@@ -240,19 +240,21 @@ int vm_start(struct vm *vm, const struct vm_start *s, struct argv *argv, json_t 
 	char *endpoint = s->capture ? xstrdup(s->capture)
 			 : cell->card->kind == CARD_EMULATED ? xasprintf("unix:%s", vm->vnc_path)
 							     : xstrdup("");
-	json_object_set_new(info, "capture", json_string(endpoint));
+	char *shown = feed_endpoint_shown(endpoint); /* never a password in a record */
+	json_object_set_new(info, "capture", json_string(shown));
+	free(shown);
 	if (!*endpoint) {
 		free(endpoint);
 		fail(reason, words, "no-capture",
-		     "a physical card needs a capture endpoint (--capture HOST:PORT or 'capture' in its station)");
+		     "a physical card needs a capture endpoint (--capture ENDPOINT or 'capture' in its station)");
 		return -1;
 	}
 	/* Watched through a capture device (--capture, a station's), or QEMU's
 	 * own display: each is asked for the encodings that suit it. */
-	vm->vnc = vnc_open_as(endpoint, s->capture ? VNC_CAPTURE_DEVICE : VNC_QEMU,
-			      now_ms() + (int64_t)(VM_CONNECT_MS * s->scale), &err);
+	vm->feed = feed_open(endpoint, s->capture ? FEED_CAPTURE_DEVICE : FEED_QEMU,
+			     now_ms() + (int64_t)(VM_CONNECT_MS * s->scale), &err);
 	free(endpoint);
-	if (!vm->vnc) {
+	if (!vm->feed) {
 		fail(reason, words, "capture-unreachable", err.msg);
 		return -1;
 	}

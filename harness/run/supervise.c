@@ -180,7 +180,7 @@ static void ask_for_frame(struct loop *l)
 	struct hil_err err;
 	if (!engine_wants_frames(l->e) || l->frame_pending || now_ms() < l->e->next_frame_at)
 		return;
-	if (vnc_request_full(l->vm->vnc, &err) < 0)
+	if (feed_request_full(l->vm->feed, &err) < 0)
 		capture_trouble(l, err.msg);
 	else
 		l->frame_pending = 1;
@@ -242,7 +242,7 @@ static void on_monitor(struct loop *l)
 static void on_capture(struct loop *l)
 {
 	struct hil_err err;
-	int got = vnc_pump(l->vm->vnc, &err);
+	int got = feed_pump(l->vm->feed, &err);
 	if (got < 0) {
 		capture_trouble(l, err.msg);
 		return;
@@ -252,7 +252,7 @@ static void on_capture(struct loop *l)
 	l->frame_pending = 0;
 	struct frame f;
 	frame_init(&f);
-	if (vnc_take_frame(l->vm->vnc, &f) == 0)
+	if (feed_take_frame(l->vm->feed, &f) == 0)
 		feed(l, (struct event){ .kind = EV_FRAME, .frame = &f });
 	frame_release(&f);
 }
@@ -276,16 +276,16 @@ int supervise(struct vm *vm, struct engine *e, const struct supervise_opts *o)
 			break;
 
 		struct pollfd pfd[5];
-		int n = 0, i_serial = -1, i_qmp, i_vnc, i_sig = -1;
+		int n = 0, i_serial = -1, i_qmp, i_feed, i_sig = -1;
 		if (l.serial_open)
 			pfd[i_serial = n++] = (struct pollfd){ .fd = vm->serial_fd, .events = POLLIN };
 		pfd[i_qmp = n++] = (struct pollfd){ .fd = qmp_fd(vm->qmp), .events = POLLIN };
-		pfd[i_vnc = n++] = (struct pollfd){ .fd = vnc_fd(vm->vnc), .events = POLLIN };
+		pfd[i_feed = n++] = (struct pollfd){ .fd = feed_fd(vm->feed), .events = POLLIN };
 		if (vm->qemu.pidfd >= 0)
 			pfd[n++] = (struct pollfd){ .fd = vm->qemu.pidfd, .events = POLLIN };
 		if (o->signal_fd >= 0)
 			pfd[i_sig = n++] = (struct pollfd){ .fd = o->signal_fd, .events = POLLIN };
-		int timeout = vnc_has_buffered(vm->vnc) || qmp_pending_events(vm->qmp)
+		int timeout = feed_has_buffered(vm->feed) || qmp_pending_events(vm->qmp)
 				      ? 0 : ms_left(wake_time(&l));
 		if (vm->qemu.pidfd < 0 && timeout > 100)
 			timeout = 100; /* no pidfd: notice QEMU's exit by polling */
@@ -308,7 +308,7 @@ int supervise(struct vm *vm, struct engine *e, const struct supervise_opts *o)
 			break;
 		}
 		if (!engine_done(e) &&
-		    ((pfd[i_vnc].revents & (POLLIN | POLLHUP | POLLERR)) || vnc_has_buffered(vm->vnc)))
+		    ((pfd[i_feed].revents & (POLLIN | POLLHUP | POLLERR)) || feed_has_buffered(vm->feed)))
 			on_capture(&l);
 		if (!engine_done(e) && l.ping_id && now_ms() >= l.ping_sent + l.hang_ms &&
 		    !proc_poll(&vm->qemu)) {

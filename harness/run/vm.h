@@ -1,5 +1,5 @@
 /* vm: what one run talks to. QEMU's process, its monitor (QMP), the
- * guest's COM1 and the capture (VNC); start.c starts and connects them,
+ * guest's COM1 and the capture (feed.h: VNC or HTTP snapshots); start.c starts and connects them,
  * supervise.c gathers their events for the engine.
  *
  * Ownership: struct vm owns its process, connections, listening sockets,
@@ -14,7 +14,7 @@
 #include "qemu_argv.h"
 #include "qmp.h"
 #include "report.h"
-#include "vnc.h"
+#include "feed.h"
 
 /* How long QEMU has to connect its monitor and serial port, and the
  * capture to answer, before --timeout-scale (and x3 under TCG). */
@@ -24,7 +24,7 @@ struct vm {
 	struct proc qemu;
 	struct qmp *qmp;
 	int serial_fd;
-	struct vnc *vnc;
+	struct feed *feed;               /* the capture: VNC or HTTP snapshots */
 	int qmp_listen, serial_listen;
 	char *sock_dir;                  /* /tmp/hilrun-XXXXXX: short socket paths */
 	char *qmp_path, *serial_path, *vnc_path;

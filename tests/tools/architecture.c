@@ -29,7 +29,7 @@ static const struct folder {
 	{ "catalog", "what can be run, and whether a station is ready", { "catalog", "rom", "preflight" } },
 	{ "plan", "what one invocation runs, and how QEMU is started for each cell",
 	  { "plan", "qemu_argv", "accel", "lock" } },
-	{ "channels", "what QEMU and the guest say", { "qmp", "report", "vnc" } },
+	{ "channels", "what QEMU, the guest and the capture say", { "qmp", "report", "vnc", "snapshot", "feed" } },
 	{ "run", "one run, from nothing to its record",
 	  { "run", "vm", "start", "supervise", "engine", "engine_int", "checks", "reports", "evidence",
 	    "watchdog" } },
@@ -39,7 +39,7 @@ static const struct folder {
 	{ "judge", "readings and reports to outcomes", { "judge", "windows" } },
 	{ "record", "what stays after a run", { "record", "journal", "recover" } },
 	{ "publish", "records to the matrix", { "matrix", "grid", "matrix_out" } },
-	{ "cli", "the hilrun command", { "main", "cli", "cmd_run", "cmd_matrix", "cmd_decode" } },
+	{ "cli", "the hilrun command", { "main", "cli", "cmd_run", "cmd_matrix", "cmd_decode", "cmd_grab" } },
 };
 #define NFOLDERS (sizeof pipeline / sizeof *pipeline)
 
