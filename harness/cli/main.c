@@ -57,6 +57,8 @@ const char usage_text[] =
 	"       hilrun matrix --results DIR --out OUT [--check] [--cards DIR]\n"
 	"       hilrun list [--cards DIR]\n"
 	"       hilrun decode IMAGE [--json] [--font ROM|CALIBRATION-FRAME] [--ninth qemu|vga]\n"
+	"       hilrun station check [--stations FILE] [--json] [--cards DIR]\n"
+	"       hilrun rom dump BDF -o FILE [--cards DIR]\n"
 	"       hilrun help | version\n"
 	"\n"
 	"Run options:\n"
@@ -145,6 +147,8 @@ static const struct command {
 	{ "resume", cmd_resume },
 	{ "matrix", cmd_matrix },
 	{ "decode", cmd_decode },
+	{ "station", cmd_station },
+	{ "rom", cmd_rom },
 	{ "help", cmd_help },
 	{ "version", cmd_version },
 };
