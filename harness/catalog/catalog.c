@@ -167,6 +167,7 @@ static void station_release(struct station *s)
 	free(s->rom);
 	free(s->power_cycle);
 	free(s->windows_image);
+	argv_release(&s->companions);
 }
 
 void catalog_release(struct catalog *c)
@@ -701,6 +702,18 @@ int catalog_load_cards(struct catalog *c, const char *dir, struct hil_err *err)
 	return rc;
 }
 
+/* A companion is another function of the card's own slot: DDDD:BB:SS.F
+ * with the host's DDDD:BB:SS. */
+static int bad_companion(const char *file, int line, const char *fn, const char *host,
+			 struct hil_err *err)
+{
+	if (!strncmp(fn, host, 10) && strcmp(fn, host))
+		return 0;
+	hil_seterr(err, "%s:%d: companion %s is not another function of the card at %s (expected %.10s.F)",
+		   file, line, fn, host, host);
+	return -1;
+}
+
 struct station_ctx {
 	struct catalog *c;
 	int seen_format;
@@ -736,6 +749,25 @@ static int station_line(void *vctx, const char *file, struct line *l, struct hil
 	}
 	char **slot = NULL;
 	int free_text = 0;
+	if (!strcmp(l->key, "companion")) {
+		/* Repeatable: one or more addresses a line; checked against the
+		 * host once the station is whole. */
+		if (want_words(file, l, 1, 7, "the PCI addresses of the card's other functions", err) < 0)
+			return -1;
+		for (size_t i = 0; i < l->words.n; i++) {
+			if (!is_pci_address(l->words.v[i])) {
+				hil_seterr(err, "%s:%d: expected a PCI address like 0000:01:00.1 after 'companion', got '%s'",
+					   file, l->no, l->words.v[i]);
+				return -1;
+			}
+			if (ctx->cur->host && bad_companion(file, l->no, l->words.v[i], ctx->cur->host, err) < 0)
+				return -1;
+			argv_push(&ctx->cur->companions, l->words.v[i]);
+		}
+		if (!ctx->cur->companion_line)
+			ctx->cur->companion_line = l->no;
+		return 0;
+	}
 	if (!strcmp(l->key, "card"))
 		slot = &ctx->cur->card;
 	else if (!strcmp(l->key, "host"))
@@ -749,7 +781,7 @@ static int station_line(void *vctx, const char *file, struct line *l, struct hil
 	else if (!strcmp(l->key, "windows-image"))
 		slot = &ctx->cur->windows_image;
 	else {
-		hil_seterr(err, "%s:%d: unknown key '%s' (expected one of: station, card, host, capture, rom, power-cycle, windows-image)",
+		hil_seterr(err, "%s:%d: unknown key '%s' (expected one of: station, card, host, capture, rom, power-cycle, windows-image, companion)",
 			   file, l->no, l->key);
 		return -1;
 	}
@@ -785,6 +817,10 @@ int catalog_add_stations_text(struct catalog *c, const char *name, const char *t
 			hil_seterr(err, "%s:%d: station '%s' needs 'card' and 'host'", name, s->line, s->name);
 			return -1;
 		}
+		/* ('host' after 'companion': checked here, at the first companion line) */
+		for (size_t j = 0; j < s->companions.n; j++)
+			if (bad_companion(name, s->companion_line, s->companions.v[j], s->host, err) < 0)
+				return -1;
 	}
 	return 0;
 }

@@ -71,6 +71,8 @@ struct station {
 	char *rom;         /* ROM file, or NULL */
 	char *power_cycle; /* command a controller runs to power-cycle the host */
 	char *windows_image; /* the lab's Windows image with hilrun's agent, or NULL */
+	struct argv companions; /* the card's other functions (HDMI audio) the lab names */
+	int companion_line;     /* where the first 'companion' line is, for messages */
 };
 
 struct catalog {

@@ -19,6 +19,14 @@ int rom_check(const char *path, unsigned vendor, unsigned device, struct rom_inf
 	uint8_t *data = (uint8_t *)read_file(path, ROM_FILE_MAX, &len, err);
 	if (!data)
 		return -1;
+	int rc = rom_check_bytes(path, data, len, vendor, device, info, err);
+	free(data);
+	return rc;
+}
+
+int rom_check_bytes(const char *path, const unsigned char *data, size_t len, unsigned vendor,
+		    unsigned device, struct rom_info *info, struct hil_err *err)
+{
 	memset(info, 0, sizeof *info);
 	info->x86_checksum_ok = 1;
 	size_t off = 0;
@@ -81,6 +89,5 @@ int rom_check(const char *path, unsigned vendor, unsigned device, struct rom_inf
 	}
 	rc = 0;
 out:
-	free(data);
 	return rc;
 }

@@ -25,5 +25,8 @@ struct rom_info {
  * them. Errors read "FILE: what is wrong (offset 0x...)". */
 int rom_check(const char *path, unsigned vendor, unsigned device, struct rom_info *info,
 	      struct hil_err *err);
+/* The same on bytes in memory; name stands for the file in messages. */
+int rom_check_bytes(const char *name, const unsigned char *data, size_t len, unsigned vendor,
+		    unsigned device, struct rom_info *info, struct hil_err *err);
 
 #endif

@@ -45,5 +45,7 @@ int cmd_resume(int argc, char **argv, struct settings *s);
 int cmd_matrix(int argc, char **argv, struct settings *s);
 int cmd_decode(int argc, char **argv, struct settings *s);
 int cmd_grab(int argc, char **argv, struct settings *s);
+int cmd_station(int argc, char **argv, struct settings *s);
+int cmd_rom(int argc, char **argv, struct settings *s);
 
 #endif

@@ -144,12 +144,13 @@ struct where {
 	const char *host, *rom, *capture;
 	const char *station; /* its name for the record, "one-off", or NULL */
 	const char *windows_image;
+	const struct argv *companions; /* the station's, or NULL */
 };
 
 static int locate(const struct catalog *cat, const struct card *card, const struct run_args *a,
 		  struct where *w)
 {
-	*w = (struct where){ a->host, a->rom, a->capture, a->host ? "one-off" : NULL, a->windows_image };
+	*w = (struct where){ a->host, a->rom, a->capture, a->host ? "one-off" : NULL, a->windows_image, NULL };
 	if (card->kind == CARD_VFIO) {
 		const struct station *st = catalog_find_station(cat, card->id);
 		if (st) {
@@ -158,6 +159,7 @@ static int locate(const struct catalog *cat, const struct card *card, const stru
 			w->capture = w->capture ?: st->capture;
 			w->windows_image = w->windows_image ?: st->windows_image;
 			w->station = st->name;
+			w->companions = &st->companions;
 		}
 		if (!w->host) {
 			say_error("card %s is a physical (vfio) card: give --host BDF or a --stations file with a station for it",
@@ -605,7 +607,13 @@ int cmd_run(int argc, char **argv, struct settings *s)
 	}
 	if (inv.card->kind == CARD_VFIO) {
 		struct hil_err err;
-		int pf = preflight_vfio(inv.card, inv.where.host, inv.where.capture, &err);
+		struct preflight_target t = { inv.card, inv.where.host, inv.where.capture,
+					      inv.where.companions, 0 };
+		for (size_t i = 0; i < inv.ncells; i++) {
+			int mb = qemu_memory_mb(inv.cells[i].guest, inv.cells[i].firmware);
+			t.memory_mb = mb > t.memory_mb ? mb : t.memory_mb;
+		}
+		int pf = preflight_vfio(&t, &err);
 		if (pf < 0) {
 			say_error("%s", err.msg);
 			exit_code = pf == PREFLIGHT_CONFIG ? EXIT_USAGE : EXIT_LAB;

@@ -58,6 +58,8 @@ const char usage_text[] =
 	"       hilrun list [--cards DIR]\n"
 	"       hilrun decode IMAGE [--json] [--font ROM|CALIBRATION-FRAME] [--ninth qemu|vga]\n"
 	"       hilrun grab ENDPOINT [-o FILE.png] [--json] [--timeout S]\n"
+	"       hilrun station check [--stations FILE] [--json] [--grab-timeout S] [--cards DIR]\n"
+	"       hilrun rom dump BDF -o FILE [--cards DIR]\n"
 	"       hilrun help | version\n"
 	"\n"
 	"Run options:\n"
@@ -148,6 +150,8 @@ static const struct command {
 	{ "matrix", cmd_matrix },
 	{ "decode", cmd_decode },
 	{ "grab", cmd_grab },
+	{ "station", cmd_station },
+	{ "rom", cmd_rom },
 	{ "help", cmd_help },
 	{ "version", cmd_version },
 };

@@ -77,12 +77,8 @@ int qemu_argv(struct argv *out, const struct cell *cell, const struct qemu_env *
 	argv_push(out, "-machine");
 	argv_pushf(out, "pc,accel=%s", env->accel);
 	argv_push(out, "-m");
-	/* OVMF wants more than SeaBIOS's 128 MiB for its own structures; an
-	 * OS guest says what it needs. */
-	argv_pushf(out, "%d", env->memory_mb > 0	    ? env->memory_mb
-			      : cell->guest->memory_mb > 0 ? cell->guest->memory_mb
-			      : !strcmp(cell->firmware, "ovmf") ? 256
-								 : 128);
+	argv_pushf(out, "%d", env->memory_mb > 0 ? env->memory_mb
+						 : qemu_memory_mb(cell->guest, cell->firmware));
 	argv_push(out, "-bios");
 	argv_push(out, env->firmware_bin ? env->firmware_bin : qemu_firmware_bin(cell->firmware));
 	/* A guest that resets (triple fault, reboot) ends QEMU instead of looping. */
@@ -155,4 +151,25 @@ int qemu_argv(struct argv *out, const struct cell *cell, const struct qemu_env *
 	if (env->start_paused)
 		argv_push(out, "-S");
 	return 0;
+}
+
+int qemu_memory_mb(const struct guest *guest, const char *firmware)
+{
+	/* OVMF wants more than SeaBIOS's 128 MiB for its own structures; an
+	 * OS guest says what it needs. */
+	return guest->memory_mb > 0 ? guest->memory_mb : !strcmp(firmware, "ovmf") ? 256 : 128;
+}
+
+int qemu_card_memory_mb(const struct card *card)
+{
+	int most = 0;
+	for (size_t g = 0; g < card->guests.n; g++) {
+		const struct guest *guest = guest_find(card->guests.v[g]);
+		for (size_t f = 0; guest && f < card->firmwares.n; f++) {
+			int mb = qemu_memory_mb(guest, card->firmwares.v[f]);
+			if (guest_runs_under(guest, card->firmwares.v[f]) && mb > most)
+				most = mb;
+		}
+	}
+	return most;
 }

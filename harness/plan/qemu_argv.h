@@ -41,5 +41,9 @@ const char *qemu_disk_format(const char *path);
 
 /* Default firmware image for a firmware name; NULL if unknown. */
 const char *qemu_firmware_bin(const char *firmware);
+/* The guest RAM (MiB) a cell of this guest and firmware gets by default. */
+int qemu_memory_mb(const struct guest *guest, const char *firmware);
+/* The most RAM any cell of the card gets: what vfio pins for its runs. */
+int qemu_card_memory_mb(const struct card *card);
 
 #endif

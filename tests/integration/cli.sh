@@ -73,9 +73,9 @@ printf 'windows-image %s\n' "$OUT/win7.qcow2" >>"$OUT/stations"
 expect_exit 0 "format=qcow2,snapshot=on,file=$OUT/win7.qcow2" -- --card g86 --stations "$OUT/stations" --guest windows --dry-run
 
 # physical-card preflight, against a fixture sysfs tree (tests/fixtures/sysfs)
-SYSFS="$(dirname "$0")/../fixtures/sysfs"
-export HILRUN_SYSFS="$SYSFS"
-expect_exit 3 "preflight: no PCI device 0000:09:00.0 on this host" -- --card g98 --host 0000:09:00.0 --capture 127.0.0.1:5999 --out "$OUT/pf"
+FX="$(dirname "$0")/../fixtures"
+export HILRUN_SYSFS="$FX/sysfs" HILRUN_PROC="$FX/proc" HILRUN_BOOT="$FX/boot" HILRUN_DEV_VFIO="$FX/dev-vfio"
+expect_exit 3 "preflight: no PCI device 0000:1f:00.0 on this host" -- --card g98 --host 0000:1f:00.0 --capture 127.0.0.1:5999 --out "$OUT/pf"
 expect_exit 2 "preflight: 0000:01:00.0 is PCI device 10de:06e4, card g86 is 10de:042f (wrong --host or station?)" -- --card g86 --host 0000:01:00.0 --capture 127.0.0.1:5999 --out "$OUT/pf"
 expect_exit 3 "preflight: 0000:02:00.0 is bound to nouveau, not vfio-pci" -- --card g86 --host 0000:02:00.0 --capture 127.0.0.1:5999 --out "$OUT/pf"
 expect_exit 3 "preflight: 0000:03:00.0 has no IOMMU group" -- --card g72 --host 0000:03:00.0 --capture 127.0.0.1:5999 --out "$OUT/pf"
@@ -104,7 +104,7 @@ rm -rf "$OUT/pf"
 expect_exit 3 "error:qemu-start" -- --card g98 --guest bios-post --variant default --host 0000:01:00.0 --rom "$OUT/g98.rom" --capture 127.0.0.1:5999 --out "$OUT/pf"
 rec=$(ls "$OUT"/pf/runs/*/run.json)
 check "with --rom, text is read with the card ROM's font" sh -c "jq -r .font '$rec' | grep -q '^$OUT/g98.rom@'"
-unset HILRUN_SYSFS
+unset HILRUN_SYSFS HILRUN_PROC HILRUN_BOOT HILRUN_DEV_VFIO
 
 # decode: exact text of a real frame, errors for what it cannot read
 FR="$(dirname "$0")/../fixtures/frames"

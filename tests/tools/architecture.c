@@ -26,7 +26,7 @@ static const struct folder {
 	const char *modules[16];
 } pipeline[] = {
 	{ "base", "foundations every step uses", { "util", "sha256", "sock", "proc", "image", "imagefmt" } },
-	{ "catalog", "what can be run, and whether a station is ready", { "catalog", "rom", "preflight" } },
+	{ "catalog", "what can be run, and whether a station is ready", { "catalog", "rom", "romdump", "preflight" } },
 	{ "plan", "what one invocation runs, and how QEMU is started for each cell",
 	  { "plan", "qemu_argv", "accel", "lock" } },
 	{ "channels", "what QEMU, the guest and the capture say", { "qmp", "report", "vnc", "snapshot", "feed" } },
@@ -39,7 +39,8 @@ static const struct folder {
 	{ "judge", "readings and reports to outcomes", { "judge", "windows" } },
 	{ "record", "what stays after a run", { "record", "journal", "recover" } },
 	{ "publish", "records to the matrix", { "matrix", "grid", "matrix_out" } },
-	{ "cli", "the hilrun command", { "main", "cli", "cmd_run", "cmd_matrix", "cmd_decode", "cmd_grab" } },
+	{ "cli", "the hilrun command",
+	  { "main", "cli", "cmd_run", "cmd_matrix", "cmd_decode", "cmd_grab", "cmd_station", "cmd_rom" } },
 };
 #define NFOLDERS (sizeof pipeline / sizeof *pipeline)
 

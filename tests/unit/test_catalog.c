@@ -609,7 +609,9 @@ static const char good_stations[] =
 	"\n"
 	"station bench-2\n"
 	"host 0000:0A:1f.7\n"
-	"card cedar\n";
+	"card cedar\n"
+	"companion 0000:0A:1f.1     # its HDMI audio\n"
+	"companion 0000:0A:1f.2 0000:0A:1f.3\n";
 
 START_TEST(stations_good)
 {
@@ -638,6 +640,11 @@ START_TEST(stations_good)
 	ck_assert_ptr_null(s->capture);
 	ck_assert_ptr_null(s->power_cycle);
 	ck_assert_ptr_null(s->windows_image);
+	ck_assert_uint_eq(s->companions.n, 3);
+	ck_assert_str_eq(s->companions.v[0], "0000:0A:1f.1");
+	ck_assert_str_eq(s->companions.v[2], "0000:0A:1f.3");
+	ck_assert_int_eq(s->companion_line, 13);
+	ck_assert_uint_eq(catalog_find_station(&c, "g98")->companions.n, 0);
 	ck_assert_ptr_null(catalog_find_station(&c, "g86"));
 	catalog_release(&c);
 }
@@ -685,7 +692,18 @@ static const struct {
 	  "s.txt:5: station 'b' needs 'card' and 'host'" },
 	{ "format 1\nstation a\ncard g98\ncard g86\n", "s.txt:4: 'card' given twice for station 'a'" },
 	{ "format 1\nstation a\nslot 3\n",
-	  "s.txt:3: unknown key 'slot' (expected one of: station, card, host, capture, rom, power-cycle, windows-image)" },
+	  "s.txt:3: unknown key 'slot' (expected one of: station, card, host, capture, rom, power-cycle, windows-image, companion)" },
+	{ "format 1\nstation a\ncard g98\nhost 0000:01:00.0\ncompanion 01:00.1\n",
+	  "s.txt:5: expected a PCI address like 0000:01:00.1 after 'companion', got '01:00.1'" },
+	{ "format 1\nstation a\ncard g98\nhost 0000:01:00.0\ncompanion\n",
+	  "s.txt:5: expected the PCI addresses of the card's other functions after 'companion'" },
+	{ "format 1\nstation a\ncard g98\nhost 0000:01:00.0\ncompanion 0000:01:00.1\ncompanion 0000:02:00.1\n",
+	  "s.txt:6: companion 0000:02:00.1 is not another function of the card at 0000:01:00.0 (expected 0000:01:00.F)" },
+	{ "format 1\nstation a\ncard g98\nhost 0000:01:00.0\ncompanion 0000:01:00.0\n",
+	  "s.txt:5: companion 0000:01:00.0 is not another function of the card at 0000:01:00.0 (expected 0000:01:00.F)" },
+	/* the host after the companion: said at the companion's line */
+	{ "format 1\nstation a\ncard g98\ncompanion 0000:01:00.1\nhost 0000:03:00.0\n",
+	  "s.txt:4: companion 0000:01:00.1 is not another function of the card at 0000:03:00.0 (expected 0000:03:00.F)" },
 	{ "format 1\nstation a b\n", "s.txt:2: expected one station name after 'station'" },
 	{ "format 1\nstation a\ncard g98 g86\n", "s.txt:3: expected one value after 'card'" },
 	{ "format 1\nstation a\npower-cycle\n", "s.txt:3: expected a command after 'power-cycle'" },
