@@ -5,7 +5,8 @@
  * For each frame prints one JSON line: {"frame", "reader", "ms" (mean over
  * REPEATS reads, the file read excluded), "text" (rows joined by '\n'), and
  * for the decoder "colours" (each cell's foreground and background as
- * 12 hex digits, row by row, cell by cell)}; the
+ * 12 hex digits, row by row, cell by cell) and "trusted" (one '1' or '0' a
+ * cell, in the same order: its confidence reaches TEXTMODE_TRUST)}; the
  * first line reports the reader's one-off load time. Used by ci/bench/decode,
  * which computes character error rates from the text.
  *
@@ -150,6 +151,13 @@ int main(int argc, char **argv)
 				}
 			json_object_set_new(line, "colours", json_string(hex));
 			free(hex);
+			char *trust = xmalloc((size_t)scr->rows * scr->cols + 1), *t = trust;
+			for (int r = 0; r < scr->rows; r++)
+				for (int c = 0; c < scr->cols; c++)
+					*t++ = scr->cell[r][c].confidence >= TEXTMODE_TRUST ? '1' : '0';
+			*t = 0;
+			json_object_set_new(line, "trusted", json_string(trust));
+			free(trust);
 		}
 		if (stream) {
 			struct textmode_stats after = textmode_reader_stats(rd);

@@ -10,6 +10,7 @@
 #include "capture.h"
 #include "capture_int.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,10 +93,59 @@ static int astray(const struct text_screen *t, const struct extent *e)
 	return 0;
 }
 
+/* Analog captures (a VGA output sampled by the box's ADC) smear each
+ * text-mode pixel into the next one (limited bandwidth: a causal low-pass)
+ * or split it with the one before (a late sampling phase): either reads
+ * as glyphs no more. Such frames are read through an equaliser, along
+ * each row: x[n] = (y[n] - l * y[n-1] - r * y[n+1]) / (1 - l - r), the
+ * inverse to first order of a leak of l from the left and r from the
+ * right, in frame pixels. Which one is chosen per frame size, by how many
+ * inked cells read exactly with it (the first is none: digital captures
+ * never pay for it). */
+struct equaliser {
+	float l, r;
+};
+static const struct equaliser equalisers[] = {
+	{ 0, 0 }, { 0.55f, 0 }, { 0, 0.5f }, { 0.4f, 0.3f }, { 0.3f, 0 }, { 0, 0.3f },
+};
+#define NEQ (int)(sizeof equalisers / sizeof equalisers[0])
+#define EQ_TRY 0.9   /* a grid reading less than this share exactly tries the equalisers */
+#define EQ_GAIN 0.8  /* ... and one is taken if it leaves this share of the doubts at most */
+
+/* s as frame f shows it through equaliser q: s->rgb is f's or eq_rgb
+ * (w * h * 3, filled here), s->grey filled. */
+static void equalise(const struct frame *f, int q, uint8_t *eq_rgb, struct scaled *s)
+{
+	const size_t npx = (size_t)f->width * (size_t)f->height;
+	s->rgb = f->rgb;
+	if (q > 0) {
+		/* Fixed point, 1/1024. */
+		const float l = equalisers[q].l, r = equalisers[q].r, n = 1.0f / (1.0f - l - r);
+		const int kc = (int)lroundf(1024 * n), kl = (int)lroundf(1024 * l * n),
+			  kr = (int)lroundf(1024 * r * n);
+		const int w3 = f->width * 3;
+		for (int y = 0; y < f->height; y++) {
+			const uint8_t *in = f->rgb + (size_t)y * (size_t)w3;
+			uint8_t *o = eq_rgb + (size_t)y * (size_t)w3;
+			for (int i = 0; i < w3; i++) {
+				const int a = i >= 3 ? in[i - 3] : in[i], c = i + 3 < w3 ? in[i + 3] : in[i];
+				const int v = (kc * in[i] - kl * a - kr * c + 512) >> 10;
+				o[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+			}
+		}
+		s->rgb = eq_rgb;
+	}
+	for (size_t i = 0; i < npx; i++) {
+		const uint8_t *p = s->rgb + i * 3;
+		s->grey[i] = (uint8_t)((77u * p[0] + 150u * p[1] + 29u * p[2]) >> 8);
+	}
+}
+
 /* What a reader keeps of captures between frames (capture.h). */
 struct capture_memory {
 	int tables;               /* the glyph sets have twin9 and evidence */
 	int grid_w, grid_h;       /* frame size the grid was found in; 0 if none */
+	int eq;                   /* the equaliser (index) it was found through */
 	struct grid grid;
 	double grid_score;        /* capture_check_grid() on the frame it was found in */
 	struct extent proven;     /* where the grid has read trusted glyphs */
@@ -133,6 +183,59 @@ static int search_grid(struct capture_memory *m, const struct glyphset gs[2],
 	return found;
 }
 
+/* Frame f's grid searched through each equaliser (s and g hold it
+ * without one, found as search_grid() said), and the one whose reading
+ * leaves clearly fewer doubtful cells kept: in m, *g, *eq and s (through
+ * eq_rgb). As search_grid(). */
+static int choose_equaliser(struct capture_memory *m, const struct glyphset gs[2],
+			    const struct frame *f, uint8_t *eq_rgb, struct scaled *s, struct grid *g,
+			    int found, int *eq, struct textmode_stats *stats, struct hil_err *err)
+{
+	struct text_screen *scr = malloc(sizeof *scr);
+	if (!scr) {
+		hil_seterr(err, "out of memory");
+		return -1;
+	}
+	const struct capture_memory none = *m;
+	struct capture_memory best = none;
+	struct grid bg = *g;
+	int best_eq = found ? 0 : -1, last = 0, rc = found;
+	int best_doubts = found ? capture_read_grid(gs, s, g, scr) : GRID_ROWS * GRID_COLS + 1;
+	const int doubts0 = best_doubts;
+	for (int q = 1; q < NEQ; q++) {
+		equalise(f, last = q, eq_rgb, s);
+		struct grid g2;
+		int f2 = search_grid(m, gs, s, &g2, stats, err);
+		if (f2 < 0) {
+			rc = -1;
+			break;
+		}
+		if (f2 == 0)
+			continue;
+		int doubts = capture_read_grid(gs, s, &g2, scr);
+		if (doubts < best_doubts) {
+			best = *m;
+			best_doubts = doubts;
+			best_eq = q;
+			bg = g2;
+		}
+	}
+	free(scr);
+	if (rc < 0)
+		return rc;
+	if (best_eq > 0 && found && best_doubts > EQ_GAIN * doubts0)
+		best_eq = 0; /* not clearly better: as read */
+	if (best_eq < 0)
+		return 0;
+	*m = best_eq == 0 ? none : best;
+	if (best_eq > 0)
+		*g = bg;
+	if (last != best_eq)
+		equalise(f, best_eq, eq_rgb, s);
+	*eq = best_eq;
+	return 1;
+}
+
 int capture_decode(struct capture_memory *m, struct glyphset gs[2], const struct frame *f,
 		   struct text_screen *out, struct textmode_stats *stats, struct hil_err *err)
 {
@@ -154,26 +257,39 @@ int capture_decode(struct capture_memory *m, struct glyphset gs[2], const struct
 	struct scaled s = { f->width, f->height, f->rgb, NULL };
 	const size_t npx = (size_t)f->width * (size_t)f->height;
 	s.grey = malloc(npx);
-	if (!s.grey) {
+	uint8_t *eq_rgb = malloc(npx * 3);
+	if (!s.grey || !eq_rgb) {
+		free(s.grey);
+		free(eq_rgb);
 		hil_seterr(err, "out of memory");
 		return -1;
 	}
-	for (size_t i = 0; i < npx; i++) {
-		const uint8_t *p = f->rgb + i * 3;
-		s.grey[i] = (uint8_t)((77u * p[0] + 150u * p[1] + 29u * p[2]) >> 8);
-	}
+	const int known = capture_knows(m, f->width, f->height);
+	int eq = known ? m->eq : 0;
+	equalise(f, eq, eq_rgb, &s);
 	/* The grid of the last frame of this size, if it still reads about
 	 * as well as when it was found: a capture's geometry does not change
 	 * from frame to frame, and the search is most of a frame's cost. */
 	struct grid g;
 	int found = 0, reused = 0, rc = 0;
-	if (capture_knows(m, f->width, f->height)) {
+	if (known) {
 		g = m->grid;
 		double sc = capture_check_grid(&s, &gs[g.cw == 9 ? 0 : 1], &g);
 		found = reused = sc >= REUSE_MIN && sc >= REUSE_SHARE * m->grid_score;
 	}
-	if (!found)
+	if (!found) {
+		if (eq != 0)
+			equalise(f, eq = 0, eq_rgb, &s);
 		found = search_grid(m, gs, &s, &g, stats, err);
+		/* No grid, or one that reads few cells exactly: an analog
+		 * capture, perhaps. Each equaliser's own grid, and the
+		 * reading with clearly fewer doubtful cells than without one
+		 * (the grid's score over a few cells chooses too poorly: a
+		 * wrong equaliser also reads many cells exactly). */
+		if (found >= 0 && (!found || m->grid_score < EQ_TRY))
+			found = choose_equaliser(m, gs, f, eq_rgb, &s, &g, found, &eq, stats, err);
+		m->eq = eq;
+	}
 	if (found < 0) {
 		rc = -1;
 	} else if (!found) {
@@ -213,5 +329,6 @@ int capture_decode(struct capture_memory *m, struct glyphset gs[2], const struct
 		prove(&gs[g.cw == 9 ? 0 : 1], out, &m->proven);
 	}
 	free(s.grey);
+	free(eq_rgb);
 	return rc;
 }
