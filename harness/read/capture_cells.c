@@ -189,6 +189,16 @@ static float pal_dist(const float *c)
 	return sqrtf(best);
 }
 
+/* A VGA capture's black level drifts (analog.c --black): every channel
+ * of a screen row raised by about the same few levels (clipped at 255).
+ * c as the card drew it, its row's lift taken off; a saturated channel
+ * stays. */
+static void unlift(const float *c, float lift, float out[3])
+{
+	for (int k = 0; k < 3; k++)
+		out[k] = c[k] >= 250.0f ? c[k] : c[k] - lift > 0 ? c[k] - lift : 0;
+}
+
 /* A cell that reads as one colour far from the palette: most likely a
  * dither (0xB0-0xB2) blurred into the mix of its two colours. The pair of
  * palette colours and dither whose mix is nearest the mean, untrusted
@@ -225,6 +235,20 @@ static void dither_guess(const struct glyphset *gs, const float *mean, struct te
 	memcpy(tc->fg, vga16[ba], 3);
 	memcpy(tc->bg, vga16[bb], 3);
 	tc->confidence = DITHER_CONFIDENCE;
+}
+
+/* A blank cell of mean colour mean, lift its row's black level: if that
+ * is no palette colour, it is most likely a blurred dither (untrusted,
+ * guessed as dither_guess() says). */
+static void off_palette(const struct glyphset *gs, const float *mean, float lift,
+			struct text_cell *tc)
+{
+	float c[3];
+	unlift(mean, lift, c);
+	if (pal_dist(c) >= PALETTE_NEAR) {
+		tc->confidence = 0.98f;
+		dither_guess(gs, c, tc);
+	}
 }
 
 #ifndef SHARPEN_SLOPE
@@ -600,7 +624,7 @@ static int read_scaled_fast(const struct scaled *s, const struct glyphset *gs,
 }
 
 static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
-			      const struct grid *g, int col, int row, struct text_cell *tc)
+			      const struct grid *g, int col, int row, float lift, struct text_cell *tc)
 {
 	const int cw = g->cw, np = cw * CELL_H, total = np;
 	/* Most cells are blank: first a look at the nearest pixels inside
@@ -639,10 +663,7 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 			put_levels(tc->fg, mean);
 			put_levels(tc->bg, mean);
 			tc->confidence = 1.0f;
-			if (pal_dist(mean) >= PALETTE_NEAR) {
-				tc->confidence = 0.98f;
-				dither_guess(gs, mean, tc);
-			}
+			off_palette(gs, mean, lift, tc);
 			return;
 		}
 	}
@@ -694,10 +715,7 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 		/* Two colours this close may be a faint glyph as well as
 		 * compression noise: not sure enough to trust. */
 		tc->confidence = range2 < BLANK_SURE2 ? 1.0f : 0.98f;
-		if (pal_dist(mean) >= PALETTE_NEAR) {
-			tc->confidence = 0.98f;
-			dither_guess(gs, mean, tc);
-		}
+		off_palette(gs, mean, lift, tc);
 		return;
 	}
 	capture_sharpen_cell(s, g, col, row, v);
@@ -794,10 +812,7 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 		/* Two colours this close may be a faint glyph as well as
 		 * compression noise: not sure enough to trust. */
 		tc->confidence = n1 == 0 || n1 == np ? 1.0f : 0.98f;
-		if (pal_dist(m) >= PALETTE_NEAR) {
-			tc->confidence = 0.98f;
-			dither_guess(gs, m, tc);
-		}
+		off_palette(gs, m, lift, tc);
 		return;
 	}
 	/* JPEG keeps luma sharp and blurs colour (4:2:0 halves its
@@ -906,9 +921,9 @@ static int text_colour(const uint8_t c[3])
  * 1.9 % at 1280x720 q80; fitting every cell, 0.85 %, but two-thirds
  * slower, and wrong on grey dashes that were right). */
 static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
-			     const struct grid *g, int col, int row, struct text_cell *tc)
+			     const struct grid *g, int col, int row, float lift, struct text_cell *tc)
 {
-	read_scaled_glyph(s, gs, g, col, row, tc);
+	read_scaled_glyph(s, gs, g, col, row, lift, tc);
 	if (tc->cursor || !inked(gs, tc->code) || (text_colour(tc->fg) && text_colour(tc->bg)))
 		return;
 	struct footprint *fp = malloc(sizeof *fp);
@@ -925,6 +940,52 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 	free(fp);
 }
 
+/* The black level of screen row r: how far a VGA capture has lifted it
+ * (analog.c --black). Not its darkest pixel (JPEG rings below black: 0 in
+ * a 1080p frame lifted by 11) but its commonest dark level: the mode of
+ * the brightest channel, among a sparse sample of the row's pixels, where
+ * below LIFT_MAX; 0 if too few pixels are that dark to say. */
+#define LIFT_MAX 40
+#define LIFT_STEP 3  /* sample every this many frame pixels, both ways */
+static float row_lift(const struct scaled *s, const struct grid *g, int r)
+{
+	int hist[LIFT_MAX + 1] = { 0 }, n = 0;
+	const int ya = (int)ceil(g->oy + r * CELL_H * g->sy), yb = (int)(g->oy + (r + 1) * CELL_H * g->sy);
+	const int xa = (int)ceil(g->ox), xb = (int)(g->ox + GRID_COLS * g->cw * g->sx);
+	for (int y = ya < 0 ? 0 : ya; y < yb && y < s->h; y += LIFT_STEP) {
+		const uint8_t *line = s->rgb + (size_t)y * (size_t)s->w * 3;
+		for (int x = xa < 0 ? 0 : xa; x < xb && x < s->w; x += LIFT_STEP) {
+			const uint8_t *p = line + (size_t)x * 3;
+			int m = p[0] > p[1] ? p[0] : p[1];
+			m = m > p[2] ? m : p[2];
+			if (m <= LIFT_MAX)
+				hist[m]++;
+			n++;
+		}
+	}
+	int best = -1, bsum = 0, dark = 0;
+	for (int v = 0; v <= LIFT_MAX; v++) {
+		dark += hist[v];
+		int sum = 0;
+		for (int d = -2; d <= 2; d++)
+			sum += v + d >= 0 && v + d <= LIFT_MAX ? hist[v + d] : 0;
+		if (sum > bsum) {
+			bsum = sum;
+			best = v;
+		}
+	}
+	if (best < 0 || 50 * dark < n)
+		return 0;
+	double sv = 0;
+	int sn = 0;
+	for (int v = best - 2; v <= best + 2; v++)
+		if (v >= 0 && v <= LIFT_MAX) {
+			sv += (double)v * hist[v];
+			sn += hist[v];
+		}
+	return (float)(sv / sn);
+}
+
 /* Read every cell of s on grid g into out; the number of cells not
  * trusted. */
 int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const struct grid *g,
@@ -938,10 +999,11 @@ int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const
 	out->cell_h = (int)lround(CELL_H * g->sy);
 	out->origin_x = (int)lround(g->ox);
 	out->origin_y = (int)lround(g->oy);
-	for (int r = 0; r < GRID_ROWS; r++)
+	for (int r = 0; r < GRID_ROWS; r++) {
+		const float lift = row_lift(s, g, r);
 		for (int c = 0; c < GRID_COLS; c++) {
 			struct text_cell *tc = &out->cell[r][c];
-			read_scaled_cell(s, cg, g, c, r, tc);
+			read_scaled_cell(s, cg, g, c, r, lift, tc);
 			/* Barely enlarged, thin strokes and dither patterns
 			 * blur into their background: read, but never
 			 * trusted. */
@@ -950,5 +1012,6 @@ int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const
 				tc->confidence = LOW_SCALE_CONFIDENCE;
 			doubtful += tc->confidence < TEXTMODE_TRUST;
 		}
+	}
 	return doubtful;
 }
