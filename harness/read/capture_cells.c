@@ -280,14 +280,18 @@ static float sharpen_k(double s)
 #ifndef RERANK_BLUR
 #define RERANK_BLUR 1.0f
 #endif
-#define RERANK_PX 2048 /* frame pixels of one cell at most (1920x1080: ~700) */
+#define RERANK_W 256 /* frame columns of one cell at most (1920x1080: ~24) */
 
 struct footprint {
-	int n;
-	uint8_t i0[RERANK_PX], j0[RERANK_PX]; /* text-mode pixel before the sample */
-	float fu[RERANK_PX], fv[RERANK_PX];   /* weights of the one after */
-	float yc[RERANK_PX][3];               /* the frame pixel: Y, Cb, Cr */
-	double sy[3], syy[3];                 /* sums of yc and its squares */
+	int n;                      /* frame pixels */
+	/* The drawing of a glyph is linear in its blurred mask m (one value a
+	 * text-mode pixel: t = row * cw + column): each frame pixel is
+	 * bilinear between four. So the sums a fit needs are m's products
+	 * with these, gathered once a cell instead of once a glyph: */
+	double w[CELL_H * 9];       /* each text-mode pixel's total weight */
+	double wy[CELL_H * 9][3];   /* ... its weights times the frame's Y, Cb, Cr */
+	double ww[CELL_H * 9][9];   /* ... its weights times a neighbour's (3x3) */
+	double sy[3], syy[3];       /* sums of the frame's Y, Cb, Cr and their squares */
 };
 
 /* The 16 text colours (vga16) in the footprint's Y, Cb/2, Cr/2. */
@@ -306,37 +310,76 @@ static void cell_footprint(const struct scaled *s, const struct grid *g, int col
 	const double x0 = g->ox + (double)col * g->cw * g->sx, y0 = g->oy + (double)row * CELL_H * g->sy;
 	const int xa = (int)ceil(x0), xb = (int)floor(x0 + g->cw * g->sx);
 	const int ya = (int)ceil(y0), yb = (int)floor(y0 + CELL_H * g->sy);
-	fp->n = 0;
+	const int cw = g->cw;
+	memset(fp, 0, sizeof *fp);
+	/* The frame pixels are whole rows times whole columns, and each one's
+	 * weights a column's times a row's: the weights' sums are products
+	 * of sums along each axis. */
+	int xi[RERANK_W], nx = 0;
+	float xu[RERANK_W];
+	double wx[9] = { 0 }, wwx[9][3] = { { 0 } }, wyr[CELL_H] = { 0 }, wwy[CELL_H][3] = { { 0 } };
+	for (int x = xa < 0 ? 0 : xa; x < xb && x < s->w && nx < RERANK_W; x++) {
+		double u = (x + 0.5 - x0) / g->sx - 0.5;
+		int i = (int)floor(u);
+		if (i < 0 || i + 1 > cw - 1)
+			continue;
+		const double f = u - i;
+		xi[nx] = x;
+		xu[nx++] = (float)f;
+		wx[i] += 1 - f;
+		wx[i + 1] += f;
+		wwx[i][1] += (1 - f) * (1 - f);
+		wwx[i][2] += (1 - f) * f;
+		wwx[i + 1][0] += f * (1 - f);
+		wwx[i + 1][1] += f * f;
+	}
+	int ny = 0;
 	for (int y = ya < 0 ? 0 : ya; y < yb && y < s->h; y++) {
 		double v = (y + 0.5 - y0) / g->sy - 0.5;
 		int j = (int)floor(v);
 		if (j < 0 || j + 1 > CELL_H - 1)
 			continue;
+		const double fv = v - j;
+		ny++;
+		wyr[j] += 1 - fv;
+		wyr[j + 1] += fv;
+		wwy[j][1] += (1 - fv) * (1 - fv);
+		wwy[j][2] += (1 - fv) * fv;
+		wwy[j + 1][0] += fv * (1 - fv);
+		wwy[j + 1][1] += fv * fv;
+		/* This line's pixels, weighted per text-mode column. */
+		double rs[9][3] = { { 0 } };
 		const uint8_t *line = s->rgb + (size_t)y * (size_t)s->w * 3;
-		for (int x = xa < 0 ? 0 : xa; x < xb && x < s->w; x++) {
-			double u = (x + 0.5 - x0) / g->sx - 0.5;
-			int i = (int)floor(u);
-			if (i < 0 || i + 1 > g->cw - 1 || fp->n == RERANK_PX)
-				continue;
-			const uint8_t *p = line + (size_t)x * 3;
-			float *o = fp->yc[fp->n];
-			o[0] = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
-			o[1] = 0.5f * (p[2] - o[0]); /* chroma at half weight: JPEG */
-			o[2] = 0.5f * (p[0] - o[0]); /* halves its resolution */
-			fp->i0[fp->n] = (uint8_t)i;
-			fp->j0[fp->n] = (uint8_t)j;
-			fp->fu[fp->n] = (float)(u - i);
-			fp->fv[fp->n] = (float)(v - j);
-			fp->n++;
+		for (int k = 0; k < nx; k++) {
+			const uint8_t *p = line + (size_t)xi[k] * 3;
+			float yc[3];
+			yc[0] = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+			yc[1] = 0.5f * (p[2] - yc[0]); /* chroma at half weight: JPEG */
+			yc[2] = 0.5f * (p[0] - yc[0]); /* halves its resolution */
+			const double u = (xi[k] + 0.5 - x0) / g->sx - 0.5;
+			const int i = (int)floor(u);
+			const float fu = xu[k];
+			for (int c = 0; c < 3; c++) {
+				rs[i][c] += (1 - fu) * yc[c];
+				rs[i + 1][c] += fu * yc[c];
+				fp->sy[c] += yc[c];
+				fp->syy[c] += yc[c] * yc[c];
+			}
 		}
+		for (int i = 0; i < cw; i++)
+			for (int c = 0; c < 3; c++) {
+				fp->wy[j * cw + i][c] += (1 - fv) * rs[i][c];
+				fp->wy[(j + 1) * cw + i][c] += fv * rs[i][c];
+			}
 	}
-	for (int c = 0; c < 3; c++) {
-		fp->sy[c] = fp->syy[c] = 0;
-		for (int k = 0; k < fp->n; k++) {
-			fp->sy[c] += fp->yc[k][c];
-			fp->syy[c] += fp->yc[k][c] * fp->yc[k][c];
+	fp->n = nx * ny;
+	for (int j = 0; j < CELL_H; j++)
+		for (int i = 0; i < cw; i++) {
+			fp->w[j * cw + i] = wyr[j] * wx[i];
+			for (int dr = 0; dr < 3; dr++)
+				for (int di = 0; di < 3; di++)
+					fp->ww[j * cw + i][dr * 3 + di] = wwy[j][dr] * wwx[i][di];
 		}
-	}
 }
 
 /* The residual of the frame pixels after the best fit of glyph code drawn
@@ -362,17 +405,24 @@ static float fit_glyph(const struct glyphset *gs, int code, const struct footpri
 				  ky * (m1[r > 0 ? r - 1 : r][i] + m1[r < CELL_H - 1 ? r + 1 : r][i]);
 	double sa = 0, saa = 0, say[3] = { 0, 0, 0 };
 	const double *sy = fp->sy, *syy = fp->syy;
-	for (int k = 0; k < fp->n; k++) {
-		const int i = fp->i0[k], j = fp->j0[k];
-		const float fu = fp->fu[k], fv = fp->fv[k];
-		float top = m[j][i] + fu * (m[j][i + 1] - m[j][i]);
-		float bot = m[j + 1][i] + fu * (m[j + 1][i + 1] - m[j + 1][i]);
-		float a = top + fv * (bot - top);
-		sa += a;
-		saa += a * a;
-		for (int c = 0; c < 3; c++)
-			say[c] += a * fp->yc[k][c];
-	}
+	for (int r = 0; r < CELL_H; r++)
+		for (int i = 0; i < cw; i++) {
+			const int t = r * cw + i;
+			const double mt = m[r][i];
+			if (mt == 0)
+				continue;
+			sa += mt * fp->w[t];
+			for (int c = 0; c < 3; c++)
+				say[c] += mt * fp->wy[t][c];
+			double nb = 0;
+			for (int dr = -1; dr <= 1; dr++)
+				for (int di = -1; di <= 1; di++) {
+					const int rr = r + dr, ii = i + di;
+					if (rr >= 0 && rr < CELL_H && ii >= 0 && ii < cw)
+						nb += fp->ww[t][(dr + 1) * 3 + di + 1] * m[rr][ii];
+				}
+			saa += mt * nb;
+		}
 	/* The least-squares colours, then the same with each snapped to the
 	 * nearest text colour: a free fit would let a bigger blot in a
 	 * paler colour pass for a small dot (0x07 for 0xF9), and one colour
