@@ -113,10 +113,9 @@ static const struct equaliser equalisers[] = {
 #define EQ_GAIN 0.8  /* ... and one is taken if it leaves this share of the doubts at most */
 
 /* s as frame f shows it through equaliser q: s->rgb is f's or eq_rgb
- * (w * h * 3, filled here), s->grey filled. */
+ * (w * h * 3, filled here), s->grey to be filled line by line as read. */
 static void equalise(const struct frame *f, int q, uint8_t *eq_rgb, struct scaled *s)
 {
-	const size_t npx = (size_t)f->width * (size_t)f->height;
 	s->rgb = f->rgb;
 	if (q > 0) {
 		/* Fixed point, 1/1024. */
@@ -135,10 +134,7 @@ static void equalise(const struct frame *f, int q, uint8_t *eq_rgb, struct scale
 		}
 		s->rgb = eq_rgb;
 	}
-	for (size_t i = 0; i < npx; i++) {
-		const uint8_t *p = s->rgb + i * 3;
-		s->grey[i] = (uint8_t)((77u * p[0] + 150u * p[1] + 29u * p[2]) >> 8);
-	}
+	memset(s->grey_ok, 0, (size_t)f->height);
 }
 
 /* What a reader keeps of captures between frames (capture.h). */
@@ -149,6 +145,12 @@ struct capture_memory {
 	struct grid grid;
 	double grid_score;        /* capture_check_grid() on the frame it was found in */
 	struct extent proven;     /* where the grid has read trusted glyphs */
+	/* Scratch for one frame, kept for the next (a stream's frames are
+	 * the same size): its grey, which lines of it are filled, and the
+	 * frame through the equaliser. */
+	uint8_t *grey, *grey_ok, *eq_rgb;
+	size_t scratch_px;
+	int scratch_h;
 };
 
 struct capture_memory *capture_memory_new(void)
@@ -158,7 +160,32 @@ struct capture_memory *capture_memory_new(void)
 
 void capture_memory_free(struct capture_memory *m)
 {
+	if (!m)
+		return;
+	free(m->grey);
+	free(m->grey_ok);
+	free(m->eq_rgb);
 	free(m);
+}
+
+/* m's scratch large enough for a frame of w x h: 0, or -1 out of memory. */
+static int scratch_for(struct capture_memory *m, int w, int h)
+{
+	const size_t npx = (size_t)w * (size_t)h;
+	if (npx <= m->scratch_px && h <= m->scratch_h)
+		return 0;
+	free(m->grey);
+	free(m->grey_ok);
+	free(m->eq_rgb);
+	m->grey = malloc(npx);
+	m->grey_ok = malloc((size_t)h);
+	m->eq_rgb = malloc(npx * 3);
+	m->scratch_px = m->scratch_h = 0;
+	if (!m->grey || !m->grey_ok || !m->eq_rgb)
+		return -1;
+	m->scratch_px = npx;
+	m->scratch_h = h;
+	return 0;
 }
 
 int capture_knows(const struct capture_memory *m, int width, int height)
@@ -254,16 +281,12 @@ int capture_decode(struct capture_memory *m, struct glyphset gs[2], const struct
 		}
 		m->tables = 1;
 	}
-	struct scaled s = { f->width, f->height, f->rgb, NULL };
-	const size_t npx = (size_t)f->width * (size_t)f->height;
-	s.grey = malloc(npx);
-	uint8_t *eq_rgb = malloc(npx * 3);
-	if (!s.grey || !eq_rgb) {
-		free(s.grey);
-		free(eq_rgb);
+	if (scratch_for(m, f->width, f->height) < 0) {
 		hil_seterr(err, "out of memory");
 		return -1;
 	}
+	struct scaled s = { f->width, f->height, f->rgb, m->grey, m->grey_ok };
+	uint8_t *eq_rgb = m->eq_rgb;
 	const int known = capture_knows(m, f->width, f->height);
 	int eq = known ? m->eq : 0;
 	equalise(f, eq, eq_rgb, &s);
@@ -328,7 +351,5 @@ int capture_decode(struct capture_memory *m, struct glyphset gs[2], const struct
 		stats->grids_reused += reused;
 		prove(&gs[g.cw == 9 ? 0 : 1], out, &m->proven);
 	}
-	free(s.grey);
-	free(eq_rgb);
 	return rc;
 }

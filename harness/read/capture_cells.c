@@ -631,7 +631,7 @@ static int read_scaled_fast(const struct scaled *s, const struct glyphset *gs,
 		tap(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy, s->h, &yi[y + 1], &yw[y + 1]);
 	float e[CELL_H + 2][11];
 	for (int y = 0; y < CELL_H + 2; y++) {
-		const uint8_t *a = s->grey + (size_t)yi[y] * (size_t)s->w, *b = a + s->w;
+		const uint8_t *a = grey_line(s, yi[y]), *b = grey_line(s, yi[y] + 1);
 		for (int i = 0; i < cw + 2; i++) {
 			const int x = xi[i];
 			float top = a[x] + xw[i] * (float)(a[x + 1] - a[x]);

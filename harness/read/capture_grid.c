@@ -56,7 +56,7 @@ static void sample_grey(const struct scaled *s, const struct grid *g, int col, i
 		int yi;
 		float yw;
 		tap(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy, s->h, &yi, &yw);
-		const uint8_t *a = s->grey + (size_t)yi * (size_t)s->w, *b = a + s->w;
+		const uint8_t *a = grey_line(s, yi), *b = grey_line(s, yi + 1);
 		for (int i = 0; i < g->cw; i++) {
 			const int x = xi[i];
 			float top = a[x] + xw[i] * (float)(a[x + 1] - a[x]);
@@ -383,7 +383,7 @@ static int inked_cells(const struct scaled *s, const struct grid *g, uint16_t *c
 		for (int y = 0; y < LINES; y++) {
 			int fy = (int)(g->oy + ((double)(r * CELL_H + 2 + 3 * y) + 0.5) * g->sy);
 			fy = fy < 0 ? 0 : fy >= s->h ? s->h - 1 : fy;
-			line[y] = s->grey + (size_t)fy * (size_t)s->w;
+			line[y] = grey_line(s, fy);
 		}
 		for (int c = 0; c < GRID_COLS; c++) {
 			int xs[9];
@@ -461,7 +461,7 @@ int capture_find_grid(const struct scaled *s, const struct glyphset *gs9,
 	}
 	/* Every other line and column is plenty. */
 	for (int y = 0; y + 1 < h; y++) {
-		const uint8_t *a = s->grey + (size_t)y * (size_t)w, *b = a + w;
+		const uint8_t *a = grey_line(s, y), *b = grey_line(s, y + 1);
 		unsigned sy = 0;
 		if (y & 1) {
 			for (int x = 0; x + 1 < w; x += 2)

@@ -40,8 +40,23 @@ struct grid {
 struct scaled {
 	int w, h;
 	const uint8_t *rgb;
-	uint8_t *grey;   /* w * h luma */
+	uint8_t *grey;   /* w * h luma: read it through grey_line() */
+	uint8_t *grey_ok; /* h flags: that line of grey is filled; NULL: all are */
 };
+
+/* Line y of s's grey, filled from s->rgb the first time it is asked for
+ * (a kept grid reads about half a frame's lines, not all of them). */
+static inline const uint8_t *grey_line(const struct scaled *s, int y)
+{
+	uint8_t *g = s->grey + (size_t)y * (size_t)s->w;
+	if (s->grey_ok && !s->grey_ok[y]) {
+		const uint8_t *p = s->rgb + (size_t)y * (size_t)s->w * 3;
+		for (int x = 0; x < s->w; x++, p += 3)
+			g[x] = (uint8_t)((77u * p[0] + 150u * p[1] + 29u * p[2]) >> 8);
+		s->grey_ok[y] = 1;
+	}
+	return g;
+}
 
 /* Luma of an RGB colour. */
 #define LUMA(r, g, b) (0.299f * (r) + 0.587f * (g) + 0.114f * (b))

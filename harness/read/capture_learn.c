@@ -173,7 +173,7 @@ int textmode_learn_capture(const struct frame *f, struct textmode_learning *l,
 			   w, h, xright - xleft, ybot - ytop, cmax - cmin + 1, rmax - rmin + 1);
 		goto out;
 	}
-	struct scaled s = { w, h, f->rgb, grey };
+	struct scaled s = { w, h, f->rgb, grey, NULL };
 	uint16_t cells[256];
 	int n = 0;
 	for (int k = 0; k < 256; k++)
