@@ -45,24 +45,27 @@
 #define BLANK_LUMA 14.0f  /* inner luma range from which two close colours are a glyph */
 #define BLANK_SURE2 (32.0f * 32.0f) /* ...and certainly so below this */
 
-static inline void rgb_at(const struct scaled *s, float x, float y, float out[3])
+/* Where a bilinear sample at frame coordinate x (pixel centres at i +
+ * 0.5) reads along an axis of n pixels: the pixel before it and the
+ * weight of the one after, clamped. */
+static inline void rgb_tap(float x, int n, int *i0, float *f)
 {
 	x -= 0.5f;
-	y -= 0.5f;
 	if (x < 0)
 		x = 0;
-	if (y < 0)
-		y = 0;
-	if (x > (float)(s->w - 1))
-		x = (float)(s->w - 1);
-	if (y > (float)(s->h - 1))
-		y = (float)(s->h - 1);
-	int x0 = (int)x, y0 = (int)y;
-	if (x0 > s->w - 2)
-		x0 = s->w - 2;
-	if (y0 > s->h - 2)
-		y0 = s->h - 2;
-	float fx = x - (float)x0, fy = y - (float)y0;
+	if (x > (float)(n - 1))
+		x = (float)(n - 1);
+	int i = (int)x;
+	if (i > n - 2)
+		i = n - 2;
+	*i0 = i;
+	*f = x - (float)i;
+}
+
+/* The bilinear RGB sample between pixel (x0, y0) and the next ones, at
+ * weights fx, fy. */
+static inline void rgb_mix(const struct scaled *s, int x0, float fx, int y0, float fy, float out[3])
+{
 	const size_t stride = (size_t)s->w * 3;
 	const uint8_t *p = s->rgb + (size_t)y0 * stride + (size_t)x0 * 3;
 	for (int c = 0; c < 3; c++) {
@@ -286,11 +289,16 @@ struct footprint {
 	int n;                      /* frame pixels */
 	/* The drawing of a glyph is linear in its blurred mask m (one value a
 	 * text-mode pixel: t = row * cw + column): each frame pixel is
-	 * bilinear between four. So the sums a fit needs are m's products
-	 * with these, gathered once a cell instead of once a glyph: */
-	double w[CELL_H * 9];       /* each text-mode pixel's total weight */
-	double wy[CELL_H * 9][3];   /* ... its weights times the frame's Y, Cb, Cr */
-	double ww[CELL_H * 9][9];   /* ... its weights times a neighbour's (3x3) */
+	 * bilinear between four, its weights a column's times a row's. So
+	 * the sums a fit needs are m's products with these, gathered once a
+	 * cell instead of once a glyph, the weights' own sums apart along
+	 * each axis: */
+	double wx[9], wwx[9][3];    /* per text-mode column: its weights' sum, and
+				     * its weights times the column before, its
+				     * own, the one after */
+	double wr[CELL_H], wwr[CELL_H][3]; /* the same per text-mode row */
+	double wy[CELL_H * 9][3];   /* per text-mode pixel: its weights times the
+				     * frame's Y, Cb, Cr */
 	double sy[3], syy[3];       /* sums of the frame's Y, Cb, Cr and their squares */
 };
 
@@ -312,12 +320,10 @@ static void cell_footprint(const struct scaled *s, const struct grid *g, int col
 	const int ya = (int)ceil(y0), yb = (int)floor(y0 + CELL_H * g->sy);
 	const int cw = g->cw;
 	memset(fp, 0, sizeof *fp);
-	/* The frame pixels are whole rows times whole columns, and each one's
-	 * weights a column's times a row's: the weights' sums are products
-	 * of sums along each axis. */
-	int xi[RERANK_W], nx = 0;
+	/* The frame pixels are whole rows times whole columns. */
+	int xi[RERANK_W], xc[RERANK_W], nx = 0;
 	float xu[RERANK_W];
-	double wx[9] = { 0 }, wwx[9][3] = { { 0 } }, wyr[CELL_H] = { 0 }, wwy[CELL_H][3] = { { 0 } };
+	double *wx = fp->wx, (*wwx)[3] = fp->wwx, *wyr = fp->wr, (*wwy)[3] = fp->wwr;
 	for (int x = xa < 0 ? 0 : xa; x < xb && x < s->w && nx < RERANK_W; x++) {
 		double u = (x + 0.5 - x0) / g->sx - 0.5;
 		int i = (int)floor(u);
@@ -325,6 +331,7 @@ static void cell_footprint(const struct scaled *s, const struct grid *g, int col
 			continue;
 		const double f = u - i;
 		xi[nx] = x;
+		xc[nx] = i;
 		xu[nx++] = (float)f;
 		wx[i] += 1 - f;
 		wx[i + 1] += f;
@@ -356,8 +363,7 @@ static void cell_footprint(const struct scaled *s, const struct grid *g, int col
 			yc[0] = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
 			yc[1] = 0.5f * (p[2] - yc[0]); /* chroma at half weight: JPEG */
 			yc[2] = 0.5f * (p[0] - yc[0]); /* halves its resolution */
-			const double u = (xi[k] + 0.5 - x0) / g->sx - 0.5;
-			const int i = (int)floor(u);
+			const int i = xc[k];
 			const float fu = xu[k];
 			for (int c = 0; c < 3; c++) {
 				rs[i][c] += (1 - fu) * yc[c];
@@ -373,13 +379,6 @@ static void cell_footprint(const struct scaled *s, const struct grid *g, int col
 			}
 	}
 	fp->n = nx * ny;
-	for (int j = 0; j < CELL_H; j++)
-		for (int i = 0; i < cw; i++) {
-			fp->w[j * cw + i] = wyr[j] * wx[i];
-			for (int dr = 0; dr < 3; dr++)
-				for (int di = 0; di < 3; di++)
-					fp->ww[j * cw + i][dr * 3 + di] = wwy[j][dr] * wwx[i][di];
-		}
 }
 
 /* The residual of the frame pixels after the best fit of glyph code drawn
@@ -405,23 +404,22 @@ static float fit_glyph(const struct glyphset *gs, int code, const struct footpri
 				  ky * (m1[r > 0 ? r - 1 : r][i] + m1[r < CELL_H - 1 ? r + 1 : r][i]);
 	double sa = 0, saa = 0, say[3] = { 0, 0, 0 };
 	const double *sy = fp->sy, *syy = fp->syy;
+	/* h: m through each column's weights with its neighbours' */
+	double h[CELL_H][9];
+	for (int r = 0; r < CELL_H; r++)
+		for (int i = 0; i < cw; i++)
+			h[r][i] = fp->wwx[i][1] * m[r][i] + (i > 0 ? fp->wwx[i][0] * m[r][i - 1] : 0) +
+				  (i < cw - 1 ? fp->wwx[i][2] * m[r][i + 1] : 0);
 	for (int r = 0; r < CELL_H; r++)
 		for (int i = 0; i < cw; i++) {
-			const int t = r * cw + i;
 			const double mt = m[r][i];
 			if (mt == 0)
 				continue;
-			sa += mt * fp->w[t];
+			sa += mt * fp->wr[r] * fp->wx[i];
 			for (int c = 0; c < 3; c++)
-				say[c] += mt * fp->wy[t][c];
-			double nb = 0;
-			for (int dr = -1; dr <= 1; dr++)
-				for (int di = -1; di <= 1; di++) {
-					const int rr = r + dr, ii = i + di;
-					if (rr >= 0 && rr < CELL_H && ii >= 0 && ii < cw)
-						nb += fp->ww[t][(dr + 1) * 3 + di + 1] * m[rr][ii];
-				}
-			saa += mt * nb;
+				say[c] += mt * fp->wy[r * cw + i][c];
+			saa += mt * (fp->wwr[r][1] * h[r][i] + (r > 0 ? fp->wwr[r][0] * h[r - 1][i] : 0) +
+				     (r < CELL_H - 1 ? fp->wwr[r][2] * h[r + 1][i] : 0));
 		}
 	/* The least-squares colours, then the same with each snapped to the
 	 * nearest text colour: a free fit would let a bigger blot in a
@@ -532,13 +530,16 @@ void capture_sample_cell(const struct scaled *s, const struct grid *g, int col, 
 			 float v[][3])
 {
 	const int cw = g->cw;
-	float xs[9];
+	int x0[9];
+	float fx[9];
 	for (int i = 0; i < cw; i++)
-		xs[i] = (float)(g->ox + ((double)(col * cw + i) + 0.5) * g->sx);
+		rgb_tap((float)(g->ox + ((double)(col * cw + i) + 0.5) * g->sx), s->w, &x0[i], &fx[i]);
 	for (int y = 0, k = 0; y < CELL_H; y++) {
-		float fy = (float)(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy);
+		int y0;
+		float fy;
+		rgb_tap((float)(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy), s->h, &y0, &fy);
 		for (int i = 0; i < cw; i++, k++)
-			rgb_at(s, xs[i], fy, v[k]);
+			rgb_mix(s, x0[i], fx[i], y0, fy, v[k]);
 	}
 }
 
@@ -552,15 +553,21 @@ void capture_sharpen_cell(const struct scaled *s, const struct grid *g, int col,
 {
 	const int cw = g->cw;
 	float e[CELL_H + 2][9 + 2][3];
+	int x0[11];
+	float fx[11];
+	for (int i = -1; i <= cw; i++)
+		rgb_tap((float)(g->ox + ((double)(col * cw + i) + 0.5) * g->sx), s->w, &x0[i + 1],
+			&fx[i + 1]);
 	for (int y = -1; y <= CELL_H; y++) {
-		float fy = (float)(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy);
+		int y0;
+		float fy;
+		rgb_tap((float)(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy), s->h, &y0, &fy);
 		for (int i = -1; i <= cw; i++) {
 			if (y >= 0 && y < CELL_H && i >= 0 && i < cw) {
 				memcpy(e[y + 1][i + 1], v[y * cw + i], sizeof e[0][0]);
 				continue;
 			}
-			float fx = (float)(g->ox + ((double)(col * cw + i) + 0.5) * g->sx);
-			rgb_at(s, fx, fy, e[y + 1][i + 1]);
+			rgb_mix(s, x0[i + 1], fx[i + 1], y0, fy, e[y + 1][i + 1]);
 		}
 	}
 	sharpen_samples(&e[0][0][0], 3, cw, g, &v[0][0]);
@@ -923,13 +930,9 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 	}
 	tc->confidence = scaled_confidence(best.d, best.d2);
 	if (!cursor && tc->confidence < TEXTMODE_TRUST) {
-		struct footprint *fp = malloc(sizeof *fp);
-		int code2 = -1;
-		if (fp) {
-			cell_footprint(s, g, col, row, fp);
-			code2 = rerank(gs, on, fp, RERANK_BLUR * sharpen_k(g->sx), RERANK_BLUR * sharpen_k(g->sy));
-			free(fp);
-		}
+		struct footprint fp;
+		cell_footprint(s, g, col, row, &fp);
+		int code2 = rerank(gs, on, &fp, RERANK_BLUR * sharpen_k(g->sx), RERANK_BLUR * sharpen_k(g->sy));
 		if (code2 >= 0 && code2 != best.code) {
 			/* The colours stay as split: the orientation is the
 			 * one in which the new glyph is nearer the split. */
@@ -976,18 +979,15 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 	read_scaled_glyph(s, gs, g, col, row, lift, tc);
 	if (tc->cursor || !inked(gs, tc->code) || (text_colour(tc->fg) && text_colour(tc->bg)))
 		return;
-	struct footprint *fp = malloc(sizeof *fp);
-	if (!fp)
-		return;
-	cell_footprint(s, g, col, row, fp);
+	struct footprint fp;
+	cell_footprint(s, g, col, row, &fp);
 	int pal[2];
-	if (fp->n >= 32) {
-		fit_glyph(gs, tc->code, fp, RERANK_BLUR * sharpen_k(g->sx),
+	if (fp.n >= 32) {
+		fit_glyph(gs, tc->code, &fp, RERANK_BLUR * sharpen_k(g->sx),
 			  RERANK_BLUR * sharpen_k(g->sy), pal);
 		memcpy(tc->fg, vga16[pal[1]], 3);
 		memcpy(tc->bg, vga16[pal[0]], 3);
 	}
-	free(fp);
 }
 
 /* The black level of screen row r: how far a VGA capture has lifted it
