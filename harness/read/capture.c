@@ -111,6 +111,12 @@ static const struct equaliser equalisers[] = {
 #define NEQ (int)(sizeof equalisers / sizeof equalisers[0])
 #define EQ_TRY 0.9   /* a grid reading less than this share exactly tries the equalisers */
 #define EQ_GAIN 0.8  /* ... and one is taken if it leaves this share of the doubts at most */
+/* ... unless the reading without one leaves fewer doubtful cells than
+ * this: digital captures whose few sampled cells read poorly (a 2x PNG or
+ * a 1280x720 JPEG: 120-250 of 2000 cells doubtful in ci/bench/decode's
+ * corpus) are read as they are, without the cost of five more grid
+ * searches; the analog ones an equaliser helped left 290 and more. */
+#define EQ_DOUBTS 270
 
 /* s as frame f shows it through equaliser q: s->rgb is f's or eq_rgb
  * (w * h * 3, filled here), s->grey to be filled line by line as read. */
@@ -229,6 +235,11 @@ static int choose_equaliser(struct capture_memory *m, const struct glyphset gs[2
 	int best_eq = found ? 0 : -1, last = 0, rc = found;
 	int best_doubts = found ? capture_read_grid(gs, s, g, scr) : GRID_ROWS * GRID_COLS + 1;
 	const int doubts0 = best_doubts;
+	if (found && doubts0 < EQ_DOUBTS) {
+		free(scr);
+		*eq = 0;
+		return 1;
+	}
 	for (int q = 1; q < NEQ; q++) {
 		equalise(f, last = q, eq_rgb, s);
 		struct grid g2;
