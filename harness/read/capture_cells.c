@@ -6,8 +6,8 @@
  *    split in two levels and matched exactly, in either colour order; most
  *    inked cells end there. The rest: one colour inside its outer ring of
  *    samples (which takes colour from the neighbours) is a space (trusted
- *    only if that colour is a palette colour; else most likely a blurred
- *    dither, guessed); else its samples (bilinear, RGB), sharpened against
+ *    only if that colour, its row's black level taken off (row_lift()),
+ *    is a palette colour; else most likely a blurred dither, guessed); else its samples (bilinear, RGB), sharpened against
  *    the resampling blur (sharpen_k()), split into two colours by 2-means
  *    started and fitted inside the ring (by luma alone where the two
  *    differ in luma by LUMA_SPLIT: JPEG keeps luma sharp and blurs
