@@ -994,9 +994,11 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
  * (analog.c --black). Not its darkest pixel (JPEG rings below black: 0 in
  * a 1080p frame lifted by 11) but its commonest dark level: the mode of
  * the brightest channel, among a sparse sample of the row's pixels, where
- * below LIFT_MAX; 0 if too few pixels are that dark to say. */
+ * below LIFT_MAX; 0 if too few pixels are that dark to say, or if that
+ * level is below LIFT_MIN. */
 #define LIFT_MAX 40
 #define LIFT_STEP 3  /* sample every this many frame pixels, both ways */
+#define LIFT_MIN 4   /* a black this close to 0 is JPEG's noise: left as it is */
 static float row_lift(const struct scaled *s, const struct grid *g, int r)
 {
 	int hist[LIFT_MAX + 1] = { 0 }, n = 0;
@@ -1024,7 +1026,7 @@ static float row_lift(const struct scaled *s, const struct grid *g, int r)
 			best = v;
 		}
 	}
-	if (best < 0 || 50 * dark < n)
+	if (best < LIFT_MIN || 50 * dark < n)
 		return 0;
 	double sv = 0;
 	int sn = 0;
