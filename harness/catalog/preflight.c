@@ -59,23 +59,22 @@ static char *link_name(const char *path)
 	return xstrdup(slash ? slash + 1 : buf);
 }
 
-/* An attribute of a PCI device: SYSFS/bus/pci/devices/BDF/NAME. Caller frees. */
-static char *dev_path(const char *bdf, const char *name)
+char *pci_dev_path(const char *bdf, const char *name)
 {
 	return xasprintf("%s/bus/pci/devices/%s%s%s", SYSFS(), bdf, name ? "/" : "", name ? name : "");
 }
 
 static char *dev_link(const char *bdf, const char *name)
 {
-	char *p = dev_path(bdf, name);
+	char *p = pci_dev_path(bdf, name);
 	char *l = link_name(p);
 	free(p);
 	return l;
 }
 
-static int dev_hex(const char *bdf, const char *name, unsigned *out)
+int pci_dev_hex(const char *bdf, const char *name, unsigned *out)
 {
-	char *p = dev_path(bdf, name);
+	char *p = pci_dev_path(bdf, name);
 	int rc = read_hex(p, out);
 	free(p);
 	return rc;
@@ -85,7 +84,7 @@ static int dev_hex(const char *bdf, const char *name, unsigned *out)
 static void dev_ids(const char *bdf, char out[PCI_ID_MAX])
 {
 	unsigned v, d;
-	if (dev_hex(bdf, "vendor", &v) < 0 || dev_hex(bdf, "device", &d) < 0)
+	if (pci_dev_hex(bdf, "vendor", &v) < 0 || pci_dev_hex(bdf, "device", &d) < 0)
 		snprintf(out, PCI_ID_MAX, "?");
 	else
 		pci_id(v, d, out);
@@ -118,13 +117,13 @@ static int pass(struct preflight_result *r, const char *brief)
  * device checks can run), whatever its driver. */
 static int check_device(const struct preflight_target *t, struct preflight_result *r)
 {
-	char *dev = dev_path(t->host, NULL);
+	char *dev = pci_dev_path(t->host, NULL);
 	int present = 0;
 	unsigned vendor, device;
 	if (access(dev, F_OK) < 0) {
 		fail(r, PREFLIGHT_LAB, "absent", "preflight: no PCI device %s on this host (%s: %s)",
 		     t->host, dev, strerror(errno));
-	} else if (dev_hex(t->host, "vendor", &vendor) < 0 || dev_hex(t->host, "device", &device) < 0) {
+	} else if (pci_dev_hex(t->host, "vendor", &vendor) < 0 || pci_dev_hex(t->host, "device", &device) < 0) {
 		fail(r, PREFLIGHT_LAB, "unreadable", "preflight: cannot read the PCI ids of %s (%s)", t->host, dev);
 	} else if (vendor != t->card->vendor || device != t->card->device) {
 		char have[PCI_ID_MAX], want[PCI_ID_MAX];
@@ -210,7 +209,7 @@ static char *group_offender(const char *bdf)
 {
 	char *driver = dev_link(bdf, "driver");
 	unsigned cls = 0;
-	int bridge = dev_hex(bdf, "class", &cls) == 0 && (cls >> 8) == 0x0604;
+	int bridge = pci_dev_hex(bdf, "class", &cls) == 0 && (cls >> 8) == 0x0604;
 	char *why = NULL;
 	if (driver && strcmp(driver, "vfio-pci") && strcmp(driver, "pci-stub") && !bridge) {
 		char ids[PCI_ID_MAX];
@@ -283,7 +282,7 @@ static void check_companions(const struct preflight_target *t, struct preflight_
 {
 	/* A named companion must exist. */
 	for (size_t i = 0; t->companions && i < t->companions->n; i++) {
-		char *p = dev_path(t->companions->v[i], NULL);
+		char *p = pci_dev_path(t->companions->v[i], NULL);
 		int there = access(p, F_OK) == 0;
 		free(p);
 		if (!there) {
@@ -400,7 +399,7 @@ static void check_boot_vga(const struct preflight_target *t, struct preflight_re
 {
 	/* Only VGA-class devices have boot_vga; "1" on the device the
 	 * firmware initialised and the host console drew on. */
-	char *p = dev_path(t->host, "boot_vga");
+	char *p = pci_dev_path(t->host, "boot_vga");
 	char *v = read_line(p);
 	if (v && !strcmp(v, "1"))
 		fail(r, PREFLIGHT_LAB, "boot VGA",

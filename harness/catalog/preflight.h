@@ -60,6 +60,12 @@ struct preflight_target {
  * VFIO guest on x86 (qemuDomainGetMemLockLimitBytes); so do we. */
 #define PREFLIGHT_MEMLOCK_MARGIN_MB 1024
 
+/* An attribute of a PCI device on this host: SYSFS/bus/pci/devices/BDF/NAME
+ * (the device's directory when name is NULL). Caller frees. */
+char *pci_dev_path(const char *bdf, const char *name);
+/* An attribute holding one hex number ("0x10de"): 0, or -1 unreadable. */
+int pci_dev_hex(const char *bdf, const char *name, unsigned *out);
+
 /* The check's name as a table heading: "device", "iommu", ... */
 const char *preflight_check_name(enum preflight_check c);
 /* Run every check into res; returns the worst code (0 when all pass,

@@ -1,5 +1,6 @@
 /* romdump: see romdump.h. */
 #include "romdump.h"
+#include "preflight.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,16 +15,6 @@ static int posix_open(const char *path, int flags)
 }
 
 const struct rom_io rom_io_posix = { posix_open, read, write, close };
-
-static int read_hex(const char *path, unsigned *out)
-{
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	int ok = fscanf(f, "%x", out) == 1;
-	fclose(f);
-	return ok ? 0 : -1;
-}
 
 /* Write the two bytes of an enable ("1\n") or disable ("0\n"); errno. */
 static int put(const struct rom_io *io, const char *path, const char *what)
@@ -106,25 +97,20 @@ static const char *read_fix(int e)
 int rom_dump_read(const char *bdf, const struct rom_io *io, struct rom_dump *d, struct hil_err *err)
 {
 	memset(d, 0, sizeof *d);
-	const char *sysfs = getenv("HILRUN_SYSFS");
-	char *dev = xasprintf("%s/bus/pci/devices/%s", sysfs && *sysfs ? sysfs : "/sys", bdf);
-	char *p = xasprintf("%s/vendor", dev);
-	char *q = xasprintf("%s/device", dev);
-	char *rom = xasprintf("%s/rom", dev);
+	char *dev = pci_dev_path(bdf, NULL);
+	char *rom = pci_dev_path(bdf, "rom");
 	int rc = ROMDUMP_LAB;
 	if (access(dev, F_OK) < 0) {
 		hil_seterr(err, "rom dump: no PCI device %s on this host (%s: %s)", bdf, dev, strerror(errno));
 		rc = ROMDUMP_CONFIG;
 		goto out;
 	}
-	if (read_hex(p, &d->vendor) < 0 || read_hex(q, &d->device) < 0) {
+	if (pci_dev_hex(bdf, "vendor", &d->vendor) < 0 || pci_dev_hex(bdf, "device", &d->device) < 0) {
 		hil_seterr(err, "rom dump: cannot read the PCI ids of %s (%s)", bdf, dev);
 		goto out;
 	}
-	free(p);
-	p = xasprintf("%s/boot_vga", dev);
 	unsigned boot_vga = 0;
-	d->boot_vga = read_hex(p, &boot_vga) == 0 && boot_vga == 1;
+	d->boot_vga = pci_dev_hex(bdf, "boot_vga", &boot_vga) == 0 && boot_vga == 1;
 
 	int e = put(io, rom, "1\n");
 	if (e == ENOENT || e == EACCES || e == EPERM) {
@@ -157,8 +143,6 @@ out:
 		d->len = 0;
 	}
 	free(rom);
-	free(q);
-	free(p);
 	free(dev);
 	return rc;
 }

@@ -90,5 +90,5 @@ void feed_close(struct feed *f)
 
 char *feed_endpoint_shown(const char *endpoint)
 {
-	return snapshot_is_url(endpoint) ? snapshot_redact(endpoint) : xstrdup(endpoint);
+	return snapshot_redact(endpoint);
 }

@@ -37,7 +37,9 @@ void feed_size(const struct feed *f, int *width, int *height);
 const char *feed_describe(struct feed *f);
 void feed_close(struct feed *f);
 
-/* The endpoint as records and messages show it: no password (caller frees). */
+/* The endpoint as records and messages show it: no password (caller
+ * frees). Any text with a URL in it may be given (an argument such as
+ * --capture=URL): everything but the password is kept. */
 char *feed_endpoint_shown(const char *endpoint);
 
 #endif

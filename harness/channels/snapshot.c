@@ -48,16 +48,23 @@ int snapshot_is_url(const char *endpoint)
 	return !strncmp(endpoint, "http://", 7) || !strncmp(endpoint, "https://", 8);
 }
 
-char *snapshot_redact(const char *url)
+/* The ":password" of a URL's user info runs from *colon to *at (the '@'
+ * before the host); 0 if the URL carries no password. */
+static int find_password(const char *url, const char **colon, const char **at)
 {
 	const char *auth = strstr(url, "://");
 	if (!auth)
-		return xstrdup(url);
+		return 0;
 	auth += 3;
-	size_t authority = strcspn(auth, "/?#");
-	const char *at = memrchr(auth, '@', authority);
-	const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-	if (!colon)
+	*at = memrchr(auth, '@', strcspn(auth, "/?#"));
+	*colon = *at ? memchr(auth, ':', (size_t)(*at - auth)) : NULL;
+	return *colon != NULL;
+}
+
+char *snapshot_redact(const char *url)
+{
+	const char *colon, *at;
+	if (!find_password(url, &colon, &at))
 		return xstrdup(url);
 	return xasprintf("%.*s%s", (int)(colon - url), url, at);
 }
@@ -183,10 +190,8 @@ static void curl_init_once(void)
  * names only the user, as a journalled invocation keeps it); else netrc. */
 static void set_credentials(struct snapshot *s)
 {
-	const char *auth = strstr(s->url, "://");
-	size_t authority = auth ? strcspn(auth + 3, "/?#") : 0;
-	const char *at = auth ? memrchr(auth + 3, '@', authority) : NULL;
-	int password_in_url = at && memchr(auth + 3, ':', (size_t)(at - auth - 3));
+	const char *colon, *at;
+	int password_in_url = find_password(s->url, &colon, &at);
 	const char *env = getenv("HILRUN_CAPTURE_AUTH");
 	if (!password_in_url && env && *env)
 		curl_easy_setopt(s->curl, CURLOPT_USERPWD, env);

@@ -528,10 +528,8 @@ static int prepare(struct invocation *inv, int argc, char **argv, const struct s
 	/* The journal and the card lock keep the invocation without a capture
 	 * URL's password (snapshot.h: a resume takes it from the environment). */
 	char **kept = xcalloc((size_t)argc + 1, sizeof *kept);
-	for (int i = 0; i < argc; i++) {
-		const char *url = strstr(argv[i], "://");
-		kept[i] = url ? feed_endpoint_shown(argv[i]) : xstrdup(argv[i]);
-	}
+	for (int i = 0; i < argc; i++)
+		kept[i] = feed_endpoint_shown(argv[i]); /* also --capture=URL */
 	struct strbuf cmdline = STRBUF_INIT;
 	for (int i = 0; i < argc; i++)
 		sb_addf(&cmdline, "%s%s", i ? " " : "", kept[i]);

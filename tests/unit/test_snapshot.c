@@ -74,6 +74,7 @@ START_TEST(test_redact)
 		{ "http://u:p@ss@h/snapshot", "http://u@h/snapshot" }, /* '@' in the password */
 		{ "http://h/a:b@c", "http://h/a:b@c" },                /* '@' in the path only */
 		{ "10.0.0.5:5900", "10.0.0.5:5900" },
+		{ "--capture=http://u:p@h/snapshot", "--capture=http://u@h/snapshot" }, /* a journalled argument */
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		char *shown = snapshot_redact(cases[i][0]);
