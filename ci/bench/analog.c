@@ -18,7 +18,11 @@
  *   --phase  sampled over one pixel's width starting 0.3-0.5 of a pixel
  *            late: each sample is (1 - p) of its column and p of the next;
  *   --black  raised by a black level drifting from 0-4 levels at the top
- *            to 10-15 at the bottom (each channel, clipped at 255).
+ *            to 10-15 at the bottom (each channel, clipped at 255);
+ *   --noise SIGMA --take N
+ *            given the ADC's noise: Gaussian, SIGMA levels, drawn afresh
+ *            for each take N of the same chain (ci/bench/decode's streams:
+ *            the same screen captured frame after frame).
  * With no effect OUT is IN. Prints the strengths drawn, one line.
  *
  * Ownership: main's locals only. */
@@ -44,10 +48,18 @@ static double draw(double lo, double hi)
 	return lo + (hi - lo) * (double)(z >> 11) / 9007199254740992.0;
 }
 
+/* A normal draw (Box-Muller). */
+static double gauss(void)
+{
+	const double u = draw(1e-12, 1), v = draw(0, 1);
+	return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
+}
+
 int main(int argc, char **argv)
 {
 	int smear = 0, ring = 0, phase = 0, black = 0;
-	unsigned long seed = 1;
+	unsigned long seed = 1, take = 0;
+	double noise = 0;
 	const char *in = NULL, *out = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--smear"))
@@ -60,6 +72,10 @@ int main(int argc, char **argv)
 			black = 1;
 		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
 			seed = strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--noise") && i + 1 < argc)
+			noise = strtod(argv[++i], NULL);
+		else if (!strcmp(argv[i], "--take") && i + 1 < argc)
+			take = strtoul(argv[++i], NULL, 0);
 		else if (!in)
 			in = argv[i];
 		else if (!out)
@@ -69,7 +85,7 @@ int main(int argc, char **argv)
 	}
 	if (!in || !out) {
 		fprintf(stderr, "usage: analog [--smear] [--ring] [--phase] [--black] [--seed N] "
-				"IN.png OUT.png\n");
+				"[--noise SIGMA --take N] IN.png OUT.png\n");
 		return 2;
 	}
 	/* Every strength is drawn whichever effects are on, so that one seed
@@ -77,9 +93,13 @@ int main(int argc, char **argv)
 	rng = seed;
 	const double tau = draw(0.45, 0.7), amp = draw(0.10, 0.20), period = draw(2.0, 3.0),
 		     late = draw(0.3, 0.5), top = draw(0.0, 4.0), bottom = draw(10.0, 15.0);
-	printf("smear %.3f px, ring %.0f%% period %.2f px, phase %.2f px, black %.1f..%.1f%s%s%s%s\n",
+	printf("smear %.3f px, ring %.0f%% period %.2f px, phase %.2f px, black %.1f..%.1f%s%s%s%s",
 	       tau, amp * 100, period, late, top, bottom, smear ? " [smear]" : "",
 	       ring ? " [ring]" : "", phase ? " [phase]" : "", black ? " [black]" : "");
+	if (noise > 0)
+		printf(", noise %.1f take %lu", noise, take);
+	printf("\n");
+	rng = seed ^ (take + 1) * 0xD1B54A32D192ED03ull; /* the noise: its own draws */
 
 	struct hil_err err;
 	struct frame f;
@@ -124,7 +144,7 @@ int main(int argc, char **argv)
 				double s = 0;
 				for (int i = 0; i < K; i++)
 					s += v[x * K + off + i];
-				s = s / K + lift;
+				s = s / K + lift + (noise > 0 ? noise * gauss() : 0);
 				row[x * 3] = (uint8_t)(s < 0 ? 0 : s > 255 ? 255 : lround(s));
 			}
 		}

@@ -10,13 +10,16 @@
  * first line reports the reader's one-off load time. Used by ci/bench/decode,
  * which computes character error rates from the text.
  *
- * textmode decodes each frame from nothing (textmode_decode). stream is the
- * decoder as a run uses it on a capture: one reader for all the frames, in
- * order, so that a frame finds the grid of the frame before it of its size
- * (the first frame of a size is preceded, untimed, by the next frame of that
- * size: a stream already running). Its lines add "grids_searched" and
- * "grids_reused" over the timed reads: the grid is checked against every
- * frame and searched again when it reads worse.
+ * textmode decodes each frame from nothing (textmode_decode), REPEATS
+ * times. stream is the decoder as a run uses it on a capture: one reader
+ * reads the frames in the order given, round after round (REPEATS timed
+ * rounds after one untimed: a stream already running), so that each frame
+ * follows the one before it in the list (the last follows the first): it
+ * finds that frame's grid, and its cells that have not changed since.
+ * Its lines add, over the timed reads: "grids_searched" and
+ * "grids_reused" (the grid is checked against every frame that changed
+ * much and searched again when it reads worse) and "cells_read" (per read:
+ * the other cells kept the reading of the frame before).
  *
  * floor reads nothing: it loads, once, the frame pixel nearest the centre
  * of each text-mode pixel of 80x25 cells of 9x16 spread over the frame, and
@@ -89,91 +92,116 @@ int main(int argc, char **argv)
 		fprintf(stderr, "decode-bench: %s\n", err.msg);
 		return 1;
 	}
-	int last_w = 0, last_h = 0;
-	for (int i = 3; i < argc; i++) {
-		struct frame f;
-		frame_init(&f);
-		if (frame_read(&f, argv[i], &err) < 0) {
+	const int nframes = argc - 3;
+	struct frame *frames = xmalloc(sizeof(struct frame) * (size_t)nframes);
+	for (int i = 0; i < nframes; i++) {
+		frame_init(&frames[i]);
+		if (frame_read(&frames[i], argv[i + 3], &err) < 0) {
 			fprintf(stderr, "decode-bench: %s\n", err.msg);
 			return 1;
 		}
-		if (stream && (f.width != last_w || f.height != last_h)) {
-			for (int j = i + 1; j < argc; j++) {
-				struct frame g;
-				frame_init(&g);
-				int same = frame_read(&g, argv[j], &err) == 0 && g.width == f.width &&
-					   g.height == f.height;
-				if (same)
-					textmode_read(rd, &g, scr, &err);
-				frame_release(&g);
-				if (same)
+	}
+	/* Per frame: the time of its reads, the stream's counts over them,
+	 * and what its last read said. */
+	double *ms = xmalloc(sizeof(double) * (size_t)nframes);
+	struct textmode_stats *counts = xmalloc(sizeof(struct textmode_stats) * (size_t)nframes);
+	char **text = xmalloc(sizeof(char *) * (size_t)nframes), **colours = xmalloc(sizeof(char *) * (size_t)nframes);
+	char **trusted = xmalloc(sizeof(char *) * (size_t)nframes);
+	const char **status = xmalloc(sizeof(char *) * (size_t)nframes);
+	for (int i = 0; i < nframes; i++) {
+		ms[i] = 0;
+		counts[i] = (struct textmode_stats){ 0, 0, 0 };
+		text[i] = colours[i] = trusted[i] = NULL;
+		status[i] = "ok";
+	}
+	/* Rounds: textmode and the others read each frame REPEATS times in a
+	 * row; stream reads the list REPEATS times over, after one round
+	 * untimed. */
+	const int rounds = stream ? repeats + 1 : 1, reads = stream ? 1 : repeats;
+	for (int round = 0; round < rounds; round++)
+		for (int i = 0; i < nframes; i++) {
+			const struct frame *f = &frames[i];
+			const int timed = !stream || round > 0;
+			struct textmode_stats before = stream ? textmode_reader_stats(rd) : counts[i];
+			double start = now_s();
+			for (int k = 0; k < reads; k++) {
+				free(text[i]);
+				text[i] = NULL;
+				status[i] = "ok";
+				if (tess) {
+					text[i] = ocr_read(ocr, f, &err);
+				} else if (floor_only) {
+					touch_glyph_pixels(f);
+					text[i] = xstrdup("");
+				} else {
+					int rc = stream ? textmode_read(rd, f, scr, &err) :
+							  textmode_decode(f, &font, NINTH_QEMU, scr, &err);
+					if (rc == 0) {
+						text[i] = textmode_text(scr);
+						if (textmode_min_confidence(scr) < TEXTMODE_TRUST)
+							status[i] = "low-confidence";
+					}
+				}
+				if (!text[i]) {
+					status[i] = xstrdup(err.msg);
 					break;
-			}
-			last_w = f.width;
-			last_h = f.height;
-		}
-		struct textmode_stats before = stream ? textmode_reader_stats(rd) : (struct textmode_stats){ 0, 0 };
-		char *text = NULL;
-		const char *status = "ok";
-		double start = now_s();
-		for (int k = 0; k < repeats; k++) {
-			free(text);
-			text = NULL;
-			if (tess) {
-				text = ocr_read(ocr, &f, &err);
-			} else if (floor_only) {
-				touch_glyph_pixels(&f);
-				text = xstrdup("");
-			} else {
-				int rc = stream ? textmode_read(rd, &f, scr, &err) :
-						  textmode_decode(&f, &font, NINTH_QEMU, scr, &err);
-				if (rc == 0) {
-					text = textmode_text(scr);
-					if (textmode_min_confidence(scr) < TEXTMODE_TRUST)
-						status = "low-confidence";
 				}
 			}
-			if (!text) {
-				status = err.msg;
-				break;
+			if (!timed)
+				continue;
+			ms[i] += (now_s() - start) * 1e3 / (stream ? repeats : reads);
+			if (stream) {
+				struct textmode_stats after = textmode_reader_stats(rd);
+				counts[i].grids_searched += after.grids_searched - before.grids_searched;
+				counts[i].grids_reused += after.grids_reused - before.grids_reused;
+				counts[i].cells_read += after.cells_read - before.cells_read;
 			}
-		}
-		double ms = (now_s() - start) * 1e3 / repeats;
-		json_t *line = json_pack("{s:s, s:s, s:f, s:s, s:s}", "frame", argv[i], "reader", argv[1],
-					 "ms", ms, "status", status, "text", text ? text : "");
-		if (!tess && !floor_only && text) {
-			char *hex = xmalloc((size_t)scr->rows * scr->cols * 12 + 1), *o = hex;
+			if (tess || floor_only || !text[i])
+				continue;
+			free(colours[i]);
+			free(trusted[i]);
+			char *hex = colours[i] = xmalloc((size_t)scr->rows * scr->cols * 12 + 1), *o = hex;
+			char *t = trusted[i] = xmalloc((size_t)scr->rows * scr->cols + 1);
 			for (int r = 0; r < scr->rows; r++)
 				for (int c = 0; c < scr->cols; c++) {
 					const struct text_cell *tc = &scr->cell[r][c];
 					o += sprintf(o, "%02x%02x%02x%02x%02x%02x", tc->fg[0], tc->fg[1],
 						     tc->fg[2], tc->bg[0], tc->bg[1], tc->bg[2]);
+					*t++ = tc->confidence >= TEXTMODE_TRUST ? '1' : '0';
 				}
-			json_object_set_new(line, "colours", json_string(hex));
-			free(hex);
-			char *trust = xmalloc((size_t)scr->rows * scr->cols + 1), *t = trust;
-			for (int r = 0; r < scr->rows; r++)
-				for (int c = 0; c < scr->cols; c++)
-					*t++ = scr->cell[r][c].confidence >= TEXTMODE_TRUST ? '1' : '0';
 			*t = 0;
-			json_object_set_new(line, "trusted", json_string(trust));
-			free(trust);
+		}
+	for (int i = 0; i < nframes; i++) {
+		json_t *line = json_pack("{s:s, s:s, s:f, s:s, s:s}", "frame", argv[i + 3], "reader",
+					 argv[1], "ms", ms[i], "status", status[i], "text",
+					 text[i] ? text[i] : "");
+		if (colours[i]) {
+			json_object_set_new(line, "colours", json_string(colours[i]));
+			json_object_set_new(line, "trusted", json_string(trusted[i]));
 		}
 		if (stream) {
-			struct textmode_stats after = textmode_reader_stats(rd);
-			json_object_set_new(line, "grids_searched",
-					    json_integer(after.grids_searched - before.grids_searched));
-			json_object_set_new(line, "grids_reused",
-					    json_integer(after.grids_reused - before.grids_reused));
+			json_object_set_new(line, "grids_searched", json_integer(counts[i].grids_searched));
+			json_object_set_new(line, "grids_reused", json_integer(counts[i].grids_reused));
+			json_object_set_new(line, "cells_read",
+					    json_real((double)counts[i].cells_read / repeats));
 		}
-		char *s = json_dumps(line, JSON_COMPACT);
-		puts(s);
-		fflush(stdout);
-		free(s);
+		char *out = json_dumps(line, JSON_COMPACT);
+		puts(out);
+		free(out);
 		json_decref(line);
-		free(text);
-		frame_release(&f);
+		free(text[i]);
+		free(colours[i]);
+		free(trusted[i]);
+		frame_release(&frames[i]);
 	}
+	fflush(stdout);
+	free(frames);
+	free(ms);
+	free(counts);
+	free(text);
+	free(colours);
+	free(trusted);
+	free(status);
 	free(scr);
 	textmode_reader_free(rd);
 	ocr_close(ocr);

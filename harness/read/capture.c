@@ -1,14 +1,17 @@
 /* capture: see capture.h. A capture is read in the steps capture_int.h
- * lists: once per reader, the glyph tables only captures need; the frame
- * in grey; its grid, the one kept from the last frame of this size while
- * it reads about as well there, else searched for (capture_grid.c); then
- * every cell (capture_cells.c).
+ * lists: once per reader, the glyph tables only captures need; if the
+ * frame is the last one read with a few cells changed, those cells only
+ * (read_changes(), capture_reuse.c); else the frame in grey, its grid,
+ * the one kept from the last frame of this size while it reads about as
+ * well there, else searched for (capture_grid.c), then every cell
+ * (capture_cells.c).
  *
- * Ownership: struct capture_memory (a reader's grid between frames) is
- * allocated and freed here; every other function works on its arguments
+ * Ownership: struct capture_memory (a reader's grid and last reading
+ * between frames) is allocated and freed here; every other function works on its arguments
  * and keeps nothing. */
 #include "capture.h"
 #include "capture_int.h"
+#include "capture_reuse.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -118,26 +121,49 @@ static const struct equaliser equalisers[] = {
  * searches; the analog ones an equaliser helped left 290 and more. */
 #define EQ_DOUBTS 270
 
+/* The pixels [x0, x1) x [y0, y1) of frame f through equaliser q (> 0)
+ * into eq_rgb (clipped to the frame). */
+__attribute__((optimize("tree-vectorize"))) /* 4x faster: a frame is 6 MB */
+static void equalise_rect(const struct frame *f, int q, uint8_t *eq_rgb, int x0, int x1, int y0,
+			  int y1)
+{
+	/* Fixed point, 1/1024. */
+	const float l = equalisers[q].l, r = equalisers[q].r, n = 1.0f / (1.0f - l - r);
+	const int kc = (int)lroundf(1024 * n), kl = (int)lroundf(1024 * l * n),
+		  kr = (int)lroundf(1024 * r * n);
+	const int w3 = f->width * 3;
+	x0 = x0 < 0 ? 0 : x0;
+	x1 = x1 > f->width ? f->width : x1;
+	y0 = y0 < 0 ? 0 : y0;
+	y1 = y1 > f->height ? f->height : y1;
+	/* The first and last pixels of a line lean on themselves; the loop
+	 * between has no branch. */
+	const int a = x0 * 3 > 3 ? x0 * 3 : 3, b = x1 * 3 < w3 - 3 ? x1 * 3 : w3 - 3;
+	for (int y = y0; y < y1; y++) {
+		const uint8_t *restrict in = f->rgb + (size_t)y * (size_t)w3;
+		uint8_t *restrict o = eq_rgb + (size_t)y * (size_t)w3;
+		for (int i = x0 * 3; i < a; i++) {
+			const int v = (kc * in[i] - kl * in[i] - kr * in[i + 3] + 512) >> 10;
+			o[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+		}
+		for (int i = a; i < b; i++) {
+			const int v = (kc * in[i] - kl * in[i - 3] - kr * in[i + 3] + 512) >> 10;
+			o[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+		}
+		for (int i = b > a ? b : a; i < x1 * 3; i++) {
+			const int v = (kc * in[i] - kl * in[i - 3] - kr * in[i] + 512) >> 10;
+			o[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+		}
+	}
+}
+
 /* s as frame f shows it through equaliser q: s->rgb is f's or eq_rgb
  * (w * h * 3, filled here), s->grey to be filled line by line as read. */
 static void equalise(const struct frame *f, int q, uint8_t *eq_rgb, struct scaled *s)
 {
 	s->rgb = f->rgb;
 	if (q > 0) {
-		/* Fixed point, 1/1024. */
-		const float l = equalisers[q].l, r = equalisers[q].r, n = 1.0f / (1.0f - l - r);
-		const int kc = (int)lroundf(1024 * n), kl = (int)lroundf(1024 * l * n),
-			  kr = (int)lroundf(1024 * r * n);
-		const int w3 = f->width * 3;
-		for (int y = 0; y < f->height; y++) {
-			const uint8_t *in = f->rgb + (size_t)y * (size_t)w3;
-			uint8_t *o = eq_rgb + (size_t)y * (size_t)w3;
-			for (int i = 0; i < w3; i++) {
-				const int a = i >= 3 ? in[i - 3] : in[i], c = i + 3 < w3 ? in[i + 3] : in[i];
-				const int v = (kc * in[i] - kl * a - kr * c + 512) >> 10;
-				o[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-			}
-		}
+		equalise_rect(f, q, eq_rgb, 0, f->width, 0, f->height);
 		s->rgb = eq_rgb;
 	}
 	memset(s->grey_ok, 0, (size_t)f->height);
@@ -157,17 +183,30 @@ struct capture_memory {
 	uint8_t *grey, *grey_ok, *eq_rgb;
 	size_t scratch_px;
 	int scratch_h;
+	/* The last reading, on grid and eq, and where each of its cells'
+	 * pixels were when read: a frame that changed in a few cells is read
+	 * there only (read_changes()). */
+	int have_last;
+	struct text_screen last;
+	float lift[GRID_ROWS];     /* its rows' black levels (capture_read_grid()) */
+	struct cell_probes *probes;
 };
 
 struct capture_memory *capture_memory_new(void)
 {
-	return calloc(1, sizeof(struct capture_memory));
+	struct capture_memory *m = calloc(1, sizeof *m);
+	if (m && !(m->probes = probes_new())) {
+		free(m);
+		m = NULL;
+	}
+	return m;
 }
 
 void capture_memory_free(struct capture_memory *m)
 {
 	if (!m)
 		return;
+	probes_free(m->probes);
 	free(m->grey);
 	free(m->grey_ok);
 	free(m->eq_rgb);
@@ -225,6 +264,7 @@ static int choose_equaliser(struct capture_memory *m, const struct glyphset gs[2
 			    int found, int *eq, struct textmode_stats *stats, struct hil_err *err)
 {
 	struct text_screen *scr = malloc(sizeof *scr);
+	float lift[GRID_ROWS];
 	if (!scr) {
 		hil_seterr(err, "out of memory");
 		return -1;
@@ -233,7 +273,7 @@ static int choose_equaliser(struct capture_memory *m, const struct glyphset gs[2
 	struct capture_memory best = none;
 	struct grid bg = *g;
 	int best_eq = found ? 0 : -1, last = 0, rc = found;
-	int best_doubts = found ? capture_read_grid(gs, s, g, scr) : GRID_ROWS * GRID_COLS + 1;
+	int best_doubts = found ? capture_read_grid(gs, s, g, NULL, lift, scr) : GRID_ROWS * GRID_COLS + 1;
 	const int doubts0 = best_doubts;
 	if (found && doubts0 < EQ_DOUBTS) {
 		free(scr);
@@ -250,7 +290,7 @@ static int choose_equaliser(struct capture_memory *m, const struct glyphset gs[2
 		}
 		if (f2 == 0)
 			continue;
-		int doubts = capture_read_grid(gs, s, &g2, scr);
+		int doubts = capture_read_grid(gs, s, &g2, NULL, lift, scr);
 		if (doubts < best_doubts) {
 			best = *m;
 			best_doubts = doubts;
@@ -271,6 +311,86 @@ static int choose_equaliser(struct capture_memory *m, const struct glyphset gs[2
 	if (last != best_eq)
 		equalise(f, best_eq, eq_rgb, s);
 	*eq = best_eq;
+	return 1;
+}
+
+/* A frame of the screen read last, changed in at most this many cells, is
+ * read in those cells only; more, and it may be another screen or a
+ * picture that moved: read whole. */
+#define REREAD_MAX (GRID_ROWS * GRID_COLS / 2)
+
+/* At least this many trusted glyphs that show where the grid is (struct
+ * glyphset's evidence), and this share of them, unchanged in a frame:
+ * the picture has not moved, and its grid stands. */
+#define STILL_EVIDENCE 8
+#define STILL_SHARE 0.1
+
+/* Frame f read into out as the last reading of m with the cells whose
+ * pixels changed read again, with their neighbours (whose samples reach
+ * into them: the sharpening, the equaliser). 1 if done; 0 if left to the
+ * whole reading: nothing read before, too much changed, or too few glyphs
+ * unchanged to be sure the picture has not moved (a moved picture changes
+ * every cell with ink, except those the same wherever they are cut: a
+ * solid block, a row of '═'). */
+static int read_changes(struct capture_memory *m, const struct glyphset gs[2],
+			const struct frame *f, struct scaled *s, struct text_screen *out,
+			struct textmode_stats *stats)
+{
+	uint8_t changed[GRID_ROWS * GRID_COLS], reread[GRID_ROWS * GRID_COLS];
+	const struct grid *g = &m->grid;
+	const struct glyphset *cg = &gs[g->cw == 9 ? 0 : 1];
+	if (!m->have_last || probes_compare(m->probes, f, g, changed) > REREAD_MAX)
+		return 0;
+	int evidence = 0, still = 0;
+	for (int r = 0; r < GRID_ROWS; r++)
+		for (int c = 0; c < GRID_COLS; c++) {
+			const struct text_cell *tc = &m->last.cell[r][c];
+			if (tc->confidence < TEXTMODE_TRUST || !cg->evidence[tc->code])
+				continue;
+			evidence++;
+			still += !changed[r * GRID_COLS + c];
+		}
+	if (still < STILL_EVIDENCE || still < STILL_SHARE * evidence)
+		return 0;
+	memset(reread, 0, sizeof reread);
+	int n = 0;
+	for (int r = 0; r < GRID_ROWS; r++)
+		for (int c = 0; c < GRID_COLS; c++) {
+			if (!changed[r * GRID_COLS + c])
+				continue;
+			for (int dr = -1; dr <= 1; dr++)
+				for (int dc = -1; dc <= 1; dc++) {
+					const int rr = r + dr, cc = c + dc;
+					if (rr >= 0 && rr < GRID_ROWS && cc >= 0 && cc < GRID_COLS)
+						reread[rr * GRID_COLS + cc] = 1;
+				}
+		}
+	*out = m->last;
+	s->rgb = m->eq > 0 ? m->eq_rgb : f->rgb;
+	memset(s->grey_ok, 0, (size_t)f->height);
+	for (int r = 0; r < GRID_ROWS; r++)
+		for (int c = 0; c < GRID_COLS; c++) {
+			if (!reread[r * GRID_COLS + c])
+				continue;
+			n++;
+			if (m->eq <= 0)
+				continue;
+			/* The frame pixels this cell's samples reach: its ring
+			 * of neighbours' samples and their bilinear taps. */
+			equalise_rect(f, m->eq, m->eq_rgb,
+				      (int)floor(g->ox + (c * g->cw - 2) * g->sx) - 2,
+				      (int)ceil(g->ox + ((c + 1) * g->cw + 2) * g->sx) + 2,
+				      (int)floor(g->oy + (r * CELL_H - 2) * g->sy) - 2,
+				      (int)ceil(g->oy + ((r + 1) * CELL_H + 2) * g->sy) + 2);
+		}
+	if (n) {
+		capture_read_grid(gs, s, g, reread, m->lift, out);
+		probes_record(m->probes, f, g, reread);
+		m->last = *out;
+		prove(cg, out, &m->proven);
+	}
+	stats->grids_reused++;
+	stats->cells_read += n;
 	return 1;
 }
 
@@ -299,6 +419,8 @@ int capture_decode(struct capture_memory *m, struct glyphset gs[2], const struct
 	struct scaled s = { f->width, f->height, f->rgb, m->grey, m->grey_ok };
 	uint8_t *eq_rgb = m->eq_rgb;
 	const int known = capture_knows(m, f->width, f->height);
+	if (known && read_changes(m, gs, f, &s, out, stats))
+		return 0;
 	int eq = known ? m->eq : 0;
 	equalise(f, eq, eq_rgb, &s);
 	/* The grid of the last frame of this size, if it still reads about
@@ -333,7 +455,7 @@ int capture_decode(struct capture_memory *m, struct glyphset gs[2], const struct
 			   f->width, f->height);
 		rc = TEXTMODE_UNSUPPORTED;
 	} else {
-		int doubtful = capture_read_grid(gs, &s, &g, out);
+		int doubtful = capture_read_grid(gs, &s, &g, NULL, m->lift, out);
 		if (!reused)
 			m->proven = (struct extent){ GRID_ROWS, -1, GRID_COLS, -1 };
 		/* A grid found in a frame of a few rows can be off by a
@@ -346,10 +468,12 @@ int capture_decode(struct capture_memory *m, struct glyphset gs[2], const struct
 			const struct grid kept = m->grid;
 			const double kept_score = m->grid_score;
 			struct text_screen *again = malloc(sizeof *again);
+			float lift_again[GRID_ROWS];
 			struct grid g2;
 			if (again && search_grid(m, gs, &s, &g2, stats, err) > 0 &&
-			    capture_read_grid(gs, &s, &g2, again) < doubtful) {
+			    capture_read_grid(gs, &s, &g2, NULL, lift_again, again) < doubtful) {
 				*out = *again;
+				memcpy(m->lift, lift_again, sizeof m->lift);
 				g = g2;
 				reused = 0;
 				m->proven = (struct extent){ GRID_ROWS, -1, GRID_COLS, -1 };
@@ -360,7 +484,12 @@ int capture_decode(struct capture_memory *m, struct glyphset gs[2], const struct
 			free(again);
 		}
 		stats->grids_reused += reused;
+		stats->cells_read += GRID_ROWS * GRID_COLS;
 		prove(&gs[g.cw == 9 ? 0 : 1], out, &m->proven);
+		/* m->grid is g: kept, or searched in this frame. */
+		probes_record(m->probes, f, &g, NULL);
+		m->last = *out;
 	}
+	m->have_last = rc == 0;
 	return rc;
 }

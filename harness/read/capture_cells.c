@@ -1038,10 +1038,12 @@ static float row_lift(const struct scaled *s, const struct grid *g, int r)
 	return (float)(sv / sn);
 }
 
-/* Read every cell of s on grid g into out; the number of cells not
- * trusted. */
+/* Read the cells of s on grid g marked in only (every cell if NULL) into
+ * out, the others left as they are; the number of cells of out not
+ * trusted. lift: each row's black level, found here when reading every
+ * cell, else as found then. */
 int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const struct grid *g,
-		      struct text_screen *out)
+		      const uint8_t *only, float lift[GRID_ROWS], struct text_screen *out)
 {
 	const struct glyphset *cg = &gs[g->cw == 9 ? 0 : 1];
 	int doubtful = 0;
@@ -1052,10 +1054,16 @@ int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const
 	out->origin_x = (int)lround(g->ox);
 	out->origin_y = (int)lround(g->oy);
 	for (int r = 0; r < GRID_ROWS; r++) {
-		const float lift = row_lift(s, g, r);
+		const uint8_t *row_only = only ? only + r * GRID_COLS : NULL;
+		if (!only)
+			lift[r] = row_lift(s, g, r);
 		for (int c = 0; c < GRID_COLS; c++) {
 			struct text_cell *tc = &out->cell[r][c];
-			read_scaled_cell(s, cg, g, c, r, lift, tc);
+			if (row_only && !row_only[c]) {
+				doubtful += tc->confidence < TEXTMODE_TRUST;
+				continue;
+			}
+			read_scaled_cell(s, cg, g, c, r, lift[r], tc);
 			/* Barely enlarged, thin strokes and dither patterns
 			 * blur into their background: read, but never
 			 * trusted. */

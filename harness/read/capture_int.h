@@ -13,7 +13,8 @@
  * 1-5: profiles of the gradient, the cell period they repeat at, which
  * pixel boundary starts a cell, scale, a fit of origin and scale), then
  * read every cell on it (capture_cells.c, steps 6-7: in grey, in colour,
- * then against the frame's own pixels where not trusted). capture_learn.c
+ * then against the frame's own pixels where not trusted); in a stream,
+ * only the cells whose pixels changed (capture_reuse.c). capture_learn.c
  * learns a card's glyphs from a capture of the calibration screen with the
  * same sampling.
  *
@@ -139,9 +140,12 @@ double capture_spread(const struct scaled *s, const struct grid *g, const uint16
 void capture_refine(const struct scaled *s, struct grid *g, const uint16_t *cells, int n);
 
 /* Reading the cells (capture_cells.c). */
-/* Every cell of s on grid g read into out; the number not trusted. */
+/* The cells of s on grid g marked in only (row * GRID_COLS + col; every
+ * cell if NULL) read into out, the rest of out kept; the number of cells
+ * of out not trusted. lift: each screen row's black level, found (only
+ * NULL) or as found by an earlier reading of every cell. */
 int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const struct grid *g,
-		      struct text_screen *out);
+		      const uint8_t *only, float lift[GRID_ROWS], struct text_screen *out);
 /* The RGB samples of cell (col, row) at its text-mode pixel centres. */
 void capture_sample_cell(const struct scaled *s, const struct grid *g, int col, int row,
 			 float v[][3]);

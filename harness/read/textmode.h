@@ -108,6 +108,8 @@ struct textmode_reader;
 struct textmode_stats {
 	int grids_searched;  /* captures whose grid was searched for */
 	int grids_reused;    /* captures read with the grid of an earlier frame */
+	long cells_read;     /* cells of captures read (the rest kept their
+			      * reading: their pixels had not changed) */
 };
 struct textmode_reader *textmode_reader_new(const struct vgafont *font,
 					    enum ninth_column_rule rule, struct hil_err *err);

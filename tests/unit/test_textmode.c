@@ -1238,6 +1238,78 @@ START_TEST(reader_keeps_the_grid)
 }
 END_TEST
 
+/* A frame copied from f, with the pixels in [x0, x1) x [y0, y1) painted
+ * black, and the picture moved dx pixels right (black comes in at the
+ * left). */
+static void altered(const struct frame *f, struct frame *out, int x0, int x1, int y0, int y1, int dx)
+{
+	frame_init(out);
+	ck_assert_int_eq(frame_alloc(out, f->width, f->height), 0);
+	const size_t stride = (size_t)f->width * 3;
+	for (int y = 0; y < f->height; y++) {
+		uint8_t *o = out->rgb + (size_t)y * stride;
+		memset(o, 0, (size_t)dx * 3);
+		memcpy(o + (size_t)dx * 3, f->rgb + (size_t)y * stride, stride - (size_t)dx * 3);
+		if (y >= y0 && y < y1)
+			memset(o + (size_t)x0 * 3, 0, (size_t)(x1 - x0) * 3);
+	}
+}
+
+/* A reader on a capture of a screen that stands still reads only the
+ * cells whose pixels changed (and their neighbours): the same frame again
+ * reads none; one cell painted over reads that cell and the few around it,
+ * and the rest stays as read; the picture moved a few pixels is read whole,
+ * its grid searched again. */
+START_TEST(reader_reads_what_changed)
+{
+	struct hil_err err = { "" };
+	struct frame f, one_cell, moved;
+	load_degraded(&f, "bios-post-stdvga-text", &variants[0]);
+	struct textmode_reader *rd = textmode_reader_new(&font, NINTH_QEMU, &err);
+	ck_assert_ptr_nonnull(rd);
+	ck_assert_msg(textmode_read(rd, &f, screen, &err) == 0, "%s", err.msg);
+	struct textmode_stats st = textmode_reader_stats(rd);
+	ck_assert_int_eq(st.cells_read, 2000);
+	char *first = textmode_text(screen);
+
+	ck_assert_msg(textmode_read(rd, &f, screen, &err) == 0, "%s", err.msg);
+	st = textmode_reader_stats(rd);
+	ck_assert_int_eq(st.cells_read, 2000);
+	ck_assert_int_eq(st.grids_searched, 1);
+	char *again = textmode_text(screen);
+	ck_assert_str_eq(again, first);
+
+	/* Cell (0, 0), the 'h' of "hilrun", painted black. */
+	altered(&f, &one_cell, screen->origin_x, screen->origin_x + screen->cell_w, screen->origin_y,
+		screen->origin_y + screen->cell_h, 0);
+	ck_assert_msg(textmode_read(rd, &one_cell, screen, &err) == 0, "%s", err.msg);
+	st = textmode_reader_stats(rd);
+	ck_assert_msg(st.cells_read > 2000 && st.cells_read <= 2009, "cells read %ld", st.cells_read);
+	ck_assert_int_eq(st.grids_searched, 1);
+	char ascii[TEXT_COLS_MAX + 1];
+	textmode_row_ascii(screen, 0, ascii);
+	ck_assert_str_eq(ascii, " ilrun bios-post v1");
+	textmode_row_ascii(screen, 2, ascii);
+	ck_assert_str_eq(ascii, "Reference guest for VGA passthrough tests");
+
+	/* The whole picture 5 pixels to the right. */
+	const long before = st.cells_read;
+	altered(&f, &moved, 0, 0, 0, 0, 5);
+	ck_assert_msg(textmode_read(rd, &moved, screen, &err) == 0, "%s", err.msg);
+	st = textmode_reader_stats(rd);
+	ck_assert_int_eq(st.grids_searched, 2);
+	ck_assert_int_eq(st.cells_read, before + 2000);
+	textmode_row_ascii(screen, 0, ascii);
+	ck_assert_str_eq(ascii, "hilrun bios-post v1");
+	free(first);
+	free(again);
+	textmode_reader_free(rd);
+	frame_release(&f);
+	frame_release(&one_cell);
+	frame_release(&moved);
+}
+END_TEST
+
 /* A grid found in a frame of few rows (SeaBIOS's banner) may be off by a
  * fraction of a pixel per row: right at the top, wrong six rows down. Two
  * frames that tests/tools/capture-box served in a run (1280x720 with a
@@ -1368,6 +1440,7 @@ static Suite *textmode_suite(void)
 	tcase_add_test(sc, scaled_low_contrast_only);
 	tcase_add_test(sc, scaled_repeat);
 	tcase_add_test(sc, reader_keeps_the_grid);
+	tcase_add_test(sc, reader_reads_what_changed);
 	tcase_add_test(sc, reader_searches_again_when_doubtful);
 	tcase_add_loop_test(sc, analog_capture, 0, sizeof analog_frames / sizeof analog_frames[0]);
 	suite_add_tcase(s, sc);
