@@ -88,6 +88,14 @@ static void sha256_final(struct sha256 *s, char out[65])
 		snprintf(out + 8 * i, 9, "%08x", s->h[i]);
 }
 
+void sha256_mem(const void *data, size_t len, char out[65])
+{
+	struct sha256 s;
+	sha256_init(&s);
+	sha256_update(&s, data, len);
+	sha256_final(&s, out);
+}
+
 int sha256_file(const char *path, char out[65], struct hil_err *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -99,9 +107,7 @@ int sha256_file(const char *path, char out[65], struct hil_err *err)
 	uint8_t buf[65536];
 	sha256_init(&s);
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = read_full(fd, buf, sizeof buf);
 		if (n < 0) {
 			hil_seterr(err, "cannot read %s: %s", path, strerror(errno));
 			close(fd);

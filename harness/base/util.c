@@ -270,6 +270,40 @@ static char *dir_of(const char *path)
 	return xstrndup(path, (size_t)(slash - path));
 }
 
+int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+ssize_t read_full(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, (char *)buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len, struct hil_err *err)
 {
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
@@ -279,18 +313,9 @@ int write_file_atomic(const char *path, const void *data, size_t len, struct hil
 		free(tmp);
 		return -1;
 	}
-	const char *p = data;
-	size_t left = len;
-	while (left) {
-		ssize_t n = write(fd, p, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			hil_seterr(err, "cannot write %s: %s", tmp, n < 0 ? strerror(errno) : "short write");
-			goto fail;
-		}
-		p += n;
-		left -= (size_t)n;
+	if (write_all(fd, data, len) < 0) {
+		hil_seterr(err, "cannot write %s: %s", tmp, strerror(errno));
+		goto fail;
 	}
 	if (fsync(fd) < 0) {
 		hil_seterr(err, "cannot fsync %s: %s", tmp, strerror(errno));
@@ -329,9 +354,7 @@ char *read_file(const char *path, size_t max, size_t *len_out, struct hil_err *e
 	struct strbuf sb = STRBUF_INIT;
 	char buf[65536];
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = read_full(fd, buf, sizeof buf);
 		if (n < 0) {
 			hil_seterr(err, "cannot read %s: %s", path, strerror(errno));
 			goto fail;

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define HIL_ERR_MAX 512
 
@@ -72,6 +73,12 @@ void host_boot_id(char *out, size_t n);
  * fsync, rename, fsync of the directory. On error nothing is left at path
  * that was not there before. */
 int write_file_atomic(const char *path, const void *data, size_t len, struct hil_err *err);
+/* write() all len bytes, again after EINTR or a short write: 0, or -1
+ * with errno (EIO for a write that wrote nothing). */
+int write_all(int fd, const void *data, size_t len);
+/* read() until n bytes or the end of the file, again after EINTR: the
+ * bytes read (less than n only at the end), or -1 with errno. */
+ssize_t read_full(int fd, void *buf, size_t n);
 /* Read a whole file up to max bytes (NUL-terminated); caller frees. */
 char *read_file(const char *path, size_t max, size_t *len_out, struct hil_err *err);
 int mkdir_p(const char *path, struct hil_err *err);
@@ -81,5 +88,7 @@ int fsync_dir(const char *path);
 int remove_tree(const char *path);
 /* SHA-256 of a file, as 64 hex digits. */
 int sha256_file(const char *path, char out[65], struct hil_err *err);
+/* SHA-256 of len bytes in memory, as 64 hex digits. */
+void sha256_mem(const void *data, size_t len, char out[65]);
 
 #endif

@@ -283,8 +283,10 @@ int record_commit_or_shed(json_t *rec, const char *tmp_dir, const char *final_di
 	return record_commit(rec, tmp_dir, final_dir, err);
 }
 
-/* hilrun-run/1, or hilrun-run/1.N: the same major version. */
-static int record_schema_known(const char *schema)
+const char *const record_required[] = { "run_id", "card",  "firmware", "guest",     "variant",
+					 "accel",  "verdict", "stages", "artifacts", NULL };
+
+int record_schema_known(const char *schema)
 {
 	const size_t n = strlen(RECORD_SCHEMA_MAJOR);
 	if (!schema || strncmp(schema, RECORD_SCHEMA_MAJOR, n))
@@ -317,11 +319,9 @@ json_t *record_load(const char *path, struct hil_err *err)
 		json_decref(rec);
 		return NULL;
 	}
-	static const char *const required[] = { "run_id", "card", "firmware", "guest", "variant",
-						"accel", "verdict", "stages", "artifacts" };
-	for (size_t i = 0; i < sizeof required / sizeof *required; i++) {
-		if (!json_object_get(rec, required[i])) {
-			hil_seterr(err, "%s: missing '%s'", path, required[i]);
+	for (size_t i = 0; record_required[i]; i++) {
+		if (!json_object_get(rec, record_required[i])) {
+			hil_seterr(err, "%s: missing '%s'", path, record_required[i]);
 			json_decref(rec);
 			return NULL;
 		}

@@ -94,6 +94,10 @@ int record_commit(json_t *rec, const char *tmp_dir, const char *final_dir, struc
  * it. */
 int record_commit_or_shed(json_t *rec, const char *tmp_dir, const char *final_dir,
 			  struct hil_err *err);
+/* hilrun-run/1, or hilrun-run/1.N: the major version this hilrun reads. */
+int record_schema_known(const char *schema);
+/* The fields every record has, NULL-terminated. */
+extern const char *const record_required[];
 /* Read and check a run.json: schema (major 1), required fields. */
 json_t *record_load(const char *path, struct hil_err *err);
 
