@@ -47,5 +47,7 @@ int cmd_decode(int argc, char **argv, struct settings *s);
 int cmd_grab(int argc, char **argv, struct settings *s);
 int cmd_station(int argc, char **argv, struct settings *s);
 int cmd_rom(int argc, char **argv, struct settings *s);
+int cmd_key(int argc, char **argv, struct settings *s);
+int cmd_upload(int argc, char **argv, struct settings *s);
 
 #endif

@@ -60,6 +60,8 @@ const char usage_text[] =
 	"       hilrun grab ENDPOINT [-o FILE.png] [--json] [--timeout S]\n"
 	"       hilrun station check [--stations FILE] [--json] [--grab-timeout S] [--cards DIR]\n"
 	"       hilrun rom dump BDF -o FILE [--cards DIR]\n"
+	"       hilrun key new --id NAME [--dir DIR]\n"
+	"       hilrun upload --dry-run [--key FILE] [--json] [--cards DIR] RUN_DIR...\n"
 	"       hilrun help | version\n"
 	"\n"
 	"Run options:\n"
@@ -90,6 +92,13 @@ const char usage_text[] =
 	"  --cards DIR          card files (default: " HIL_DEFAULT_CARDS_DIR ", or $HILRUN_CARDS)\n"
 	"  --guests DIR         built guest images (default: " HIL_DEFAULT_GUEST_DIR ", or $HILRUN_GUESTS)\n"
 	"  --qemu BIN           QEMU binary (default: qemu-system-x86_64, or $HILRUN_QEMU)\n"
+	"\n"
+	"Sharing results (docs/upload.md):\n"
+	"  key new              make an Ed25519 key pair: ID.key (secret, 0600) and ID.pub in\n"
+	"                       --dir (default $XDG_CONFIG_HOME/hilrun, else ~/.config/hilrun)\n"
+	"  upload --dry-run     bundle, sign and validate each run directory as the results\n"
+	"                       server will; exit 0 all ok, 1 some rejected, 2 usage or key error.\n"
+	"                       Sending (upload without --dry-run) is not built yet\n"
 	"\n"
 	"Exit codes: 0 as expected, 1 a cell failed unexpectedly, 2 usage or configuration\n"
 	"error, 3 harness or lab failure, 130 interrupted.\n";
@@ -152,6 +161,8 @@ static const struct command {
 	{ "grab", cmd_grab },
 	{ "station", cmd_station },
 	{ "rom", cmd_rom },
+	{ "key", cmd_key },
+	{ "upload", cmd_upload },
 	{ "help", cmd_help },
 	{ "version", cmd_version },
 };

@@ -41,7 +41,8 @@ static const struct folder {
 	{ "publish", "records to the matrix", { "matrix", "grid", "matrix_out" } },
 	{ "share", "contributors' runs, signed and checked", { "keys", "bundle", "validate", "findings" } },
 	{ "cli", "the hilrun command",
-	  { "main", "cli", "cmd_run", "cmd_matrix", "cmd_decode", "cmd_grab", "cmd_station", "cmd_rom" } },
+	  { "main", "cli", "cmd_run", "cmd_matrix", "cmd_decode", "cmd_grab", "cmd_station", "cmd_rom",
+	    "cmd_key", "cmd_upload" } },
 };
 #define NFOLDERS (sizeof pipeline / sizeof *pipeline)
 
