@@ -2,8 +2,9 @@
 # cli.sh HILRUN: the command line without a full run: list, usage and
 # configuration errors (exit 2, message naming file:line), the physical
 # cards' dry-run argv, ROM checks against real ROM files, decode, tesseract
-# missing, and a lab error (guest image missing) that still writes a whole
-# record (exit 3).
+# missing, a lab error (guest image missing) that still writes a whole
+# record (exit 3), and sharing results: key new, upload --dry-run (ok,
+# rejected, key refused) and upload without --dry-run (not built yet).
 . "$(dirname "$0")/lib.sh"
 HILRUN=$1
 OUT=$(tmpdir)
@@ -170,4 +171,25 @@ for f in matrix.html matrix.md matrix.json junit.xml; do
 done
 check "matrix.json names the regression" [ "$(jq -r '.summary.regression[0]' "$OUT/mout/matrix.json")" = "std-vga seabios/bios-post default" ]
 expect_exit 2 "matrix: give --out DIR" -- matrix --results "$OUT/mres"
+# sharing results: keys and the upload dry run (docs/upload.md)
+FIXTURE_RUN="$(dirname "$0")/../fixtures/runs/std-vga-bios-post"
+expect_exit 0 "send the lab this line for its keys file:" -- key new --id alice --dir "$OUT/keys"
+check "the secret key is 0600" [ "$(stat -c %a "$OUT/keys/alice.key")" = 600 ]
+check "the printed line is the .pub file" grep -qxF "$(cat "$OUT/keys/alice.pub")" "$OUT/out"
+expect_exit 2 "never overwritten" -- key new --id alice --dir "$OUT/keys"
+expect_exit 2 "contributor id 'Alice'" -- key new --id Alice --dir "$OUT/keys"
+expect_exit 0 "ok, " -- upload --dry-run --key "$OUT/keys/alice.key" "$FIXTURE_RUN"
+expect_exit 0 '"ok": true' -- upload --dry-run --json --key "$OUT/keys/alice.key" "$FIXTURE_RUN"
+cp -r "$FIXTURE_RUN" "$OUT/tampered"
+printf 'x' >>"$OUT/tampered/serial.log"
+expect_exit 1 "error artifact-size: serial.log: " -- upload --dry-run --key "$OUT/keys/alice.key" "$FIXTURE_RUN" "$OUT/tampered"
+grep -q "std-vga-bios-post: ok, " "$OUT/out" || fail "the good run is not ok beside the rejected one"
+export XDG_CONFIG_HOME="$OUT/xdg" # the default key directory: $XDG_CONFIG_HOME/hilrun
+expect_exit 2 "no key in $OUT/xdg/hilrun: make one with 'hilrun key new --id NAME'" -- upload --dry-run "$FIXTURE_RUN"
+expect_exit 0 "$OUT/xdg/hilrun/bob.key" -- key new --id bob
+expect_exit 0 "contributor bob)" -- upload --dry-run "$FIXTURE_RUN"
+unset XDG_CONFIG_HOME
+chmod 644 "$OUT/keys/alice.key"
+expect_exit 2 "mode 0644 lets its group and others read the secret key: run chmod 600" -- upload --dry-run --key "$OUT/keys/alice.key" "$FIXTURE_RUN"
+expect_exit 2 "sending to a results server is not built yet" -- upload "$FIXTURE_RUN"
 echo "PASS: cli"
