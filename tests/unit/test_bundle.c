@@ -325,12 +325,28 @@ START_TEST(run_dir_that_cannot_be_bundled)
 	ck_assert_str_eq(b.v[0].name, "serial.log");
 	bundle_release(&b), findings_release(&f);
 
+	/* Room for the manifest and its signature is kept. */
+	struct bundle_limits lim = bundle_limits_default;
+	lim.max_entries = 4;
+	char *two = test_path(dir, "two");
+	ck_assert_int_eq(mkdir(two, 0755), 0);
+	test_write_str(two, "run.json", "{}");
+	test_write_str(two, "serial.log", "hello\n");
+	bundle_init(&b), findings_init(&f);
+	ck_assert_uint_eq(bundle_from_dir(two, &lim, &b, &f), 0);
+	bundle_release(&b), findings_release(&f);
+	test_write_str(two, "qemu.log", "three\n");
+	bundle_init(&b), findings_init(&f);
+	ck_assert_uint_ge(bundle_from_dir(two, &lim, &b, &f), 1);
+	ck_assert_ptr_nonnull(findings_find(&f, "too-many-entries"));
+	bundle_release(&b), findings_release(&f);
+
 	bundle_init(&b), findings_init(&f);
 	char *none = test_path(dir, "none");
 	ck_assert_uint_eq(bundle_from_dir(none, NULL, &b, &f), 1);
 	ck_assert_str_eq(f.v[0].code, "run-dir");
 	bundle_release(&b), findings_release(&f);
-	free(run), free(sub), free(link), free(none);
+	free(run), free(sub), free(link), free(none), free(two);
 }
 END_TEST
 
