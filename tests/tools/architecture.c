@@ -35,7 +35,7 @@ static const struct folder {
 	    "watchdog" } },
 	{ "read", "frames to what they show",
 	  { "screen", "textmode", "glyphset", "capture", "capture_int", "capture_grid", "capture_cells",
-	    "capture_learn", "vgafont", "calib", "ocr", "pattern" } },
+	    "capture_fit", "capture_learn", "vgafont", "calib", "ocr", "pattern" } },
 	{ "judge", "readings and reports to outcomes", { "judge", "windows" } },
 	{ "record", "what stays after a run", { "record", "journal", "recover" } },
 	{ "publish", "records to the matrix", { "matrix", "grid", "matrix_out" } },
