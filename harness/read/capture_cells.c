@@ -7,8 +7,9 @@
  *    inked cells end there. The rest: one colour inside its outer ring of
  *    samples (which takes colour from the neighbours) is a space (trusted
  *    only if that colour, its row's black level taken off (row_lift()),
- *    is a palette colour; else most likely a blurred dither, guessed); else its samples (bilinear, RGB), sharpened against
- *    the resampling blur (sharpen_k()), split into two colours by 2-means
+ *    is a palette colour; else most likely a blurred dither, guessed);
+ *    else its samples (bilinear, RGB), sharpened against the resampling
+ *    blur (sharpen_k()), split into two colours by 2-means
  *    started and fitted inside the ring (by luma alone where the two
  *    differ in luma by LUMA_SPLIT: JPEG keeps luma sharp and blurs
  *    colour), binarised, and matched by Hamming distance with the exact
@@ -17,9 +18,10 @@
  * 7. A cell not trusted is read again against the frame's own pixels
  *    (capture_rerank(), capture_fit.c): the nearest glyphs are drawn as
  *    the capture would show them, in text colours, and the one that fits
- *    best is the reading. Its
- *    confidence stays below trust: this lowers the error rate of the text
- *    that callers fall back from, it never makes a cell trusted.
+ *    best is the reading; where the cell's mean is clearly no text colour,
+ *    the dithers too, flattened by a late sampling phase. Its confidence
+ *    stays below trust: this lowers the error rate of the text that
+ *    callers fall back from, it never makes a cell trusted.
  * Below LOW_SCALE thin strokes and dither patterns blur into their
  * background: such frames are read, but no cell is trusted.
  *
@@ -43,6 +45,10 @@
 #define PALETTE_NEAR 15.0f /* see pal_dist() */
 #define DITHER_NEAR 12.0f  /* see dither_guess() */
 #define DITHER_CONFIDENCE 0.5f
+/* A mean this far from every text colour is a mix, not one colour moved by
+ * the capture: a black level drift row_lift() missed moves a colour by up
+ * to 15 levels a channel (26 in RGB), JPEG by less. */
+#define DITHER_OFF 30.0f
 #define BLANK_LUMA 14.0f  /* inner luma range from which two close colours are a glyph */
 #define BLANK_SURE2 (32.0f * 32.0f) /* ...and certainly so below this */
 
@@ -705,11 +711,19 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 		}
 	}
 	tc->confidence = scaled_confidence(best.d, best.d2);
+	int pal[2] = { -1, -1 }; /* a dither's colours, from capture_rerank() */
 	if (!cursor && tc->confidence < TEXTMODE_TRUST) {
 		struct footprint fp;
 		capture_footprint(s, g, col, row, &fp);
+		/* A cell nearest a blank or a dither whose mean is clearly no
+		 * text colour may be a dither flattened by the sampling
+		 * phase (capture_rerank()). */
+		float um[3];
+		unlift(mean, lift, um);
+		const int dithers = (!inked(gs, best.code) || (best.code >= 0xB0 && best.code <= 0xB2)) &&
+				    pal_dist(um) >= DITHER_OFF;
 		int code2 = capture_rerank(gs, on, &fp, RERANK_BLUR * sharpen_k(g->sx),
-					   RERANK_BLUR * sharpen_k(g->sy));
+					   RERANK_BLUR * sharpen_k(g->sy), dithers ? pal : NULL);
 		if (code2 >= 0 && code2 != best.code) {
 			/* The colours stay as split: the orientation is the
 			 * one in which the new glyph is nearer the split. */
@@ -723,6 +737,10 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 	tc->code = (uint8_t)best.code;
 	put_levels(tc->fg, best.swapped ? colour[0] : colour[1]);
 	put_levels(tc->bg, best.swapped ? colour[1] : colour[0]);
+	if (pal[0] >= 0) {
+		memcpy(tc->fg, vga16[pal[1]], 3);
+		memcpy(tc->bg, vga16[pal[0]], 3);
+	}
 	tc->cursor = (uint8_t)cursor;
 	/* Two colours of about the same luma are told apart by colour alone,
 	 * which JPEG keeps at half resolution: a detail of a pixel or two

@@ -11,6 +11,8 @@
  * two colours fitted per channel by least squares, and the glyph whose
  * drawing leaves the smallest residual over the cell's frame pixels wins.
  * Frame pixels whose drawing needs the neighbouring cells are left out.
+ * Where the cell may be a dither (0xB0-0xB2) flattened by a late sampling
+ * phase, those are drawn through such a phase too (capture_rerank()).
  *
  * Ownership: every function works on its arguments and keeps nothing. */
 #include "capture_int.h"
@@ -100,17 +102,20 @@ void capture_footprint(const struct scaled *s, const struct grid *g, int col, in
 	fp->n = nx * ny;
 }
 
-/* The residual of the frame pixels after the best fit of glyph code drawn
- * in two text colours; those colours in pal[] (vga16 indices: 0 the
- * background, 1 the foreground). */
-float capture_fit_glyph(const struct glyphset *gs, int code, const struct footprint *fp, float kx,
-			float ky, int pal[2])
+/* Glyph code's mask as the capture draws it, one value a text-mode pixel:
+ * each column first mixed with mix of the one after it (a late sampling
+ * phase, see capture.c's equalisers; 0: none), then spread by kx, ky. */
+static void draw_glyph(const struct glyphset *gs, int code, float kx, float ky, float mix,
+		       float m[CELL_H][9])
 {
-	float m0[CELL_H][9], m1[CELL_H][9], m[CELL_H][9];
+	float g[CELL_H][9], m0[CELL_H][9], m1[CELL_H][9];
 	const int cw = gs->cw;
 	for (int r = 0; r < CELL_H; r++)
 		for (int i = 0; i < cw; i++)
-			m0[r][i] = (float)(gs->row[code][r] >> (cw - 1 - i) & 1);
+			g[r][i] = (float)(gs->row[code][r] >> (cw - 1 - i) & 1);
+	for (int r = 0; r < CELL_H; r++)
+		for (int i = 0; i < cw; i++)
+			m0[r][i] = (1 - mix) * g[r][i] + mix * g[r][i < cw - 1 ? i + 1 : i];
 	/* The capture blurs more than bilinear enlargement (see sharpen_k()):
 	 * the same spread, edges replicated. */
 	for (int r = 0; r < CELL_H; r++)
@@ -121,8 +126,18 @@ float capture_fit_glyph(const struct glyphset *gs, int code, const struct footpr
 		for (int i = 0; i < cw; i++)
 			m[r][i] = (1 - 2 * ky) * m1[r][i] +
 				  ky * (m1[r > 0 ? r - 1 : r][i] + m1[r < CELL_H - 1 ? r + 1 : r][i]);
+}
+
+/* What a fit of two colours to drawing m needs of the footprint: the sums
+ * over its pixels of m, m squared and m times the frame's Y, Cb, Cr. */
+struct fit_sums {
+	double sa, saa, say[3];
+};
+
+static void fit_sums(const struct footprint *fp, int cw, const float m[CELL_H][9],
+		     struct fit_sums *f)
+{
 	double sa = 0, saa = 0, say[3] = { 0, 0, 0 };
-	const double *sy = fp->sy, *syy = fp->syy;
 	/* h: m through each column's weights with its neighbours' */
 	double h[CELL_H][9];
 	for (int r = 0; r < CELL_H; r++)
@@ -140,15 +155,45 @@ float capture_fit_glyph(const struct glyphset *gs, int code, const struct footpr
 			saa += mt * (fp->wwr[r][1] * h[r][i] + (r > 0 ? fp->wwr[r][0] * h[r - 1][i] : 0) +
 				     (r < CELL_H - 1 ? fp->wwr[r][2] * h[r + 1][i] : 0));
 		}
+	f->sa = sa;
+	f->saa = saa;
+	memcpy(f->say, say, sizeof say);
+}
+
+/* The residual of the footprint's pixels drawn as m (f its sums) in
+ * background bg and foreground fg (Y, Cb/2, Cr/2). */
+static double residual(const struct footprint *fp, const struct fit_sums *f, const float *bg,
+		       const float *fg)
+{
+	double res = 0;
+	for (int c = 0; c < 3; c++) {
+		const double b = bg[c], d = fg[c] - bg[c];
+		res += fp->syy[c] - 2 * b * fp->sy[c] - 2 * d * f->say[c] + fp->n * b * b +
+		       2 * b * d * f->sa + d * d * f->saa;
+	}
+	return res;
+}
+
+/* The residual of the frame pixels after the best fit of glyph code drawn
+ * in two text colours; those colours in pal[] (vga16 indices: 0 the
+ * background, 1 the foreground). */
+float capture_fit_glyph(const struct glyphset *gs, int code, const struct footprint *fp, float kx,
+			float ky, int pal[2])
+{
+	float m[CELL_H][9];
+	struct fit_sums f;
+	draw_glyph(gs, code, kx, ky, 0, m);
+	fit_sums(fp, gs->cw, m, &f);
 	/* The least-squares colours, then the same with each snapped to the
 	 * nearest text colour: a free fit would let a bigger blot in a
 	 * paler colour pass for a small dot (0x07 for 0xF9), and one colour
 	 * for a dither blurred into its mix. */
-	const double n = fp->n, vaa = saa - sa * sa / n;
+	const double n = fp->n, vaa = f.saa - f.sa * f.sa / n;
+	const double *sy = fp->sy;
 	float col[2][3];
 	for (int c = 0; c < 3; c++) {
-		double beta = vaa < 1e-6 ? 0 : (say[c] - sa * sy[c] / n) / vaa;
-		double alpha = (sy[c] - beta * sa) / n;
+		double beta = vaa < 1e-6 ? 0 : (f.say[c] - f.sa * sy[c] / n) / vaa;
+		double alpha = (sy[c] - beta * f.sa) / n;
 		col[0][c] = (float)alpha;
 		col[1][c] = (float)(alpha + beta);
 	}
@@ -167,19 +212,41 @@ float capture_fit_glyph(const struct glyphset *gs, int code, const struct footpr
 		memcpy(col[side], pal_ycc[bq], sizeof col[side]);
 		pal[side] = bq;
 	}
-	double res = 0;
-	for (int c = 0; c < 3; c++) {
-		const double b = col[0][c], d = col[1][c] - col[0][c];
-		res += syy[c] - 2 * b * sy[c] - 2 * d * say[c] + n * b * b + 2 * b * d * sa +
-		       d * d * saa;
-	}
-	return (float)res;
+	return (float)residual(fp, &f, col[0], col[1]);
+}
+
+/* The residual of the frame pixels after the best fit of glyph code drawn
+ * through mix (draw_glyph()) in two different text colours, tried all:
+ * the least-squares fit cannot tell them where the drawing is about
+ * uniform (a dither through a phase of half a pixel is its colours' mix
+ * and nothing else); those colours in pal[] as capture_fit_glyph(). */
+static float fit_pair(const struct glyphset *gs, int code, const struct footprint *fp, float kx,
+		      float ky, float mix, int pal[2])
+{
+	float m[CELL_H][9];
+	struct fit_sums f;
+	draw_glyph(gs, code, kx, ky, mix, m);
+	fit_sums(fp, gs->cw, m, &f);
+	double best = 1e300;
+	for (int b = 0; b < 16; b++)
+		for (int a = 0; a < 16; a++) {
+			if (a == b)
+				continue;
+			double res = residual(fp, &f, pal_ycc[b], pal_ycc[a]);
+			if (res < best) {
+				best = res;
+				pal[0] = b;
+				pal[1] = a;
+			}
+		}
+	return (float)best;
 }
 
 /* The code among the RERANK_K glyphs nearest the binarised cell (on) whose
- * drawing fits the frame best; -1 if the footprint is too small to say. */
+ * drawing fits the frame best; -1 if the footprint is too small to say.
+ * With dither, the dithers too (see below; their colours there). */
 int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct footprint *fp,
-		   float kx, float ky)
+		   float kx, float ky, int dither[2])
 {
 	if (fp->n < 32)
 		return -1;
@@ -213,6 +280,28 @@ int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct f
 		if (best < 0 || res < bres) {
 			best = code[q];
 			bres = res;
+		}
+	}
+	/* The dithers: a late sampling phase mixes each column with the next
+	 * (analog captures, capture.c), which flattens their checks towards
+	 * the mix of their two colours; what is left binarises into stray
+	 * dots, nearest a space or a dash, or into a dither of another
+	 * density. So they are drawn through a few such mixes (none, a
+	 * quarter, a half: the phase left after the equaliser), each in the
+	 * pair of text colours that fits best. */
+	static const float mixes[] = { 0, 0.25f, 0.5f };
+	for (int c = 0xB0; c <= 0xB2 && dither; c++) {
+		if (!inked(gs, c))
+			continue;
+		for (int k = 0; k < (int)(sizeof mixes / sizeof mixes[0]); k++) {
+			int pal[2] = { 0, 0 };
+			float res = fit_pair(gs, c, fp, kx, ky, mixes[k], pal);
+			if (res < bres) {
+				best = c;
+				bres = res;
+				dither[0] = pal[0];
+				dither[1] = pal[1];
+			}
 		}
 	}
 	return best;

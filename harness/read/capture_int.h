@@ -175,8 +175,10 @@ void capture_footprint(const struct scaled *s, const struct grid *g, int col, in
 float capture_fit_glyph(const struct glyphset *gs, int code, const struct footprint *fp, float kx,
 			float ky, int pal[2]);
 /* The code among the glyphs nearest the binarised cell (on) whose drawing
- * fits fp best; -1 if the footprint is too small to say. */
+ * fits fp best; -1 if the footprint is too small to say. With dither (not
+ * NULL) the dithers are tried too, through a late sampling phase, and if
+ * one is the reading its colours are put there as capture_fit_glyph()'s. */
 int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct footprint *fp,
-		   float kx, float ky);
+		   float kx, float ky, int dither[2]);
 
 #endif
