@@ -45,10 +45,15 @@
 #define PALETTE_NEAR 15.0f /* see pal_dist() */
 #define DITHER_NEAR 12.0f  /* see dither_guess() */
 #define DITHER_CONFIDENCE 0.5f
-/* A mean this far from every text colour is a mix, not one colour moved by
- * the capture: a black level drift row_lift() missed moves a colour by up
- * to 15 levels a channel (26 in RGB), JPEG by less. */
+/* A mean this far from every text colour, with its row's black level taken
+ * off and without (row_lift() can misjudge it: 37 on a row of an a-all-1080
+ * frame lifted by 15 at most), is a mix, not one colour moved by the
+ * capture: a black level drift row_lift() missed moves a colour by up to
+ * 15 levels a channel (26 in RGB), JPEG by less. */
 #define DITHER_OFF 30.0f
+#ifndef RERANK_BLUR
+#define RERANK_BLUR 1.0f /* capture_fit.c's blur, times sharpen_k() */
+#endif
 #define BLANK_LUMA 14.0f  /* inner luma range from which two close colours are a glyph */
 #define BLANK_SURE2 (32.0f * 32.0f) /* ...and certainly so below this */
 
@@ -247,20 +252,6 @@ static void dither_guess(const struct glyphset *gs, const float *mean, struct te
 	tc->confidence = DITHER_CONFIDENCE;
 }
 
-/* A blank cell of mean colour mean, lift its row's black level: if that
- * is no palette colour, it is most likely a blurred dither (untrusted,
- * guessed as dither_guess() says). */
-static void off_palette(const struct glyphset *gs, const float *mean, float lift,
-			struct text_cell *tc)
-{
-	float c[3];
-	unlift(mean, lift, c);
-	if (pal_dist(c) >= PALETTE_NEAR) {
-		tc->confidence = 0.98f;
-		dither_guess(gs, c, tc);
-	}
-}
-
 #ifndef SHARPEN_SLOPE
 #define SHARPEN_SLOPE 0.2f
 #endif
@@ -277,9 +268,36 @@ static float sharpen_k(double s)
 	return k < 0.125f ? 0.125f : k > SHARPEN_MAX ? SHARPEN_MAX : k;
 }
 
-#ifndef RERANK_BLUR
-#define RERANK_BLUR 1.0f /* capture_fit.c's blur, times sharpen_k() */
-#endif
+/* A blank cell (col, row) of mean colour mean, lift its row's black
+ * level: if that is no palette colour, it is most likely a blurred dither
+ * (untrusted). Where clearly none (DITHER_OFF), the frame's pixels say: the
+ * dither that fits them better than one colour (capture_fit_dither()), if
+ * any; else the mean alone, as dither_guess() says. */
+static void off_palette(const struct scaled *s, const struct glyphset *gs, const struct grid *g,
+			int col, int row, const float *mean, float lift, struct text_cell *tc)
+{
+	float c[3];
+	unlift(mean, lift, c);
+	const float d = pal_dist(c);
+	if (d < PALETTE_NEAR)
+		return;
+	tc->confidence = 0.98f;
+	if (d >= DITHER_OFF && pal_dist(mean) >= DITHER_OFF) {
+		struct footprint fp;
+		int pal[2];
+		capture_footprint(s, g, col, row, &fp);
+		int code = capture_fit_dither(gs, &fp, RERANK_BLUR * sharpen_k(g->sx),
+					      RERANK_BLUR * sharpen_k(g->sy), pal);
+		if (code >= 0) {
+			tc->code = (uint8_t)code;
+			memcpy(tc->fg, vga16[pal[1]], 3);
+			memcpy(tc->bg, vga16[pal[0]], 3);
+			tc->confidence = DITHER_CONFIDENCE;
+		}
+		return;
+	}
+	dither_guess(gs, c, tc);
+}
 
 /* Undo the resampling blur in a cell's samples, per axis, as far as
  * sharpen_k() says: e holds them with the ring of the neighbouring cells'
@@ -502,7 +520,7 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 			put_levels(tc->fg, mean);
 			put_levels(tc->bg, mean);
 			tc->confidence = 1.0f;
-			off_palette(gs, mean, lift, tc);
+			off_palette(s, gs, g, col, row, mean, lift, tc);
 			return;
 		}
 	}
@@ -554,7 +572,7 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 		/* Two colours this close may be a faint glyph as well as
 		 * compression noise: not sure enough to trust. */
 		tc->confidence = range2 < BLANK_SURE2 ? 1.0f : 0.98f;
-		off_palette(gs, mean, lift, tc);
+		off_palette(s, gs, g, col, row, mean, lift, tc);
 		return;
 	}
 	capture_sharpen_cell(s, g, col, row, v);
@@ -651,7 +669,7 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 		/* Two colours this close may be a faint glyph as well as
 		 * compression noise: not sure enough to trust. */
 		tc->confidence = n1 == 0 || n1 == np ? 1.0f : 0.98f;
-		off_palette(gs, m, lift, tc);
+		off_palette(s, gs, g, col, row, m, lift, tc);
 		return;
 	}
 	/* JPEG keeps luma sharp and blurs colour (4:2:0 halves its
@@ -716,12 +734,12 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 		struct footprint fp;
 		capture_footprint(s, g, col, row, &fp);
 		/* A cell nearest a blank or a dither whose mean is clearly no
-		 * text colour may be a dither flattened by the sampling
-		 * phase (capture_rerank()). */
+		 * text colour (DITHER_OFF) may be a dither flattened by the
+		 * sampling phase (capture_rerank()). */
 		float um[3];
 		unlift(mean, lift, um);
 		const int dithers = (!inked(gs, best.code) || (best.code >= 0xB0 && best.code <= 0xB2)) &&
-				    pal_dist(um) >= DITHER_OFF;
+				    pal_dist(um) >= DITHER_OFF && pal_dist(mean) >= DITHER_OFF;
 		int code2 = capture_rerank(gs, on, &fp, RERANK_BLUR * sharpen_k(g->sx),
 					   RERANK_BLUR * sharpen_k(g->sy), dithers ? pal : NULL);
 		if (code2 >= 0 && code2 != best.code) {

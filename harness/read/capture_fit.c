@@ -242,9 +242,50 @@ static float fit_pair(const struct glyphset *gs, int code, const struct footprin
 	return (float)best;
 }
 
+/* The dithers: a late sampling phase mixes each column with the next
+ * (analog captures, capture.c), which flattens their checks towards the
+ * mix of their two colours; what is left binarises into stray dots,
+ * nearest a space or a dash, or into a dither of another density, or
+ * reads as one colour that is no text colour. So they are drawn through a
+ * few such mixes (none, a quarter, a half: the phase left after the
+ * equaliser), each in the pair of text colours that fits best. The dither
+ * whose residual is below *res, which it then is, its colours in pal[];
+ * -1 if none. */
+static int fit_dithers(const struct glyphset *gs, const struct footprint *fp, float kx, float ky,
+		       float *res, int pal[2])
+{
+	static const float mixes[] = { 0, 0.25f, 0.5f };
+	int best = -1;
+	for (int c = 0xB0; c <= 0xB2; c++) {
+		if (!inked(gs, c))
+			continue;
+		for (int k = 0; k < (int)(sizeof mixes / sizeof mixes[0]); k++) {
+			int p[2] = { 0, 0 };
+			float r = fit_pair(gs, c, fp, kx, ky, mixes[k], p);
+			if (r < *res) {
+				best = c;
+				*res = r;
+				pal[0] = p[0];
+				pal[1] = p[1];
+			}
+		}
+	}
+	return best;
+}
+
+int capture_fit_dither(const struct glyphset *gs, const struct footprint *fp, float kx, float ky,
+		       int pal[2])
+{
+	if (fp->n < 32)
+		return -1;
+	int one[2];
+	float res = capture_fit_glyph(gs, 0x20, fp, kx, ky, one);
+	return fit_dithers(gs, fp, kx, ky, &res, pal);
+}
+
 /* The code among the RERANK_K glyphs nearest the binarised cell (on) whose
  * drawing fits the frame best; -1 if the footprint is too small to say.
- * With dither, the dithers too (see below; their colours there). */
+ * With dither, the dithers too (fit_dithers(); their colours there). */
 int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct footprint *fp,
 		   float kx, float ky, int dither[2])
 {
@@ -282,27 +323,9 @@ int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct f
 			bres = res;
 		}
 	}
-	/* The dithers: a late sampling phase mixes each column with the next
-	 * (analog captures, capture.c), which flattens their checks towards
-	 * the mix of their two colours; what is left binarises into stray
-	 * dots, nearest a space or a dash, or into a dither of another
-	 * density. So they are drawn through a few such mixes (none, a
-	 * quarter, a half: the phase left after the equaliser), each in the
-	 * pair of text colours that fits best. */
-	static const float mixes[] = { 0, 0.25f, 0.5f };
-	for (int c = 0xB0; c <= 0xB2 && dither; c++) {
-		if (!inked(gs, c))
-			continue;
-		for (int k = 0; k < (int)(sizeof mixes / sizeof mixes[0]); k++) {
-			int pal[2] = { 0, 0 };
-			float res = fit_pair(gs, c, fp, kx, ky, mixes[k], pal);
-			if (res < bres) {
-				best = c;
-				bres = res;
-				dither[0] = pal[0];
-				dither[1] = pal[1];
-			}
-		}
+	if (dither) {
+		int c = fit_dithers(gs, fp, kx, ky, &bres, dither);
+		best = c >= 0 ? c : best;
 	}
 	return best;
 }

@@ -180,5 +180,9 @@ float capture_fit_glyph(const struct glyphset *gs, int code, const struct footpr
  * one is the reading its colours are put there as capture_fit_glyph()'s. */
 int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct footprint *fp,
 		   float kx, float ky, int dither[2]);
+/* The dither (0xB0-0xB2) that, drawn as capture_rerank() tries them, fits
+ * fp better than one text colour, its colours in pal[]; -1 if none. */
+int capture_fit_dither(const struct glyphset *gs, const struct footprint *fp, float kx, float ky,
+		       int pal[2]);
 
 #endif
