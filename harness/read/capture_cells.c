@@ -7,18 +7,21 @@
  *    inked cells end there. The rest: one colour inside its outer ring of
  *    samples (which takes colour from the neighbours) is a space (trusted
  *    only if that colour, its row's black level taken off (row_lift()),
- *    is a palette colour; else most likely a blurred dither, guessed); else its samples (bilinear, RGB), sharpened against
- *    the resampling blur (sharpen_k()), split into two colours by 2-means
+ *    is a palette colour; else most likely a blurred dither, guessed);
+ *    else its samples (bilinear, RGB), sharpened against the resampling
+ *    blur (sharpen_k()), split into two colours by 2-means
  *    started and fitted inside the ring (by luma alone where the two
  *    differ in luma by LUMA_SPLIT: JPEG keeps luma sharp and blurs
  *    colour), binarised, and matched by Hamming distance with the exact
  *    decoder's tie-breaking, cursor rule included. Cells told apart by
  *    colour alone, or only by the 9th column, are never trusted.
  * 7. A cell not trusted is read again against the frame's own pixels
- *    (rerank()): the nearest glyphs are drawn as the capture would show
- *    them, in text colours, and the one that fits best is the reading. Its
- *    confidence stays below trust: this lowers the error rate of the text
- *    that callers fall back from, it never makes a cell trusted.
+ *    (capture_rerank(), capture_fit.c): the nearest glyphs are drawn as
+ *    the capture would show them, in text colours, and the one that fits
+ *    best is the reading; where the cell's mean is clearly no text colour,
+ *    the dithers too, flattened by a late sampling phase. Its confidence
+ *    stays below trust: this lowers the error rate of the text that
+ *    callers fall back from, it never makes a cell trusted.
  * Below LOW_SCALE thin strokes and dither patterns blur into their
  * background: such frames are read, but no cell is trusted.
  *
@@ -42,6 +45,15 @@
 #define PALETTE_NEAR 15.0f /* see pal_dist() */
 #define DITHER_NEAR 12.0f  /* see dither_guess() */
 #define DITHER_CONFIDENCE 0.5f
+/* A mean this far from every text colour, with its row's black level taken
+ * off and without (row_lift() can misjudge it: 37 on a row of an a-all-1080
+ * frame lifted by 15 at most), is a mix, not one colour moved by the
+ * capture: a black level drift row_lift() missed moves a colour by up to
+ * 15 levels a channel (26 in RGB), JPEG by less. */
+#define DITHER_OFF 30.0f
+#ifndef RERANK_BLUR
+#define RERANK_BLUR 1.0f /* capture_fit.c's blur, times sharpen_k() */
+#endif
 #define BLANK_LUMA 14.0f  /* inner luma range from which two close colours are a glyph */
 #define BLANK_SURE2 (32.0f * 32.0f) /* ...and certainly so below this */
 
@@ -240,20 +252,6 @@ static void dither_guess(const struct glyphset *gs, const float *mean, struct te
 	tc->confidence = DITHER_CONFIDENCE;
 }
 
-/* A blank cell of mean colour mean, lift its row's black level: if that
- * is no palette colour, it is most likely a blurred dither (untrusted,
- * guessed as dither_guess() says). */
-static void off_palette(const struct glyphset *gs, const float *mean, float lift,
-			struct text_cell *tc)
-{
-	float c[3];
-	unlift(mean, lift, c);
-	if (pal_dist(c) >= PALETTE_NEAR) {
-		tc->confidence = 0.98f;
-		dither_guess(gs, c, tc);
-	}
-}
-
 #ifndef SHARPEN_SLOPE
 #define SHARPEN_SLOPE 0.2f
 #endif
@@ -270,233 +268,35 @@ static float sharpen_k(double s)
 	return k < 0.125f ? 0.125f : k > SHARPEN_MAX ? SHARPEN_MAX : k;
 }
 
-/* Re-ranking an uncertain reading against the frame itself. Binarising a
- * blurred cell loses a stroke of a pixel whose colour the blur spread into
- * its neighbours (the stub of 0xB6, the dots of 0x9A, an arrow's head):
- * the Hamming distance then prefers the glyph without it. Here each of the
- * RERANK_K nearest glyphs is drawn as the frame would show it (its mask,
- * bilinear between text-mode pixel centres: how a capture enlarges), its
- * two colours fitted per channel by least squares, and the glyph whose
- * drawing leaves the smallest residual over the cell's frame pixels wins.
- * Frame pixels whose drawing needs the neighbouring cells are left out. */
-#define RERANK_K 12
-#ifndef RERANK_BLUR
-#define RERANK_BLUR 1.0f
-#endif
-#define RERANK_W 256 /* frame columns of one cell at most (1920x1080: ~24) */
-
-struct footprint {
-	int n;                      /* frame pixels */
-	/* The drawing of a glyph is linear in its blurred mask m (one value a
-	 * text-mode pixel: t = row * cw + column): each frame pixel is
-	 * bilinear between four, its weights a column's times a row's. So
-	 * the sums a fit needs are m's products with these, gathered once a
-	 * cell instead of once a glyph, the weights' own sums apart along
-	 * each axis: */
-	double wx[9], wwx[9][3];    /* per text-mode column: its weights' sum, and
-				     * its weights times the column before, its
-				     * own, the one after */
-	double wr[CELL_H], wwr[CELL_H][3]; /* the same per text-mode row */
-	double wy[CELL_H * 9][3];   /* per text-mode pixel: its weights times the
-				     * frame's Y, Cb, Cr */
-	double sy[3], syy[3];       /* sums of the frame's Y, Cb, Cr and their squares */
-};
-
-/* The 16 text colours (vga16) in the footprint's Y, Cb/2, Cr/2. */
-#define YCC(r, g, b) { LUMA(r, g, b), 0.5f * ((b) - LUMA(r, g, b)), 0.5f * ((r) - LUMA(r, g, b)) }
-static const float pal_ycc[16][3] = {
-	YCC(0x00, 0x00, 0x00), YCC(0x00, 0x00, 0xA8), YCC(0x00, 0xA8, 0x00), YCC(0x00, 0xA8, 0xA8),
-	YCC(0xA8, 0x00, 0x00), YCC(0xA8, 0x00, 0xA8), YCC(0xA8, 0x57, 0x00), YCC(0xA8, 0xA8, 0xA8),
-	YCC(0x57, 0x57, 0x57), YCC(0x57, 0x57, 0xFF), YCC(0x57, 0xFF, 0x57), YCC(0x57, 0xFF, 0xFF),
-	YCC(0xFF, 0x57, 0x57), YCC(0xFF, 0x57, 0xFF), YCC(0xFF, 0xFF, 0x57), YCC(0xFF, 0xFF, 0xFF),
-};
-#undef YCC
-
-static void cell_footprint(const struct scaled *s, const struct grid *g, int col, int row,
-			   struct footprint *fp)
+/* A blank cell (col, row) of mean colour mean, lift its row's black
+ * level: if that is no palette colour, it is most likely a blurred dither
+ * (untrusted). Where clearly none (DITHER_OFF), the frame's pixels say: the
+ * dither that fits them better than one colour (capture_fit_dither()), if
+ * any; else the mean alone, as dither_guess() says. */
+static void off_palette(const struct scaled *s, const struct glyphset *gs, const struct grid *g,
+			int col, int row, const float *mean, float lift, struct text_cell *tc)
 {
-	const double x0 = g->ox + (double)col * g->cw * g->sx, y0 = g->oy + (double)row * CELL_H * g->sy;
-	const int xa = (int)ceil(x0), xb = (int)floor(x0 + g->cw * g->sx);
-	const int ya = (int)ceil(y0), yb = (int)floor(y0 + CELL_H * g->sy);
-	const int cw = g->cw;
-	memset(fp, 0, sizeof *fp);
-	/* The frame pixels are whole rows times whole columns. */
-	int xi[RERANK_W], xc[RERANK_W], nx = 0;
-	float xu[RERANK_W];
-	double *wx = fp->wx, (*wwx)[3] = fp->wwx, *wyr = fp->wr, (*wwy)[3] = fp->wwr;
-	for (int x = xa < 0 ? 0 : xa; x < xb && x < s->w && nx < RERANK_W; x++) {
-		double u = (x + 0.5 - x0) / g->sx - 0.5;
-		int i = (int)floor(u);
-		if (i < 0 || i + 1 > cw - 1)
-			continue;
-		const double f = u - i;
-		xi[nx] = x;
-		xc[nx] = i;
-		xu[nx++] = (float)f;
-		wx[i] += 1 - f;
-		wx[i + 1] += f;
-		wwx[i][1] += (1 - f) * (1 - f);
-		wwx[i][2] += (1 - f) * f;
-		wwx[i + 1][0] += f * (1 - f);
-		wwx[i + 1][1] += f * f;
-	}
-	int ny = 0;
-	for (int y = ya < 0 ? 0 : ya; y < yb && y < s->h; y++) {
-		double v = (y + 0.5 - y0) / g->sy - 0.5;
-		int j = (int)floor(v);
-		if (j < 0 || j + 1 > CELL_H - 1)
-			continue;
-		const double fv = v - j;
-		ny++;
-		wyr[j] += 1 - fv;
-		wyr[j + 1] += fv;
-		wwy[j][1] += (1 - fv) * (1 - fv);
-		wwy[j][2] += (1 - fv) * fv;
-		wwy[j + 1][0] += fv * (1 - fv);
-		wwy[j + 1][1] += fv * fv;
-		/* This line's pixels, weighted per text-mode column. */
-		double rs[9][3] = { { 0 } };
-		const uint8_t *line = s->rgb + (size_t)y * (size_t)s->w * 3;
-		for (int k = 0; k < nx; k++) {
-			const uint8_t *p = line + (size_t)xi[k] * 3;
-			float yc[3];
-			yc[0] = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
-			yc[1] = 0.5f * (p[2] - yc[0]); /* chroma at half weight: JPEG */
-			yc[2] = 0.5f * (p[0] - yc[0]); /* halves its resolution */
-			const int i = xc[k];
-			const float fu = xu[k];
-			for (int c = 0; c < 3; c++) {
-				rs[i][c] += (1 - fu) * yc[c];
-				rs[i + 1][c] += fu * yc[c];
-				fp->sy[c] += yc[c];
-				fp->syy[c] += yc[c] * yc[c];
-			}
-		}
-		for (int i = 0; i < cw; i++)
-			for (int c = 0; c < 3; c++) {
-				fp->wy[j * cw + i][c] += (1 - fv) * rs[i][c];
-				fp->wy[(j + 1) * cw + i][c] += fv * rs[i][c];
-			}
-	}
-	fp->n = nx * ny;
-}
-
-/* The residual of the frame pixels after the best fit of glyph code drawn
- * in two text colours; those colours in pal[] (vga16 indices: 0 the
- * background, 1 the foreground). */
-static float fit_glyph(const struct glyphset *gs, int code, const struct footprint *fp, float kx,
-		       float ky, int pal[2])
-{
-	float m0[CELL_H][9], m1[CELL_H][9], m[CELL_H][9];
-	const int cw = gs->cw;
-	for (int r = 0; r < CELL_H; r++)
-		for (int i = 0; i < cw; i++)
-			m0[r][i] = (float)(gs->row[code][r] >> (cw - 1 - i) & 1);
-	/* The capture blurs more than bilinear enlargement (see sharpen_k()):
-	 * the same spread, edges replicated. */
-	for (int r = 0; r < CELL_H; r++)
-		for (int i = 0; i < cw; i++)
-			m1[r][i] = (1 - 2 * kx) * m0[r][i] +
-				   kx * (m0[r][i > 0 ? i - 1 : i] + m0[r][i < cw - 1 ? i + 1 : i]);
-	for (int r = 0; r < CELL_H; r++)
-		for (int i = 0; i < cw; i++)
-			m[r][i] = (1 - 2 * ky) * m1[r][i] +
-				  ky * (m1[r > 0 ? r - 1 : r][i] + m1[r < CELL_H - 1 ? r + 1 : r][i]);
-	double sa = 0, saa = 0, say[3] = { 0, 0, 0 };
-	const double *sy = fp->sy, *syy = fp->syy;
-	/* h: m through each column's weights with its neighbours' */
-	double h[CELL_H][9];
-	for (int r = 0; r < CELL_H; r++)
-		for (int i = 0; i < cw; i++)
-			h[r][i] = fp->wwx[i][1] * m[r][i] + (i > 0 ? fp->wwx[i][0] * m[r][i - 1] : 0) +
-				  (i < cw - 1 ? fp->wwx[i][2] * m[r][i + 1] : 0);
-	for (int r = 0; r < CELL_H; r++)
-		for (int i = 0; i < cw; i++) {
-			const double mt = m[r][i];
-			if (mt == 0)
-				continue;
-			sa += mt * fp->wr[r] * fp->wx[i];
-			for (int c = 0; c < 3; c++)
-				say[c] += mt * fp->wy[r * cw + i][c];
-			saa += mt * (fp->wwr[r][1] * h[r][i] + (r > 0 ? fp->wwr[r][0] * h[r - 1][i] : 0) +
-				     (r < CELL_H - 1 ? fp->wwr[r][2] * h[r + 1][i] : 0));
-		}
-	/* The least-squares colours, then the same with each snapped to the
-	 * nearest text colour: a free fit would let a bigger blot in a
-	 * paler colour pass for a small dot (0x07 for 0xF9), and one colour
-	 * for a dither blurred into its mix. */
-	const double n = fp->n, vaa = saa - sa * sa / n;
-	float col[2][3];
-	for (int c = 0; c < 3; c++) {
-		double beta = vaa < 1e-6 ? 0 : (say[c] - sa * sy[c] / n) / vaa;
-		double alpha = (sy[c] - beta * sa) / n;
-		col[0][c] = (float)alpha;
-		col[1][c] = (float)(alpha + beta);
-	}
-	for (int side = 0; side < 2; side++) {
-		int bq = 0;
-		float bd = 1e30f;
-		for (int q = 0; q < 16; q++) {
-			float d = 0;
-			for (int c = 0; c < 3; c++)
-				d += (col[side][c] - pal_ycc[q][c]) * (col[side][c] - pal_ycc[q][c]);
-			if (d < bd) {
-				bd = d;
-				bq = q;
-			}
-		}
-		memcpy(col[side], pal_ycc[bq], sizeof col[side]);
-		pal[side] = bq;
-	}
-	double res = 0;
-	for (int c = 0; c < 3; c++) {
-		const double b = col[0][c], d = col[1][c] - col[0][c];
-		res += syy[c] - 2 * b * sy[c] - 2 * d * say[c] + n * b * b + 2 * b * d * sa +
-		       d * d * saa;
-	}
-	return (float)res;
-}
-
-/* The code among the RERANK_K glyphs nearest the binarised cell (on) whose
- * drawing fits the frame best; -1 if the footprint is too small to say. */
-static int rerank(const struct glyphset *gs, const uint16_t *on, const struct footprint *fp,
-		  float kx, float ky)
-{
-	if (fp->n < 32)
-		return -1;
-	int code[RERANK_K], dist[RERANK_K], n = 0;
-	const int total = gs->cw * CELL_H;
-	for (int q = 0; q < gs->nuniq; q++) {
-		const uint16_t *g = gs->row[gs->uniq[q]];
-		int d = 0;
-		for (int r = 0; r < CELL_H; r++)
-			d += pop((unsigned)(g[r] ^ on[r]) & gs->full);
-		if (total - d < d)
-			d = total - d;
-		int at = n < RERANK_K ? n++ : RERANK_K;
-		while (at > 0 && dist[at - 1] > d) {
-			if (at < RERANK_K) {
-				dist[at] = dist[at - 1];
-				code[at] = code[at - 1];
-			}
-			at--;
-		}
-		if (at < RERANK_K) {
-			dist[at] = d;
-			code[at] = gs->uniq[q];
-		}
-	}
-	int best = -1;
-	float bres = 0;
-	for (int q = 0; q < n; q++) {
+	float c[3];
+	unlift(mean, lift, c);
+	const float d = pal_dist(c);
+	if (d < PALETTE_NEAR)
+		return;
+	tc->confidence = 0.98f;
+	if (d >= DITHER_OFF && pal_dist(mean) >= DITHER_OFF) {
+		struct footprint fp;
 		int pal[2];
-		float res = fit_glyph(gs, code[q], fp, kx, ky, pal);
-		if (best < 0 || res < bres) {
-			best = code[q];
-			bres = res;
+		capture_footprint(s, g, col, row, &fp);
+		int code = capture_fit_dither(gs, &fp, RERANK_BLUR * sharpen_k(g->sx),
+					      RERANK_BLUR * sharpen_k(g->sy), pal);
+		if (code >= 0) {
+			tc->code = (uint8_t)code;
+			memcpy(tc->fg, vga16[pal[1]], 3);
+			memcpy(tc->bg, vga16[pal[0]], 3);
+			tc->confidence = DITHER_CONFIDENCE;
 		}
+		return;
 	}
-	return best;
+	dither_guess(gs, c, tc);
 }
 
 /* Undo the resampling blur in a cell's samples, per axis, as far as
@@ -720,7 +520,7 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 			put_levels(tc->fg, mean);
 			put_levels(tc->bg, mean);
 			tc->confidence = 1.0f;
-			off_palette(gs, mean, lift, tc);
+			off_palette(s, gs, g, col, row, mean, lift, tc);
 			return;
 		}
 	}
@@ -772,7 +572,7 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 		/* Two colours this close may be a faint glyph as well as
 		 * compression noise: not sure enough to trust. */
 		tc->confidence = range2 < BLANK_SURE2 ? 1.0f : 0.98f;
-		off_palette(gs, mean, lift, tc);
+		off_palette(s, gs, g, col, row, mean, lift, tc);
 		return;
 	}
 	capture_sharpen_cell(s, g, col, row, v);
@@ -869,7 +669,7 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 		/* Two colours this close may be a faint glyph as well as
 		 * compression noise: not sure enough to trust. */
 		tc->confidence = n1 == 0 || n1 == np ? 1.0f : 0.98f;
-		off_palette(gs, m, lift, tc);
+		off_palette(s, gs, g, col, row, m, lift, tc);
 		return;
 	}
 	/* JPEG keeps luma sharp and blurs colour (4:2:0 halves its
@@ -929,10 +729,19 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 		}
 	}
 	tc->confidence = scaled_confidence(best.d, best.d2);
+	int pal[2] = { -1, -1 }; /* a dither's colours, from capture_rerank() */
 	if (!cursor && tc->confidence < TEXTMODE_TRUST) {
 		struct footprint fp;
-		cell_footprint(s, g, col, row, &fp);
-		int code2 = rerank(gs, on, &fp, RERANK_BLUR * sharpen_k(g->sx), RERANK_BLUR * sharpen_k(g->sy));
+		capture_footprint(s, g, col, row, &fp);
+		/* A cell nearest a blank or a dither whose mean is clearly no
+		 * text colour (DITHER_OFF) may be a dither flattened by the
+		 * sampling phase (capture_rerank()). */
+		float um[3];
+		unlift(mean, lift, um);
+		const int dithers = (!inked(gs, best.code) || (best.code >= 0xB0 && best.code <= 0xB2)) &&
+				    pal_dist(um) >= DITHER_OFF && pal_dist(mean) >= DITHER_OFF;
+		int code2 = capture_rerank(gs, on, &fp, RERANK_BLUR * sharpen_k(g->sx),
+					   RERANK_BLUR * sharpen_k(g->sy), dithers ? pal : NULL);
 		if (code2 >= 0 && code2 != best.code) {
 			/* The colours stay as split: the orientation is the
 			 * one in which the new glyph is nearer the split. */
@@ -946,6 +755,10 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 	tc->code = (uint8_t)best.code;
 	put_levels(tc->fg, best.swapped ? colour[0] : colour[1]);
 	put_levels(tc->bg, best.swapped ? colour[1] : colour[0]);
+	if (pal[0] >= 0) {
+		memcpy(tc->fg, vga16[pal[1]], 3);
+		memcpy(tc->bg, vga16[pal[0]], 3);
+	}
 	tc->cursor = (uint8_t)cursor;
 	/* Two colours of about the same luma are told apart by colour alone,
 	 * which JPEG keeps at half resolution: a detail of a pixel or two
@@ -980,11 +793,11 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 	if (tc->cursor || !inked(gs, tc->code) || (text_colour(tc->fg) && text_colour(tc->bg)))
 		return;
 	struct footprint fp;
-	cell_footprint(s, g, col, row, &fp);
+	capture_footprint(s, g, col, row, &fp);
 	int pal[2];
 	if (fp.n >= 32) {
-		fit_glyph(gs, tc->code, &fp, RERANK_BLUR * sharpen_k(g->sx),
-			  RERANK_BLUR * sharpen_k(g->sy), pal);
+		capture_fit_glyph(gs, tc->code, &fp, RERANK_BLUR * sharpen_k(g->sx),
+				  RERANK_BLUR * sharpen_k(g->sy), pal);
 		memcpy(tc->fg, vga16[pal[1]], 3);
 		memcpy(tc->bg, vga16[pal[0]], 3);
 	}

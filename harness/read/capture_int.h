@@ -13,10 +13,10 @@
  * 1-5: profiles of the gradient, the cell period they repeat at, which
  * pixel boundary starts a cell, scale, a fit of origin and scale), then
  * read every cell on it (capture_cells.c, steps 6-7: in grey, in colour,
- * then against the frame's own pixels where not trusted); in a stream,
- * only the cells whose pixels changed (capture_reuse.c). capture_learn.c
- * learns a card's glyphs from a capture of the calibration screen with the
- * same sampling.
+ * then against the frame's own pixels where not trusted: capture_fit.c);
+ * in a stream, only the cells whose pixels changed (capture_reuse.c).
+ * capture_learn.c learns a card's glyphs from a capture of the calibration
+ * screen with the same sampling.
  *
  * Ownership: plain data and declarations; nothing here allocates. */
 #ifndef HIL_CAPTURE_INT_H
@@ -152,5 +152,41 @@ void capture_sample_cell(const struct scaled *s, const struct grid *g, int col, 
 /* Those samples with the resampling blur undone. */
 void capture_sharpen_cell(const struct scaled *s, const struct grid *g, int col, int row,
 			  float v[][3]);
+
+/* Fitting glyphs to the frame (capture_fit.c). */
+struct footprint {
+	int n;                      /* frame pixels */
+	/* The drawing of a glyph is linear in its blurred mask m (one value a
+	 * text-mode pixel: t = row * cw + column): each frame pixel is
+	 * bilinear between four, its weights a column's times a row's. So
+	 * the sums a fit needs are m's products with these, gathered once a
+	 * cell instead of once a glyph, the weights' own sums apart along
+	 * each axis: */
+	double wx[9], wwx[9][3];    /* per text-mode column: its weights' sum, and
+				     * its weights times the column before, its
+				     * own, the one after */
+	double wr[CELL_H], wwr[CELL_H][3]; /* the same per text-mode row */
+	double wy[CELL_H * 9][3];   /* per text-mode pixel: its weights times the
+				     * frame's Y, Cb, Cr */
+	double sy[3], syy[3];       /* sums of the frame's Y, Cb, Cr and their squares */
+};
+/* The footprint of cell (col, row): the sums capture_fit_glyph() needs. */
+void capture_footprint(const struct scaled *s, const struct grid *g, int col, int row,
+		       struct footprint *fp);
+/* The residual of fp's pixels after the best fit of glyph code drawn in
+ * two text colours, blurred by kx, ky; those colours in pal[] (indices of
+ * the 16: 0 the background, 1 the foreground). */
+float capture_fit_glyph(const struct glyphset *gs, int code, const struct footprint *fp, float kx,
+			float ky, int pal[2]);
+/* The code among the glyphs nearest the binarised cell (on) whose drawing
+ * fits fp best; -1 if the footprint is too small to say. With dither (not
+ * NULL) the dithers are tried too, through a late sampling phase, and if
+ * one is the reading its colours are put there as capture_fit_glyph()'s. */
+int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct footprint *fp,
+		   float kx, float ky, int dither[2]);
+/* The dither (0xB0-0xB2) that, drawn as capture_rerank() tries them, fits
+ * fp better than one text colour, its colours in pal[]; -1 if none. */
+int capture_fit_dither(const struct glyphset *gs, const struct footprint *fp, float kx, float ky,
+		       int pal[2]);
 
 #endif

@@ -1,0 +1,332 @@
+/* capture_fit: a cell's glyph drawn as the capture shows it, fitted to
+ * the frame's own pixels (capture_cells.c, step 7, and the colours of a
+ * cell whose split colours are no text colours).
+ *
+ * Re-ranking an uncertain reading against the frame itself. Binarising a
+ * blurred cell loses a stroke of a pixel whose colour the blur spread into
+ * its neighbours (the stub of 0xB6, the dots of 0x9A, an arrow's head):
+ * the Hamming distance then prefers the glyph without it. Here each of the
+ * RERANK_K nearest glyphs is drawn as the frame would show it (its mask,
+ * bilinear between text-mode pixel centres: how a capture enlarges), its
+ * two colours fitted per channel by least squares, and the glyph whose
+ * drawing leaves the smallest residual over the cell's frame pixels wins.
+ * Frame pixels whose drawing needs the neighbouring cells are left out.
+ * Where the cell may be a dither (0xB0-0xB2) flattened by a late sampling
+ * phase, those are drawn through such a phase too (capture_rerank()).
+ *
+ * Ownership: every function works on its arguments and keeps nothing. */
+#include "capture_int.h"
+
+#include <math.h>
+#include <string.h>
+
+#define RERANK_K 12
+#define RERANK_W 256 /* frame columns of one cell at most (1920x1080: ~24) */
+
+/* The 16 text colours (capture_cells.c's vga16) in the footprint's Y, Cb/2, Cr/2. */
+#define YCC(r, g, b) { LUMA(r, g, b), 0.5f * ((b) - LUMA(r, g, b)), 0.5f * ((r) - LUMA(r, g, b)) }
+static const float pal_ycc[16][3] = {
+	YCC(0x00, 0x00, 0x00), YCC(0x00, 0x00, 0xA8), YCC(0x00, 0xA8, 0x00), YCC(0x00, 0xA8, 0xA8),
+	YCC(0xA8, 0x00, 0x00), YCC(0xA8, 0x00, 0xA8), YCC(0xA8, 0x57, 0x00), YCC(0xA8, 0xA8, 0xA8),
+	YCC(0x57, 0x57, 0x57), YCC(0x57, 0x57, 0xFF), YCC(0x57, 0xFF, 0x57), YCC(0x57, 0xFF, 0xFF),
+	YCC(0xFF, 0x57, 0x57), YCC(0xFF, 0x57, 0xFF), YCC(0xFF, 0xFF, 0x57), YCC(0xFF, 0xFF, 0xFF),
+};
+#undef YCC
+
+void capture_footprint(const struct scaled *s, const struct grid *g, int col, int row,
+		       struct footprint *fp)
+{
+	const double x0 = g->ox + (double)col * g->cw * g->sx, y0 = g->oy + (double)row * CELL_H * g->sy;
+	const int xa = (int)ceil(x0), xb = (int)floor(x0 + g->cw * g->sx);
+	const int ya = (int)ceil(y0), yb = (int)floor(y0 + CELL_H * g->sy);
+	const int cw = g->cw;
+	memset(fp, 0, sizeof *fp);
+	/* The frame pixels are whole rows times whole columns. */
+	int xi[RERANK_W], xc[RERANK_W], nx = 0;
+	float xu[RERANK_W];
+	double *wx = fp->wx, (*wwx)[3] = fp->wwx, *wyr = fp->wr, (*wwy)[3] = fp->wwr;
+	for (int x = xa < 0 ? 0 : xa; x < xb && x < s->w && nx < RERANK_W; x++) {
+		double u = (x + 0.5 - x0) / g->sx - 0.5;
+		int i = (int)floor(u);
+		if (i < 0 || i + 1 > cw - 1)
+			continue;
+		const double f = u - i;
+		xi[nx] = x;
+		xc[nx] = i;
+		xu[nx++] = (float)f;
+		wx[i] += 1 - f;
+		wx[i + 1] += f;
+		wwx[i][1] += (1 - f) * (1 - f);
+		wwx[i][2] += (1 - f) * f;
+		wwx[i + 1][0] += f * (1 - f);
+		wwx[i + 1][1] += f * f;
+	}
+	int ny = 0;
+	for (int y = ya < 0 ? 0 : ya; y < yb && y < s->h; y++) {
+		double v = (y + 0.5 - y0) / g->sy - 0.5;
+		int j = (int)floor(v);
+		if (j < 0 || j + 1 > CELL_H - 1)
+			continue;
+		const double fv = v - j;
+		ny++;
+		wyr[j] += 1 - fv;
+		wyr[j + 1] += fv;
+		wwy[j][1] += (1 - fv) * (1 - fv);
+		wwy[j][2] += (1 - fv) * fv;
+		wwy[j + 1][0] += fv * (1 - fv);
+		wwy[j + 1][1] += fv * fv;
+		/* This line's pixels, weighted per text-mode column. */
+		double rs[9][3] = { { 0 } };
+		const uint8_t *line = s->rgb + (size_t)y * (size_t)s->w * 3;
+		for (int k = 0; k < nx; k++) {
+			const uint8_t *p = line + (size_t)xi[k] * 3;
+			float yc[3];
+			yc[0] = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+			yc[1] = 0.5f * (p[2] - yc[0]); /* chroma at half weight: JPEG */
+			yc[2] = 0.5f * (p[0] - yc[0]); /* halves its resolution */
+			const int i = xc[k];
+			const float fu = xu[k];
+			for (int c = 0; c < 3; c++) {
+				rs[i][c] += (1 - fu) * yc[c];
+				rs[i + 1][c] += fu * yc[c];
+				fp->sy[c] += yc[c];
+				fp->syy[c] += yc[c] * yc[c];
+			}
+		}
+		for (int i = 0; i < cw; i++)
+			for (int c = 0; c < 3; c++) {
+				fp->wy[j * cw + i][c] += (1 - fv) * rs[i][c];
+				fp->wy[(j + 1) * cw + i][c] += fv * rs[i][c];
+			}
+	}
+	fp->n = nx * ny;
+}
+
+/* Glyph code's mask as the capture draws it, one value a text-mode pixel:
+ * each column first mixed with mix of the one after it (a late sampling
+ * phase, see capture.c's equalisers; 0: none), then spread by kx, ky. */
+static void draw_glyph(const struct glyphset *gs, int code, float kx, float ky, float mix,
+		       float m[CELL_H][9])
+{
+	float g[CELL_H][9], m0[CELL_H][9], m1[CELL_H][9];
+	const int cw = gs->cw;
+	for (int r = 0; r < CELL_H; r++)
+		for (int i = 0; i < cw; i++)
+			g[r][i] = (float)(gs->row[code][r] >> (cw - 1 - i) & 1);
+	for (int r = 0; r < CELL_H; r++)
+		for (int i = 0; i < cw; i++)
+			m0[r][i] = (1 - mix) * g[r][i] + mix * g[r][i < cw - 1 ? i + 1 : i];
+	/* The capture blurs more than bilinear enlargement (see sharpen_k()):
+	 * the same spread, edges replicated. */
+	for (int r = 0; r < CELL_H; r++)
+		for (int i = 0; i < cw; i++)
+			m1[r][i] = (1 - 2 * kx) * m0[r][i] +
+				   kx * (m0[r][i > 0 ? i - 1 : i] + m0[r][i < cw - 1 ? i + 1 : i]);
+	for (int r = 0; r < CELL_H; r++)
+		for (int i = 0; i < cw; i++)
+			m[r][i] = (1 - 2 * ky) * m1[r][i] +
+				  ky * (m1[r > 0 ? r - 1 : r][i] + m1[r < CELL_H - 1 ? r + 1 : r][i]);
+}
+
+/* What a fit of two colours to drawing m needs of the footprint: the sums
+ * over its pixels of m, m squared and m times the frame's Y, Cb, Cr. */
+struct fit_sums {
+	double sa, saa, say[3];
+};
+
+static void fit_sums(const struct footprint *fp, int cw, const float m[CELL_H][9],
+		     struct fit_sums *f)
+{
+	double sa = 0, saa = 0, say[3] = { 0, 0, 0 };
+	/* h: m through each column's weights with its neighbours' */
+	double h[CELL_H][9];
+	for (int r = 0; r < CELL_H; r++)
+		for (int i = 0; i < cw; i++)
+			h[r][i] = fp->wwx[i][1] * m[r][i] + (i > 0 ? fp->wwx[i][0] * m[r][i - 1] : 0) +
+				  (i < cw - 1 ? fp->wwx[i][2] * m[r][i + 1] : 0);
+	for (int r = 0; r < CELL_H; r++)
+		for (int i = 0; i < cw; i++) {
+			const double mt = m[r][i];
+			if (mt == 0)
+				continue;
+			sa += mt * fp->wr[r] * fp->wx[i];
+			for (int c = 0; c < 3; c++)
+				say[c] += mt * fp->wy[r * cw + i][c];
+			saa += mt * (fp->wwr[r][1] * h[r][i] + (r > 0 ? fp->wwr[r][0] * h[r - 1][i] : 0) +
+				     (r < CELL_H - 1 ? fp->wwr[r][2] * h[r + 1][i] : 0));
+		}
+	f->sa = sa;
+	f->saa = saa;
+	memcpy(f->say, say, sizeof say);
+}
+
+/* The residual of the footprint's pixels drawn as m (f its sums) in
+ * background bg and foreground fg (Y, Cb/2, Cr/2). */
+static double residual(const struct footprint *fp, const struct fit_sums *f, const float *bg,
+		       const float *fg)
+{
+	double res = 0;
+	for (int c = 0; c < 3; c++) {
+		const double b = bg[c], d = fg[c] - bg[c];
+		res += fp->syy[c] - 2 * b * fp->sy[c] - 2 * d * f->say[c] + fp->n * b * b +
+		       2 * b * d * f->sa + d * d * f->saa;
+	}
+	return res;
+}
+
+/* The residual of the frame pixels after the best fit of glyph code drawn
+ * in two text colours; those colours in pal[] (vga16 indices: 0 the
+ * background, 1 the foreground). */
+float capture_fit_glyph(const struct glyphset *gs, int code, const struct footprint *fp, float kx,
+			float ky, int pal[2])
+{
+	float m[CELL_H][9];
+	struct fit_sums f;
+	draw_glyph(gs, code, kx, ky, 0, m);
+	fit_sums(fp, gs->cw, m, &f);
+	/* The least-squares colours, then the same with each snapped to the
+	 * nearest text colour: a free fit would let a bigger blot in a
+	 * paler colour pass for a small dot (0x07 for 0xF9), and one colour
+	 * for a dither blurred into its mix. */
+	const double n = fp->n, vaa = f.saa - f.sa * f.sa / n;
+	const double *sy = fp->sy;
+	float col[2][3];
+	for (int c = 0; c < 3; c++) {
+		double beta = vaa < 1e-6 ? 0 : (f.say[c] - f.sa * sy[c] / n) / vaa;
+		double alpha = (sy[c] - beta * f.sa) / n;
+		col[0][c] = (float)alpha;
+		col[1][c] = (float)(alpha + beta);
+	}
+	for (int side = 0; side < 2; side++) {
+		int bq = 0;
+		float bd = 1e30f;
+		for (int q = 0; q < 16; q++) {
+			float d = 0;
+			for (int c = 0; c < 3; c++)
+				d += (col[side][c] - pal_ycc[q][c]) * (col[side][c] - pal_ycc[q][c]);
+			if (d < bd) {
+				bd = d;
+				bq = q;
+			}
+		}
+		memcpy(col[side], pal_ycc[bq], sizeof col[side]);
+		pal[side] = bq;
+	}
+	return (float)residual(fp, &f, col[0], col[1]);
+}
+
+/* The residual of the frame pixels after the best fit of glyph code drawn
+ * through mix (draw_glyph()) in two different text colours, tried all:
+ * the least-squares fit cannot tell them where the drawing is about
+ * uniform (a dither through a phase of half a pixel is its colours' mix
+ * and nothing else); those colours in pal[] as capture_fit_glyph(). */
+static float fit_pair(const struct glyphset *gs, int code, const struct footprint *fp, float kx,
+		      float ky, float mix, int pal[2])
+{
+	float m[CELL_H][9];
+	struct fit_sums f;
+	draw_glyph(gs, code, kx, ky, mix, m);
+	fit_sums(fp, gs->cw, m, &f);
+	double best = 1e300;
+	for (int b = 0; b < 16; b++)
+		for (int a = 0; a < 16; a++) {
+			if (a == b)
+				continue;
+			double res = residual(fp, &f, pal_ycc[b], pal_ycc[a]);
+			if (res < best) {
+				best = res;
+				pal[0] = b;
+				pal[1] = a;
+			}
+		}
+	return (float)best;
+}
+
+/* The dithers: a late sampling phase mixes each column with the next
+ * (analog captures, capture.c), which flattens their checks towards the
+ * mix of their two colours; what is left binarises into stray dots,
+ * nearest a space or a dash, or into a dither of another density, or
+ * reads as one colour that is no text colour. So they are drawn through a
+ * few such mixes (none, a quarter, a half: the phase left after the
+ * equaliser), each in the pair of text colours that fits best. The dither
+ * whose residual is below *res, which it then is, its colours in pal[];
+ * -1 if none. */
+static int fit_dithers(const struct glyphset *gs, const struct footprint *fp, float kx, float ky,
+		       float *res, int pal[2])
+{
+	static const float mixes[] = { 0, 0.25f, 0.5f };
+	int best = -1;
+	for (int c = 0xB0; c <= 0xB2; c++) {
+		if (!inked(gs, c))
+			continue;
+		for (int k = 0; k < (int)(sizeof mixes / sizeof mixes[0]); k++) {
+			int p[2] = { 0, 0 };
+			float r = fit_pair(gs, c, fp, kx, ky, mixes[k], p);
+			if (r < *res) {
+				best = c;
+				*res = r;
+				pal[0] = p[0];
+				pal[1] = p[1];
+			}
+		}
+	}
+	return best;
+}
+
+int capture_fit_dither(const struct glyphset *gs, const struct footprint *fp, float kx, float ky,
+		       int pal[2])
+{
+	if (fp->n < 32)
+		return -1;
+	int one[2];
+	float res = capture_fit_glyph(gs, 0x20, fp, kx, ky, one);
+	return fit_dithers(gs, fp, kx, ky, &res, pal);
+}
+
+/* The code among the RERANK_K glyphs nearest the binarised cell (on) whose
+ * drawing fits the frame best; -1 if the footprint is too small to say.
+ * With dither, the dithers too (fit_dithers(); their colours there). */
+int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct footprint *fp,
+		   float kx, float ky, int dither[2])
+{
+	if (fp->n < 32)
+		return -1;
+	int code[RERANK_K], dist[RERANK_K], n = 0;
+	const int total = gs->cw * CELL_H;
+	for (int q = 0; q < gs->nuniq; q++) {
+		const uint16_t *g = gs->row[gs->uniq[q]];
+		int d = 0;
+		for (int r = 0; r < CELL_H; r++)
+			d += pop((unsigned)(g[r] ^ on[r]) & gs->full);
+		if (total - d < d)
+			d = total - d;
+		int at = n < RERANK_K ? n++ : RERANK_K;
+		while (at > 0 && dist[at - 1] > d) {
+			if (at < RERANK_K) {
+				dist[at] = dist[at - 1];
+				code[at] = code[at - 1];
+			}
+			at--;
+		}
+		if (at < RERANK_K) {
+			dist[at] = d;
+			code[at] = gs->uniq[q];
+		}
+	}
+	int best = -1;
+	float bres = 0;
+	for (int q = 0; q < n; q++) {
+		int pal[2];
+		float res = capture_fit_glyph(gs, code[q], fp, kx, ky, pal);
+		if (best < 0 || res < bres) {
+			best = code[q];
+			bres = res;
+		}
+	}
+	if (dither) {
+		int c = fit_dithers(gs, fp, kx, ky, &bres, dither);
+		best = c >= 0 ? c : best;
+	}
+	return best;
+}
+
