@@ -255,6 +255,21 @@ static int search_grid(struct capture_memory *m, const struct glyphset gs[2],
 	return found;
 }
 
+/* Does the screen on grid g lie inside a frame of w x h, to half a
+ * text-mode pixel? A sampling phase of half a pixel reads as well through
+ * the equaliser that undoes a leak from the right as, a pixel further
+ * left, through the one that undoes a leak from the left: that second
+ * reading puts the screen's first column of pixels outside the frame,
+ * which a capture does not (it shows the whole screen), and reads a new
+ * screen through the same chain worse (ci/bench/decode's a-phase
+ * streams). */
+static int inside_frame(const struct grid *g, int w, int h)
+{
+	const double x1 = g->ox + GRID_COLS * g->cw * g->sx, y1 = g->oy + GRID_ROWS * CELL_H * g->sy;
+	return g->ox >= -0.5 * g->sx && g->oy >= -0.5 * g->sy && x1 <= w + 0.5 * g->sx &&
+	       y1 <= h + 0.5 * g->sy;
+}
+
 /* Frame f's grid searched through each equaliser (s and g hold it
  * without one, found as search_grid() said), and the one whose reading
  * leaves clearly fewer doubtful cells kept: in m, *g, *eq and s (through
@@ -288,7 +303,7 @@ static int choose_equaliser(struct capture_memory *m, const struct glyphset gs[2
 			rc = -1;
 			break;
 		}
-		if (f2 == 0)
+		if (f2 == 0 || !inside_frame(&g2, f->width, f->height))
 			continue;
 		int doubts = capture_read_grid(gs, s, &g2, NULL, lift, scr);
 		if (doubts < best_doubts) {
