@@ -189,6 +189,7 @@ struct capture_memory {
 	int have_last;
 	struct text_screen last;
 	float lift[GRID_ROWS];     /* its rows' black levels (capture_read_grid()) */
+	struct response resp;      /* the response it learned (capture_read_grid()) */
 	struct cell_probes *probes;
 };
 
@@ -288,7 +289,7 @@ static int choose_equaliser(struct capture_memory *m, const struct glyphset gs[2
 	struct capture_memory best = none;
 	struct grid bg = *g;
 	int best_eq = found ? 0 : -1, last = 0, rc = found;
-	int best_doubts = found ? capture_read_grid(gs, s, g, NULL, lift, scr) : GRID_ROWS * GRID_COLS + 1;
+	int best_doubts = found ? capture_read_grid(gs, s, g, NULL, lift, 0, NULL, scr) : GRID_ROWS * GRID_COLS + 1;
 	const int doubts0 = best_doubts;
 	if (found && doubts0 < EQ_DOUBTS) {
 		free(scr);
@@ -305,7 +306,7 @@ static int choose_equaliser(struct capture_memory *m, const struct glyphset gs[2
 		}
 		if (f2 == 0 || !inside_frame(&g2, f->width, f->height))
 			continue;
-		int doubts = capture_read_grid(gs, s, &g2, NULL, lift, scr);
+		int doubts = capture_read_grid(gs, s, &g2, NULL, lift, 0, NULL, scr);
 		if (doubts < best_doubts) {
 			best = *m;
 			best_doubts = doubts;
@@ -399,7 +400,7 @@ static int read_changes(struct capture_memory *m, const struct glyphset gs[2],
 				      (int)ceil(g->oy + ((r + 1) * CELL_H + 2) * g->sy) + 2);
 		}
 	if (n) {
-		capture_read_grid(gs, s, g, reread, m->lift, out);
+		capture_read_grid(gs, s, g, reread, m->lift, 0, &m->resp, out);
 		probes_record(m->probes, f, g, reread);
 		m->last = *out;
 		prove(cg, out, &m->proven);
@@ -470,7 +471,13 @@ int capture_decode(struct capture_memory *m, struct glyphset gs[2], const struct
 			   f->width, f->height);
 		rc = TEXTMODE_UNSUPPORTED;
 	} else {
-		int doubtful = capture_read_grid(gs, &s, &g, NULL, m->lift, out);
+		/* Through an equaliser (an analog capture), untrusted cells are
+		 * re-ranked through the response learned from the frame's own
+		 * trusted cells, once per grid (struct response); a digital
+		 * scaler's is the guess, fitted to such captures. */
+		const int learn = eq == 0 ? RESP_GUESS :
+				  reused && m->resp.learned ? RESP_KEEP : RESP_LEARN;
+		int doubtful = capture_read_grid(gs, &s, &g, NULL, m->lift, learn, &m->resp, out);
 		if (!reused)
 			m->proven = (struct extent){ GRID_ROWS, -1, GRID_COLS, -1 };
 		/* A grid found in a frame of a few rows can be off by a
@@ -484,11 +491,14 @@ int capture_decode(struct capture_memory *m, struct glyphset gs[2], const struct
 			const double kept_score = m->grid_score;
 			struct text_screen *again = malloc(sizeof *again);
 			float lift_again[GRID_ROWS];
+			struct response resp_again;
 			struct grid g2;
 			if (again && search_grid(m, gs, &s, &g2, stats, err) > 0 &&
-			    capture_read_grid(gs, &s, &g2, NULL, lift_again, again) < doubtful) {
+			    capture_read_grid(gs, &s, &g2, NULL, lift_again,
+					      eq == 0 ? RESP_GUESS : RESP_LEARN, &resp_again, again) < doubtful) {
 				*out = *again;
 				memcpy(m->lift, lift_again, sizeof m->lift);
+				m->resp = resp_again;
 				g = g2;
 				reused = 0;
 				m->proven = (struct extent){ GRID_ROWS, -1, GRID_COLS, -1 };

@@ -19,7 +19,9 @@
  *    (capture_rerank(), capture_fit.c): the nearest glyphs are drawn as
  *    the capture would show them, in text colours, and the one that fits
  *    best is the reading; where the cell's mean is clearly no text colour,
- *    the dithers too, flattened by a late sampling phase. Its confidence
+ *    the dithers too, flattened by a late sampling phase. Drawn through
+ *    the response capture_read_grid() is given, guessed or learned from
+ *    the trusted cells of step 6, which step 7 waits for. Its confidence
  *    stays below trust: this lowers the error rate of the text that
  *    callers fall back from, it never makes a cell trusted.
  * Below LOW_SCALE thin strokes and dither patterns blur into their
@@ -268,6 +270,14 @@ static float sharpen_k(double s)
 	return k < 0.125f ? 0.125f : k > SHARPEN_MAX ? SHARPEN_MAX : k;
 }
 
+/* The response capture_fit.c draws glyphs through before one is learned
+ * (struct response): the spread sharpen_k() undoes, both ways alike. */
+static struct response guess_response(const struct grid *g)
+{
+	const float kx = RERANK_BLUR * sharpen_k(g->sx), ky = RERANK_BLUR * sharpen_k(g->sy);
+	return (struct response){ kx, kx, ky, 0 };
+}
+
 /* A blank cell (col, row) of mean colour mean, lift its row's black
  * level: if that is no palette colour, it is most likely a blurred dither
  * (untrusted). Where clearly none (DITHER_OFF), the frame's pixels say: the
@@ -286,8 +296,8 @@ static void off_palette(const struct scaled *s, const struct glyphset *gs, const
 		struct footprint fp;
 		int pal[2];
 		capture_footprint(s, g, col, row, &fp);
-		int code = capture_fit_dither(gs, &fp, RERANK_BLUR * sharpen_k(g->sx),
-					      RERANK_BLUR * sharpen_k(g->sy), pal);
+		const struct response rp = guess_response(g);
+		int code = capture_fit_dither(gs, &fp, &rp, pal);
 		if (code >= 0) {
 			tc->code = (uint8_t)code;
 			memcpy(tc->fg, vga16[pal[1]], 3);
@@ -480,8 +490,11 @@ static int read_scaled_fast(const struct scaled *s, const struct glyphset *gs,
 	return 1;
 }
 
+/* rp: the response to re-rank through (step 7); NULL: not yet learned,
+ * *defer then set where a re-ranking is due. */
 static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
-			      const struct grid *g, int col, int row, float lift, struct text_cell *tc)
+			      const struct grid *g, int col, int row, float lift,
+			      const struct response *rp, int *defer, struct text_cell *tc)
 {
 	const int cw = g->cw, np = cw * CELL_H, total = np;
 	/* Most cells are blank: first a look at the nearest pixels inside
@@ -730,7 +743,9 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 	}
 	tc->confidence = scaled_confidence(best.d, best.d2);
 	int pal[2] = { -1, -1 }; /* a dither's colours, from capture_rerank() */
-	if (!cursor && tc->confidence < TEXTMODE_TRUST) {
+	if (!cursor && tc->confidence < TEXTMODE_TRUST && !rp)
+		*defer = 1;
+	else if (!cursor && tc->confidence < TEXTMODE_TRUST) {
 		struct footprint fp;
 		capture_footprint(s, g, col, row, &fp);
 		/* A cell nearest a blank or a dither whose mean is clearly no
@@ -740,8 +755,7 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 		unlift(mean, lift, um);
 		const int dithers = (!inked(gs, best.code) || (best.code >= 0xB0 && best.code <= 0xB2)) &&
 				    pal_dist(um) >= DITHER_OFF && pal_dist(mean) >= DITHER_OFF;
-		int code2 = capture_rerank(gs, on, &fp, RERANK_BLUR * sharpen_k(g->sx),
-					   RERANK_BLUR * sharpen_k(g->sy), dithers ? pal : NULL);
+		int code2 = capture_rerank(gs, on, &fp, rp, dithers ? pal : NULL);
 		if (code2 >= 0 && code2 != best.code) {
 			/* The colours stay as split: the orientation is the
 			 * one in which the new glyph is nearer the split. */
@@ -787,17 +801,18 @@ static int text_colour(const uint8_t c[3])
  * 1.9 % at 1280x720 q80; fitting every cell, 0.85 %, but two-thirds
  * slower, and wrong on grey dashes that were right). */
 static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
-			     const struct grid *g, int col, int row, float lift, struct text_cell *tc)
+			     const struct grid *g, int col, int row, float lift,
+			     const struct response *rp, int *defer, struct text_cell *tc)
 {
-	read_scaled_glyph(s, gs, g, col, row, lift, tc);
+	read_scaled_glyph(s, gs, g, col, row, lift, rp, defer, tc);
 	if (tc->cursor || !inked(gs, tc->code) || (text_colour(tc->fg) && text_colour(tc->bg)))
 		return;
 	struct footprint fp;
 	capture_footprint(s, g, col, row, &fp);
 	int pal[2];
 	if (fp.n >= 32) {
-		capture_fit_glyph(gs, tc->code, &fp, RERANK_BLUR * sharpen_k(g->sx),
-				  RERANK_BLUR * sharpen_k(g->sy), pal);
+		const struct response rp = guess_response(g);
+		capture_fit_glyph(gs, tc->code, &fp, &rp, pal);
 		memcpy(tc->fg, vga16[pal[1]], 3);
 		memcpy(tc->bg, vga16[pal[0]], 3);
 	}
@@ -856,27 +871,44 @@ static float row_lift(const struct scaled *s, const struct grid *g, int r)
  * trusted. lift: each row's black level, found here when reading every
  * cell, else as found then. */
 int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const struct grid *g,
-		      const uint8_t *only, float lift[GRID_ROWS], struct text_screen *out)
+		      const uint8_t *only, float lift[GRID_ROWS], int learn, struct response *resp,
+		      struct text_screen *out)
 {
 	const struct glyphset *cg = &gs[g->cw == 9 ? 0 : 1];
-	int doubtful = 0;
+	int doubtful = 0, deferred = 0;
+	uint8_t defer[GRID_ROWS * GRID_COLS];
 	out->cols = GRID_COLS;
 	out->rows = GRID_ROWS;
 	out->cell_w = (int)lround(g->cw * g->sx);
 	out->cell_h = (int)lround(CELL_H * g->sy);
 	out->origin_x = (int)lround(g->ox);
 	out->origin_y = (int)lround(g->oy);
+	/* A whole reading re-ranks through the guess, a response it learns
+	 * from its own trusted cells (capture_learn_response(): the
+	 * re-ranking waits for them), or one learned before, as learn says.
+	 * Some cells only: the response of the whole reading before. No
+	 * resp: no re-ranking (the number of doubtful cells does not depend
+	 * on it). */
+	const struct response *rp = only ? resp : NULL;
+	const struct response guess = guess_response(g);
+	if (only && !resp)
+		rp = &guess;
 	for (int r = 0; r < GRID_ROWS; r++) {
 		const uint8_t *row_only = only ? only + r * GRID_COLS : NULL;
 		if (!only)
 			lift[r] = row_lift(s, g, r);
 		for (int c = 0; c < GRID_COLS; c++) {
 			struct text_cell *tc = &out->cell[r][c];
+			int dc = 0;
 			if (row_only && !row_only[c]) {
 				doubtful += tc->confidence < TEXTMODE_TRUST;
 				continue;
 			}
-			read_scaled_cell(s, cg, g, c, r, lift[r], tc);
+			read_scaled_cell(s, cg, g, c, r, lift[r], rp, &dc, tc);
+			if (!only) {
+				defer[r * GRID_COLS + c] = (uint8_t)dc;
+				deferred += dc;
+			}
 			/* Barely enlarged, thin strokes and dither patterns
 			 * blur into their background: read, but never
 			 * trusted. */
@@ -886,5 +918,24 @@ int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const
 			doubtful += tc->confidence < TEXTMODE_TRUST;
 		}
 	}
+	if (only || !resp)
+		return doubtful;
+	if (learn != RESP_KEEP)
+		*resp = guess_response(g);
+	if (!deferred)
+		return doubtful;
+	if (learn == RESP_LEARN)
+		capture_learn_response(cg, s, g, out, resp);
+	for (int r = 0; r < GRID_ROWS; r++)
+		for (int c = 0; c < GRID_COLS; c++) {
+			if (!defer[r * GRID_COLS + c])
+				continue;
+			struct text_cell *tc = &out->cell[r][c];
+			int dc = 0;
+			read_scaled_cell(s, cg, g, c, r, lift[r], resp, &dc, tc);
+			if ((g->sx < LOW_SCALE || g->sy < LOW_SCALE) &&
+			    tc->confidence > LOW_SCALE_CONFIDENCE)
+				tc->confidence = LOW_SCALE_CONFIDENCE;
+		}
 	return doubtful;
 }

@@ -13,11 +13,15 @@
  * Frame pixels whose drawing needs the neighbouring cells are left out.
  * Where the cell may be a dither (0xB0-0xB2) flattened by a late sampling
  * phase, those are drawn through such a phase too (capture_rerank()).
+ * The drawing's spread (struct response) is a guess, or learned from the
+ * frame's trusted cells (capture_learn_response()).
  *
- * Ownership: every function works on its arguments and keeps nothing. */
+ * Ownership: every function works on its arguments and keeps nothing;
+ * scratch memory is freed before returning. */
 #include "capture_int.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define RERANK_K 12
@@ -104,8 +108,8 @@ void capture_footprint(const struct scaled *s, const struct grid *g, int col, in
 
 /* Glyph code's mask as the capture draws it, one value a text-mode pixel:
  * each column first mixed with mix of the one after it (a late sampling
- * phase, see capture.c's equalisers; 0: none), then spread by kx, ky. */
-static void draw_glyph(const struct glyphset *gs, int code, float kx, float ky, float mix,
+ * phase, see capture.c's equalisers; 0: none), then spread by rp. */
+static void draw_glyph(const struct glyphset *gs, int code, const struct response *rp, float mix,
 		       float m[CELL_H][9])
 {
 	float g[CELL_H][9], m0[CELL_H][9], m1[CELL_H][9];
@@ -116,12 +120,13 @@ static void draw_glyph(const struct glyphset *gs, int code, float kx, float ky, 
 	for (int r = 0; r < CELL_H; r++)
 		for (int i = 0; i < cw; i++)
 			m0[r][i] = (1 - mix) * g[r][i] + mix * g[r][i < cw - 1 ? i + 1 : i];
-	/* The capture blurs more than bilinear enlargement (see sharpen_k()):
-	 * the same spread, edges replicated. */
+	/* The capture blurs more than bilinear enlargement (see sharpen_k()),
+	 * an analog one unevenly (struct response): edges replicated. */
+	const float l = rp->l, rr = rp->r, ky = rp->ky;
 	for (int r = 0; r < CELL_H; r++)
 		for (int i = 0; i < cw; i++)
-			m1[r][i] = (1 - 2 * kx) * m0[r][i] +
-				   kx * (m0[r][i > 0 ? i - 1 : i] + m0[r][i < cw - 1 ? i + 1 : i]);
+			m1[r][i] = (1 - l - rr) * m0[r][i] + l * m0[r][i > 0 ? i - 1 : i] +
+				   rr * m0[r][i < cw - 1 ? i + 1 : i];
 	for (int r = 0; r < CELL_H; r++)
 		for (int i = 0; i < cw; i++)
 			m[r][i] = (1 - 2 * ky) * m1[r][i] +
@@ -177,12 +182,12 @@ static double residual(const struct footprint *fp, const struct fit_sums *f, con
 /* The residual of the frame pixels after the best fit of glyph code drawn
  * in two text colours; those colours in pal[] (vga16 indices: 0 the
  * background, 1 the foreground). */
-float capture_fit_glyph(const struct glyphset *gs, int code, const struct footprint *fp, float kx,
-			float ky, int pal[2])
+float capture_fit_glyph(const struct glyphset *gs, int code, const struct footprint *fp,
+			const struct response *rp, int pal[2])
 {
 	float m[CELL_H][9];
 	struct fit_sums f;
-	draw_glyph(gs, code, kx, ky, 0, m);
+	draw_glyph(gs, code, rp, 0, m);
 	fit_sums(fp, gs->cw, m, &f);
 	/* The least-squares colours, then the same with each snapped to the
 	 * nearest text colour: a free fit would let a bigger blot in a
@@ -220,12 +225,12 @@ float capture_fit_glyph(const struct glyphset *gs, int code, const struct footpr
  * the least-squares fit cannot tell them where the drawing is about
  * uniform (a dither through a phase of half a pixel is its colours' mix
  * and nothing else); those colours in pal[] as capture_fit_glyph(). */
-static float fit_pair(const struct glyphset *gs, int code, const struct footprint *fp, float kx,
-		      float ky, float mix, int pal[2])
+static float fit_pair(const struct glyphset *gs, int code, const struct footprint *fp,
+		      const struct response *rp, float mix, int pal[2])
 {
 	float m[CELL_H][9];
 	struct fit_sums f;
-	draw_glyph(gs, code, kx, ky, mix, m);
+	draw_glyph(gs, code, rp, mix, m);
 	fit_sums(fp, gs->cw, m, &f);
 	double best = 1e300;
 	for (int b = 0; b < 16; b++)
@@ -251,8 +256,8 @@ static float fit_pair(const struct glyphset *gs, int code, const struct footprin
  * equaliser), each in the pair of text colours that fits best. The dither
  * whose residual is below *res, which it then is, its colours in pal[];
  * -1 if none. */
-static int fit_dithers(const struct glyphset *gs, const struct footprint *fp, float kx, float ky,
-		       float *res, int pal[2])
+static int fit_dithers(const struct glyphset *gs, const struct footprint *fp,
+		       const struct response *rp, float *res, int pal[2])
 {
 	static const float mixes[] = { 0, 0.25f, 0.5f };
 	int best = -1;
@@ -261,7 +266,7 @@ static int fit_dithers(const struct glyphset *gs, const struct footprint *fp, fl
 			continue;
 		for (int k = 0; k < (int)(sizeof mixes / sizeof mixes[0]); k++) {
 			int p[2] = { 0, 0 };
-			float r = fit_pair(gs, c, fp, kx, ky, mixes[k], p);
+			float r = fit_pair(gs, c, fp, rp, mixes[k], p);
 			if (r < *res) {
 				best = c;
 				*res = r;
@@ -273,21 +278,21 @@ static int fit_dithers(const struct glyphset *gs, const struct footprint *fp, fl
 	return best;
 }
 
-int capture_fit_dither(const struct glyphset *gs, const struct footprint *fp, float kx, float ky,
-		       int pal[2])
+int capture_fit_dither(const struct glyphset *gs, const struct footprint *fp,
+		       const struct response *rp, int pal[2])
 {
 	if (fp->n < 32)
 		return -1;
 	int one[2];
-	float res = capture_fit_glyph(gs, 0x20, fp, kx, ky, one);
-	return fit_dithers(gs, fp, kx, ky, &res, pal);
+	float res = capture_fit_glyph(gs, 0x20, fp, rp, one);
+	return fit_dithers(gs, fp, rp, &res, pal);
 }
 
 /* The code among the RERANK_K glyphs nearest the binarised cell (on) whose
  * drawing fits the frame best; -1 if the footprint is too small to say.
  * With dither, the dithers too (fit_dithers(); their colours there). */
 int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct footprint *fp,
-		   float kx, float ky, int dither[2])
+		   const struct response *rp, int dither[2])
 {
 	if (fp->n < 32)
 		return -1;
@@ -317,16 +322,116 @@ int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct f
 	float bres = 0;
 	for (int q = 0; q < n; q++) {
 		int pal[2];
-		float res = capture_fit_glyph(gs, code[q], fp, kx, ky, pal);
+		float res = capture_fit_glyph(gs, code[q], fp, rp, pal);
 		if (best < 0 || res < bres) {
 			best = code[q];
 			bres = res;
 		}
 	}
 	if (dither) {
-		int c = fit_dithers(gs, fp, kx, ky, &bres, dither);
+		int c = fit_dithers(gs, fp, rp, &bres, dither);
 		best = c >= 0 ? c : best;
 	}
 	return best;
 }
 
+
+/* Learning the response. A trusted cell's glyph is known, and its two
+ * colours are whatever fits (a drifted black level is no text colour): the
+ * residual of its pixels after the free least-squares fit of its glyph
+ * drawn through a response says how well that response is the capture's.
+ * The response that leaves the least over a sample of such cells is
+ * searched for from the first guess, one parameter at a time, in halving
+ * steps. The fixed guess (sharpen_k()) is symmetric and fitted to digital
+ * scalers; through an analog capture's equaliser the frames' own cells
+ * ask for an uneven spread across and about a third of it down (ci/bench
+ * corpus: l, r 0.05-0.17, ky 0.04-0.05 against 0.17 at 1280x720). */
+#define LEARN_CELLS 320   /* trusted cells sampled at most */
+#define LEARN_MIN 40      /* fewer: the guess stays */
+#define LEARN_LO (-0.2f)  /* each parameter's range: ringing sharpens */
+#define LEARN_HI 0.6f
+
+static double free_residual(const struct footprint *fp, const struct fit_sums *f)
+{
+	const double n = fp->n, vaa = f->saa - f->sa * f->sa / n;
+	double res = 0;
+	for (int c = 0; c < 3; c++) {
+		const double cov = f->say[c] - f->sa * fp->sy[c] / n;
+		res += fp->syy[c] - fp->sy[c] * fp->sy[c] / n - (vaa > 1e-6 ? cov * cov / vaa : 0);
+	}
+	return res;
+}
+
+static double learn_cost(const struct glyphset *gs, const struct footprint *fps,
+			 const uint8_t *codes, int n, const struct response *rp)
+{
+	double sum = 0;
+	for (int k = 0; k < n; k++) {
+		float m[CELL_H][9];
+		struct fit_sums f;
+		draw_glyph(gs, codes[k], rp, 0, m);
+		fit_sums(&fps[k], gs->cw, m, &f);
+		sum += free_residual(&fps[k], &f);
+	}
+	return sum;
+}
+
+/* A cell that can teach the response: a trusted glyph with edges. */
+static int teaches(const struct glyphset *gs, const struct text_cell *tc)
+{
+	return tc->confidence >= TEXTMODE_TRUST && !tc->cursor && inked(gs, tc->code) &&
+	       gs->lit[tc->code] < gs->cw * CELL_H;
+}
+
+void capture_learn_response(const struct glyphset *gs, const struct scaled *s,
+			    const struct grid *g, const struct text_screen *t, struct response *rp)
+{
+	int total = 0;
+	for (int r = 0; r < GRID_ROWS; r++)
+		for (int c = 0; c < GRID_COLS; c++)
+			total += teaches(gs, &t->cell[r][c]);
+	if (total < LEARN_MIN)
+		return;
+	struct footprint *fps = malloc(LEARN_CELLS * sizeof *fps);
+	uint8_t codes[LEARN_CELLS];
+	if (!fps)
+		return;
+	/* Every few cells over the whole screen, not the first rows only. */
+	const int every = (total + LEARN_CELLS - 1) / LEARN_CELLS;
+	int n = 0, seen = 0;
+	for (int r = 0; r < GRID_ROWS && n < LEARN_CELLS; r++)
+		for (int c = 0; c < GRID_COLS && n < LEARN_CELLS; c++) {
+			const struct text_cell *tc = &t->cell[r][c];
+			if (!teaches(gs, tc) || seen++ % every)
+				continue;
+			capture_footprint(s, g, c, r, &fps[n]);
+			if (fps[n].n < 32)
+				continue;
+			codes[n++] = tc->code;
+		}
+	if (n >= LEARN_MIN) {
+		struct response best = *rp;
+		double cost = learn_cost(gs, fps, codes, n, &best);
+		for (float step = 0.1f; step > 0.012f; step *= 0.5f)
+			for (int improved = 1; improved;) {
+				improved = 0;
+				for (int p = 0; p < 3; p++)
+					for (int sg = -1; sg <= 1; sg += 2) {
+						struct response t2 = best;
+						float *v = p == 0 ? &t2.l : p == 1 ? &t2.r : &t2.ky;
+						*v += sg * step;
+						if (*v < LEARN_LO || *v > LEARN_HI)
+							continue;
+						double c2 = learn_cost(gs, fps, codes, n, &t2);
+						if (c2 < cost) {
+							cost = c2;
+							best = t2;
+							improved = 1;
+						}
+					}
+			}
+		*rp = best;
+		rp->learned = 1;
+	}
+	free(fps);
+}

@@ -37,6 +37,17 @@ struct grid {
 			  * (pixel i spans [i, i + 1)) */
 };
 
+/* How the capture spreads a text-mode pixel, in text-mode pixels: each
+ * takes l of the one on its left and r of the one on its right (a smear
+ * leaks one way, a late sampling phase the other, bilinear enlargement
+ * both), and ky of each above and below. */
+struct response {
+	float l, r, ky;
+	int learned;     /* from a frame's own cells (capture_learn_response()) */
+};
+/* What a whole reading re-ranks through (capture_read_grid()). */
+enum { RESP_GUESS, RESP_LEARN, RESP_KEEP };
+
 /* A frame as the capture reader samples it. */
 struct scaled {
 	int w, h;
@@ -143,9 +154,12 @@ void capture_refine(const struct scaled *s, struct grid *g, const uint16_t *cell
 /* The cells of s on grid g marked in only (row * GRID_COLS + col; every
  * cell if NULL) read into out, the rest of out kept; the number of cells
  * of out not trusted. lift: each screen row's black level, found (only
- * NULL) or as found by an earlier reading of every cell. */
+ * NULL) or as found by an earlier reading of every cell; resp likewise,
+ * the response untrusted cells are re-ranked through (NULL: none are),
+ * which a whole reading guesses, learns or keeps as learn says. */
 int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const struct grid *g,
-		      const uint8_t *only, float lift[GRID_ROWS], struct text_screen *out);
+		      const uint8_t *only, float lift[GRID_ROWS], int learn, struct response *resp,
+		      struct text_screen *out);
 /* The RGB samples of cell (col, row) at its text-mode pixel centres. */
 void capture_sample_cell(const struct scaled *s, const struct grid *g, int col, int row,
 			 float v[][3]);
@@ -174,19 +188,24 @@ struct footprint {
 void capture_footprint(const struct scaled *s, const struct grid *g, int col, int row,
 		       struct footprint *fp);
 /* The residual of fp's pixels after the best fit of glyph code drawn in
- * two text colours, blurred by kx, ky; those colours in pal[] (indices of
- * the 16: 0 the background, 1 the foreground). */
-float capture_fit_glyph(const struct glyphset *gs, int code, const struct footprint *fp, float kx,
-			float ky, int pal[2]);
+ * two text colours through response rp; those colours in pal[] (indices
+ * of the 16: 0 the background, 1 the foreground). */
+float capture_fit_glyph(const struct glyphset *gs, int code, const struct footprint *fp,
+			const struct response *rp, int pal[2]);
 /* The code among the glyphs nearest the binarised cell (on) whose drawing
  * fits fp best; -1 if the footprint is too small to say. With dither (not
  * NULL) the dithers are tried too, through a late sampling phase, and if
  * one is the reading its colours are put there as capture_fit_glyph()'s. */
 int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct footprint *fp,
-		   float kx, float ky, int dither[2]);
+		   const struct response *rp, int dither[2]);
 /* The dither (0xB0-0xB2) that, drawn as capture_rerank() tries them, fits
  * fp better than one text colour, its colours in pal[]; -1 if none. */
-int capture_fit_dither(const struct glyphset *gs, const struct footprint *fp, float kx, float ky,
-		       int pal[2]);
+int capture_fit_dither(const struct glyphset *gs, const struct footprint *fp,
+		       const struct response *rp, int pal[2]);
+/* rp (holding a first guess) learned from the trusted inked cells of t,
+ * read from s on grid g: the response whose drawings of their glyphs fit
+ * their pixels best. Left as it is if too few cells say. */
+void capture_learn_response(const struct glyphset *gs, const struct scaled *s,
+			    const struct grid *g, const struct text_screen *t, struct response *rp);
 
 #endif
