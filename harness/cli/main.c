@@ -62,6 +62,7 @@ const char usage_text[] =
 	"       hilrun rom dump BDF -o FILE [--cards DIR]\n"
 	"       hilrun key new --id NAME [--dir DIR]\n"
 	"       hilrun upload --dry-run [--key FILE] [--json] [--cards DIR] RUN_DIR...\n"
+	"       hilrun serve --store DIR --keys FILE [--listen ADDR:PORT] [serve options]\n"
 	"       hilrun help | version\n"
 	"\n"
 	"Run options:\n"
@@ -99,6 +100,9 @@ const char usage_text[] =
 	"  upload --dry-run     bundle, sign and validate each run directory as the results\n"
 	"                       server will; exit 0 all ok, 1 some rejected, 2 usage or key error.\n"
 	"                       Sending (upload without --dry-run) is not built yet\n"
+	"  serve                the results server: --store DIR --keys FILE --listen ADDR:PORT\n"
+	"                       [--max-contributor-bytes N] [--rate UPLOADS-A-MINUTE]\n"
+	"                       [--timeout S] [--max-connections N]; SIGHUP reloads the keys\n"
 	"\n"
 	"Exit codes: 0 as expected, 1 a cell failed unexpectedly, 2 usage or configuration\n"
 	"error, 3 harness or lab failure, 130 interrupted.\n";
@@ -163,6 +167,7 @@ static const struct command {
 	{ "rom", cmd_rom },
 	{ "key", cmd_key },
 	{ "upload", cmd_upload },
+	{ "serve", cmd_serve },
 	{ "help", cmd_help },
 	{ "version", cmd_version },
 };
