@@ -12,7 +12,8 @@
 #     links in a hand-made tar, an oversize body (413, not read), a
 #     truncated tar, a body cut short, a wrong content type (415), a client
 #     that stalls (timed out while others are served)
-#   - the rate limit (429 with Retry-After), the run page's escaping, GET /
+#   - the contributor's cap (403), the rate limit (429 with Retry-After),
+#     the run page's escaping, GET /
 #   - 20 uploads at once: all stored, none torn
 #   - the server SIGKILLed mid-upload: no partial run; after a restart the
 #     tmp leftovers are gone and every accepted run is served
@@ -21,12 +22,21 @@
 . "$(dirname "$0")/lib.sh"
 HILRUN=$1
 OUT=$(tmpdir)
-SRV_PID=
+SRV_PID= SRV_LOG=
+# stop_server: SIGTERM; the server must exit 0 with no sanitizer report
+# (the ASan build runs this test too)
 stop_server() {
-	if [ -n "$SRV_PID" ]; then kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true; fi
+	[ -n "$SRV_PID" ] || return 0
+	kill "$SRV_PID"
+	rc=0
+	wait "$SRV_PID" || rc=$?
 	SRV_PID=
+	[ "$rc" -eq 0 ] || { cat "$SRV_LOG"; fail "hilrun serve exited $rc on SIGTERM"; }
+	! grep -q "Sanitizer" "$SRV_LOG" || { cat "$SRV_LOG"; fail "a sanitizer report from hilrun serve"; }
+	grep -q "Terminated: stopping" "$SRV_LOG" || fail "hilrun serve did not say it stops"
+	echo "ok: hilrun serve stopped cleanly on SIGTERM"
 }
-trap 'stop_server; rm -rf "$OUT"' EXIT
+trap '[ -z "$SRV_PID" ] || kill -9 "$SRV_PID" 2>/dev/null; rm -rf "$OUT"' EXIT
 FIXTURE="$(realpath "$(dirname "$0")/../fixtures/runs/std-vga-bios-post")"
 ID0=$(jq -r .run_id "$FIXTURE/run.json")
 ST="$OUT/store"
@@ -41,7 +51,7 @@ start_server() {
 	port=$1 log=$2; shift 2
 	: >"$log"
 	"$HILRUN" serve --store "$ST" --keys "$KF" --listen "127.0.0.1:$port" "$@" 2>>"$log" &
-	SRV_PID=$!
+	SRV_PID=$! SRV_LOG=$log
 	i=0
 	until grep -q "listening on 127.0.0.1:$port" "$log" 2>/dev/null; do
 		i=$((i + 1))
@@ -294,13 +304,18 @@ done
 check "20 uploads at once: all 20 stored whole" [ $n -eq 20 ]
 check "the tmp directory is empty" [ -z "$(ls -A "$ST/tmp")" ]
 
-# the rate limit: a second server at 2 uploads a minute
+# the contributor's cap and rate: a second server at 2 uploads a minute,
+# with room for one more run of alice's
 stop_server
-start_server "$PORT2" "$OUT/server2.log" --rate 2
+USED=$(find "$ST/runs/alice" -type f -printf '%s\n' | awk '{ n += $1 } END { print n }')
+start_server "$PORT2" "$OUT/server2.log" --rate 2 --max-contributor-bytes $((USED + 50000))
 for i in 1 2 3; do variant "$OUT/rate$i" "run-rate-$i"; done
 URL="http://127.0.0.1:$PORT2"
 up 0 "accepted:" $ALICE "$OUT/rate1"
-up 0 "accepted:" $ALICE "$OUT/rate2"
+snapshot >"$OUT/snap"
+up 1 "rejected (HTTP 403)" $ALICE "$OUT/rate2"
+grep -q "error contributor-quota: contributor alice stores" "$OUT/out" || fail "403 without contributor-quota"
+unchanged_since "$OUT/snap" "the contributor's cap"
 up 3 "server unreachable after 1 attempt: HTTP 429, Retry-After 30 s" --attempts 1 $ALICE "$OUT/rate3"
 "$HILRUN" upload --dry-run --save "$OUT/tars" $ALICE "$OUT/rate3" >/dev/null
 curl -s -D "$OUT/headers" -o /dev/null -H 'Content-Type: application/x-tar' \
