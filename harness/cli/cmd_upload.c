@@ -93,6 +93,14 @@ static void dry_run_one(const char *run_dir, const struct key_secret *sk,
 	bundle_release(&b);
 }
 
+/* The --json output: one array, indented. */
+static void put_json(json_t *all)
+{
+	char *text = json_dumps(all, JSON_INDENT(2));
+	puts(text);
+	free(text);
+}
+
 /* The findings of a server's JSON answer, as findings_text prints them. */
 static void print_answer_findings(json_t *body)
 {
@@ -261,12 +269,9 @@ int cmd_upload(int argc, char **argv, struct settings *s)
 		json_t *all = json ? json_array() : NULL;
 		for (int i = optind; i < argc; i++)
 			exit = exit_worse(exit, send_one(argv[i], server, attempts, &sk, all));
-		if (all) {
-			char *text = json_dumps(all, JSON_INDENT(2));
-			puts(text);
-			free(text);
-			json_decref(all);
-		}
+		if (all)
+			put_json(all);
+		json_decref(all);
 		key_secret_release(&sk);
 		return exit;
 	}
@@ -313,11 +318,8 @@ int cmd_upload(int argc, char **argv, struct settings *s)
 		}
 		findings_release(&f);
 	}
-	if (json) {
-		char *text = json_dumps(all, JSON_INDENT(2));
-		puts(text);
-		free(text);
-	}
+	if (json)
+		put_json(all);
 	json_decref(all);
 	keyring_release(&keys);
 	catalog_release(&cat);

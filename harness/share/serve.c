@@ -324,16 +324,26 @@ static enum MHD_Result not_found(struct MHD_Connection *c, struct req *r, const 
 	return answer(c, r, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", what, strlen(what));
 }
 
-/* A <tr> of a run page: label and a value from the record (escaped). */
-static void row(struct strbuf *sb, const char *label, json_t *value)
+/* A value from the record as text (escaped); nothing for null. */
+static void cell(struct strbuf *sb, json_t *value)
 {
-	sb_addf(sb, "<tr><th>%s</th><td>", label);
-	if (json_is_string(value))
+	if (json_is_string(value)) {
 		html_escape(sb, json_string_value(value));
-	else if (value && !json_is_null(value)) {
+	} else if (value && !json_is_null(value)) {
 		char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
 		html_escape(sb, text ? text : "");
 		free(text);
+	}
+}
+
+/* A <tr> of a run page: label, then one or two values from the record. */
+static void row(struct strbuf *sb, const char *label, json_t *value, json_t *more)
+{
+	sb_addf(sb, "<tr><th>%s</th><td>", label);
+	cell(sb, value);
+	if (more) {
+		sb_adds(sb, "</td><td>");
+		cell(sb, more);
 	}
 	sb_adds(sb, "</td></tr>\n");
 }
@@ -359,31 +369,25 @@ static enum MHD_Result run_page(struct server *s, struct MHD_Connection *c, stru
 	html_escape(&sb, run_id);
 	sb_adds(&sb, "</h1>\n<table>\n");
 	json_t *who = json_string(contributor);
-	row(&sb, "contributor", who);
+	row(&sb, "contributor", who, NULL);
 	json_decref(who);
 	json_t *card = json_object_get(rec, "card"), *host = json_object_get(rec, "host");
-	row(&sb, "card", json_object_get(card, "id"));
-	row(&sb, "card name", json_object_get(card, "name"));
-	row(&sb, "firmware", json_object_get(rec, "firmware"));
-	row(&sb, "guest", json_object_get(rec, "guest"));
-	row(&sb, "variant", json_object_get(rec, "variant"));
-	row(&sb, "verdict", json_object_get(rec, "verdict"));
-	row(&sb, "finished", json_object_get(rec, "finished_at"));
-	row(&sb, "host", json_object_get(host, "hostname"));
-	row(&sb, "kernel", json_object_get(host, "kernel"));
-	row(&sb, "QEMU", json_object_get(host, "qemu_version"));
-	row(&sb, "hilrun", json_object_get(host, "hilrun_version"));
+	row(&sb, "card", json_object_get(card, "id"), NULL);
+	row(&sb, "card name", json_object_get(card, "name"), NULL);
+	row(&sb, "firmware", json_object_get(rec, "firmware"), NULL);
+	row(&sb, "guest", json_object_get(rec, "guest"), NULL);
+	row(&sb, "variant", json_object_get(rec, "variant"), NULL);
+	row(&sb, "verdict", json_object_get(rec, "verdict"), NULL);
+	row(&sb, "finished", json_object_get(rec, "finished_at"), NULL);
+	row(&sb, "host", json_object_get(host, "hostname"), NULL);
+	row(&sb, "kernel", json_object_get(host, "kernel"), NULL);
+	row(&sb, "QEMU", json_object_get(host, "qemu_version"), NULL);
+	row(&sb, "hilrun", json_object_get(host, "hilrun_version"), NULL);
 	sb_adds(&sb, "</table>\n<h2>stages</h2>\n<table>\n");
 	size_t i;
 	json_t *st;
-	json_array_foreach (json_object_get(rec, "stages"), i, st) {
-		json_t *name = json_object_get(st, "name");
-		row(&sb, "stage", name);
-		sb.len -= strlen("</td></tr>\n");
-		sb_adds(&sb, "</td><td>");
-		html_escape(&sb, json_string_value(json_object_get(st, "outcome")) ?: "");
-		sb_adds(&sb, "</td></tr>\n");
-	}
+	json_array_foreach (json_object_get(rec, "stages"), i, st)
+		row(&sb, "stage", json_object_get(st, "name"), json_object_get(st, "outcome"));
 	sb_adds(&sb, "</table>\n<h2>files</h2>\n<ul>\n");
 	json_t *a;
 	json_array_foreach (json_object_get(rec, "artifacts"), i, a) {
@@ -604,8 +608,9 @@ int serve_run(const struct serve_config *cfg, struct hil_err *err)
 			MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s, MHD_OPTION_END);
 	int rc = -1;
 	if (!d) {
-		hil_seterr(err, "cannot listen on %s:%u: %s", cfg->addr, (unsigned)cfg->port,
-			   sfd < 0 ? strerror(errno) : "address in use or not ours");
+		hil_seterr(err, "cannot listen on %s:%u%s%s", cfg->addr, (unsigned)cfg->port,
+			   sfd < 0 ? ": signalfd: " : " (libmicrohttpd said why above)",
+			   sfd < 0 ? strerror(errno) : "");
 		goto out;
 	}
 	fprintf(stderr,

@@ -60,6 +60,40 @@ static uint64_t dir_bytes(const char *dir)
 	return sum;
 }
 
+/* fn(ctx, DIR/runs/C/R, C, R) for each stored run, sorted by C then R. */
+static void for_each_run(struct store *s,
+			 void (*fn)(void *ctx, const char *rdir, const char *contributor,
+				    const char *run_id),
+			 void *ctx)
+{
+	char *runs = xasprintf("%s/runs", s->dir);
+	struct dirent **who;
+	int nwho = names_in(runs, &who);
+	for (int i = 0; i < nwho; i++) {
+		char *cdir = xasprintf("%s/%s", runs, who[i]->d_name);
+		struct dirent **rv;
+		int nr = names_in(cdir, &rv);
+		for (int j = 0; j < nr; j++) {
+			char *rdir = xasprintf("%s/%s", cdir, rv[j]->d_name);
+			fn(ctx, rdir, who[i]->d_name, rv[j]->d_name);
+			free(rdir);
+		}
+		if (nr >= 0)
+			names_free(rv, nr);
+		free(cdir);
+	}
+	if (nwho >= 0)
+		names_free(who, nwho);
+	free(runs);
+}
+
+static void count_run(void *ctx, const char *rdir, const char *contributor, const char *run_id)
+{
+	(void)run_id;
+	struct store *s = ctx;
+	usage_slot(s, contributor)->bytes += dir_bytes(rdir);
+}
+
 int store_open(struct store *s, const char *dir, uint64_t max_contributor_bytes, size_t *removed,
 	       struct hil_err *err)
 {
@@ -89,25 +123,7 @@ int store_open(struct store *s, const char *dir, uint64_t max_contributor_bytes,
 	if (removed)
 		*removed = gone;
 
-	struct dirent **who;
-	int nwho = names_in(runs, &who);
-	for (int i = 0; i < nwho; i++) {
-		char *cdir = xasprintf("%s/%s", runs, who[i]->d_name);
-		struct dirent **rv;
-		int nr = names_in(cdir, &rv);
-		uint64_t sum = 0;
-		for (int j = 0; j < nr; j++) {
-			char *rdir = xasprintf("%s/%s", cdir, rv[j]->d_name);
-			sum += dir_bytes(rdir);
-			free(rdir);
-		}
-		if (nr >= 0)
-			names_free(rv, nr);
-		usage_slot(s, who[i]->d_name)->bytes += sum;
-		free(cdir);
-	}
-	if (nwho >= 0)
-		names_free(who, nwho);
+	for_each_run(s, count_run, s);
 	rc = 0;
 out:
 	free(runs);
@@ -248,6 +264,23 @@ out:
 	return r;
 }
 
+static json_t *list_entry(const char *rdir, const char *contributor, const char *run_id);
+
+struct list_ctx {
+	json_t *all;
+	const char *card;
+};
+
+static void list_run(void *ctx, const char *rdir, const char *contributor, const char *run_id)
+{
+	struct list_ctx *l = ctx;
+	json_t *o = list_entry(rdir, contributor, run_id);
+	const char *c = json_string_value(json_object_get(o, "card"));
+	if (!l->card || (c && !strcmp(c, l->card)))
+		json_array_append(l->all, o);
+	json_decref(o);
+}
+
 /* One run of the list, from its run.json. */
 static json_t *list_entry(const char *rdir, const char *contributor, const char *run_id)
 {
@@ -273,29 +306,7 @@ static json_t *list_entry(const char *rdir, const char *contributor, const char 
 
 json_t *store_list(struct store *s, const char *card)
 {
-	json_t *all = json_array();
-	char *runs = xasprintf("%s/runs", s->dir);
-	struct dirent **who;
-	int nwho = names_in(runs, &who);
-	for (int i = 0; i < nwho; i++) {
-		char *cdir = xasprintf("%s/%s", runs, who[i]->d_name);
-		struct dirent **rv;
-		int nr = names_in(cdir, &rv);
-		for (int j = 0; j < nr; j++) {
-			char *rdir = xasprintf("%s/%s", cdir, rv[j]->d_name);
-			json_t *o = list_entry(rdir, who[i]->d_name, rv[j]->d_name);
-			const char *c = json_string_value(json_object_get(o, "card"));
-			if (!card || (c && !strcmp(c, card)))
-				json_array_append(all, o);
-			json_decref(o);
-			free(rdir);
-		}
-		if (nr >= 0)
-			names_free(rv, nr);
-		free(cdir);
-	}
-	if (nwho >= 0)
-		names_free(who, nwho);
-	free(runs);
-	return all;
+	struct list_ctx ctx = { json_array(), card };
+	for_each_run(s, list_run, &ctx);
+	return ctx.all;
 }
