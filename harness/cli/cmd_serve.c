@@ -1,11 +1,12 @@
 /* cmd_serve: hilrun serve --store DIR --keys FILE [--listen ADDR:PORT]
  * [--cards DIR] [--max-contributor-bytes N] [--rate N] [--timeout S]
- * [--max-connections N]: the results server (share/serve.h) until SIGINT
- * or SIGTERM; SIGHUP reloads the keys file.
+ * [--max-connections N] [--tls-cert FILE --tls-key FILE]: the results
+ * server (share/serve.h), over HTTPS when given a certificate and key,
+ * until SIGINT or SIGTERM; SIGHUP reloads the keys file.
  *
  * Exit codes: 0 stopped by a signal, 2 usage or configuration error (the
  * keys file, the cards, the address), 3 the server could not start or
- * failed (the store, the port taken).
+ * failed (the store, the certificate or key, the port taken).
  *
  * Ownership: the catalog is the command's own; the config borrows argv. */
 #include <errno.h>
@@ -44,6 +45,8 @@ int cmd_serve(int argc, char **argv, struct settings *s)
 		{ "rate", required_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "max-connections", required_argument, NULL, 'm' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct serve_config cfg;
@@ -57,6 +60,8 @@ int cmd_serve(int argc, char **argv, struct settings *s)
 		case 's': cfg.store_dir = optarg; break;
 		case 'k': cfg.keys_path = optarg; break;
 		case 'c': s->cards_dir = optarg; break;
+		case 'C': cfg.tls_cert = optarg; break;
+		case 'K': cfg.tls_key = optarg; break;
 		case 'l':
 			if (serve_parse_listen(&cfg, optarg, &err) < 0) {
 				say_error("serve: %s", err.msg);
@@ -89,6 +94,10 @@ int cmd_serve(int argc, char **argv, struct settings *s)
 	}
 	if (optind != argc || !cfg.store_dir || !cfg.keys_path) {
 		say_error("serve: expected --store DIR --keys FILE [--listen ADDR:PORT]");
+		return EXIT_USAGE;
+	}
+	if (!cfg.tls_cert != !cfg.tls_key) {
+		say_error("serve: --tls-cert FILE and --tls-key FILE go together");
 		return EXIT_USAGE;
 	}
 	/* the keys file is checked here too, so that a bad one is a usage

@@ -1,5 +1,5 @@
 /* cmd_upload: hilrun upload (--server URL | --dry-run [--save DIR]) [--key FILE]
- * [--json] [--cards DIR] [--attempts N] RUN_DIR...: bundle each run
+ * [--json] [--cards DIR] [--attempts N] [--cacert FILE] RUN_DIR...: bundle each run
  * directory (share/bundle.h) and sign it with the contributor's secret key;
  * then
  *   --dry-run     check it with the results server's own validator
@@ -12,7 +12,8 @@
  *                 failures tried again with backoff, each retry printed;
  *                 a rejection never) and print the server's answer:
  *                 accepted with the run's URL, already stored, or rejected
- *                 with every finding.
+ *                 with every finding. --cacert FILE: the CAs an https
+ *                 server's certificate is checked against (a lab's own).
  *
  * The key: --key FILE, else the one *.key file in the default key directory
  * ($XDG_CONFIG_HOME/hilrun, else ~/.config/hilrun).
@@ -125,7 +126,7 @@ static void say_retry(void *ctx, int attempt, int attempts, const char *why, int
 }
 
 /* One run sent to server: its exit code. */
-static int send_one(const char *run_dir, const char *server, int attempts,
+static int send_one(const char *run_dir, const char *server, const struct send_options *opts,
 		    const struct key_secret *sk, json_t *all)
 {
 	struct bundle b;
@@ -157,7 +158,7 @@ static int send_one(const char *run_dir, const char *server, int attempts,
 	findings_release(&f);
 	fflush(stdout);
 	struct send_answer a;
-	enum send_outcome out = send_bundle(server, tar.buf, tar.len, attempts, &a,
+	enum send_outcome out = send_bundle(server, tar.buf, tar.len, opts, &a,
 					    all ? NULL : say_retry, (void *)run_dir);
 	sb_release(&tar);
 	int rc;
@@ -214,10 +215,12 @@ int cmd_upload(int argc, char **argv, struct settings *s)
 		{ "server", required_argument, NULL, 's' },
 		{ "attempts", required_argument, NULL, 'a' },
 		{ "save", required_argument, NULL, 'S' },
+		{ "cacert", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *key_arg = NULL, *server = NULL, *save_dir = NULL;
-	int dry_run = 0, json = 0, c, attempts = SEND_ATTEMPTS_DEFAULT;
+	int dry_run = 0, json = 0, c;
+	struct send_options opts = { SEND_ATTEMPTS_DEFAULT, NULL };
 	char *end;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -233,13 +236,15 @@ int cmd_upload(int argc, char **argv, struct settings *s)
 			server = optarg;
 		else if (c == 'S')
 			save_dir = optarg;
+		else if (c == 'A')
+			opts.cacert = optarg;
 		else if (c == 'a') {
 			long n = strtol(optarg, &end, 10);
 			if (!*optarg || *end || n < 1 || n > 100) {
 				say_error("upload: --attempts: expected a number from 1 to 100, got '%s'", optarg);
 				return EXIT_USAGE;
 			}
-			attempts = (int)n;
+			opts.attempts = (int)n;
 		} else
 			return EXIT_USAGE;
 	}
@@ -268,7 +273,7 @@ int cmd_upload(int argc, char **argv, struct settings *s)
 		int exit = EXIT_OK;
 		json_t *all = json ? json_array() : NULL;
 		for (int i = optind; i < argc; i++)
-			exit = exit_worse(exit, send_one(argv[i], server, attempts, &sk, all));
+			exit = exit_worse(exit, send_one(argv[i], server, &opts, &sk, all));
 		if (all)
 			put_json(all);
 		json_decref(all);

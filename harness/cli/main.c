@@ -61,7 +61,7 @@ const char usage_text[] =
 	"       hilrun station check [--stations FILE] [--json] [--grab-timeout S] [--cards DIR]\n"
 	"       hilrun rom dump BDF -o FILE [--cards DIR]\n"
 	"       hilrun key new --id NAME [--dir DIR]\n"
-	"       hilrun upload --server URL [--key FILE] [--json] [--attempts N] RUN_DIR...\n"
+	"       hilrun upload --server URL [--key FILE] [--json] [--attempts N] [--cacert FILE] RUN_DIR...\n"
 	"       hilrun upload --dry-run [--save DIR] [--key FILE] [--json] [--cards DIR] RUN_DIR...\n"
 	"       hilrun serve --store DIR --keys FILE [--listen ADDR:PORT] [serve options]\n"
 	"       hilrun help | version\n"
@@ -107,7 +107,8 @@ const char usage_text[] =
 	"                       exit 0 all ok, 1 some rejected, 2 usage or key error\n"
 	"  serve                the results server: --store DIR --keys FILE --listen ADDR:PORT\n"
 	"                       [--max-contributor-bytes N] [--rate UPLOADS-A-MINUTE]\n"
-	"                       [--timeout S] [--max-connections N]; SIGHUP reloads the keys\n"
+	"                       [--timeout S] [--max-connections N] [--tls-cert F --tls-key F];\n"
+	"                       SIGHUP reloads the keys\n"
 	"\n"
 	"Exit codes: 0 as expected, 1 a cell failed unexpectedly, 2 usage or configuration\n"
 	"error, 3 harness or lab failure, 130 interrupted.\n";

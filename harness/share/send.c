@@ -55,9 +55,11 @@ void send_answer_release(struct send_answer *a)
 	memset(a, 0, sizeof *a);
 }
 
-enum send_outcome send_bundle(const char *server, const void *tar, size_t len, int attempts,
-			      struct send_answer *a, send_retry_fn *on_retry, void *ctx)
+enum send_outcome send_bundle(const char *server, const void *tar, size_t len,
+			      const struct send_options *o, struct send_answer *a,
+			      send_retry_fn *on_retry, void *ctx)
 {
+	int attempts = o->attempts > 0 ? o->attempts : SEND_ATTEMPTS_DEFAULT;
 	memset(a, 0, sizeof *a);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	CURL *curl = curl_easy_init();
@@ -79,6 +81,8 @@ enum send_outcome send_bundle(const char *server, const void *tar, size_t len, i
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "hilrun/" HILRUN_VERSION);
+	if (o->cacert)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, o->cacert);
 	enum send_outcome out = SEND_UNREACHABLE;
 	int64_t backoff = SEND_BACKOFF_FIRST_MS;
 	for (int i = 1; i <= attempts; i++) {

@@ -5,7 +5,7 @@
  * short, a 5xx, a 429. Each is tried again after a delay that doubles from
  * SEND_BACKOFF_FIRST_MS up to SEND_BACKOFF_MAX_MS; a 429's Retry-After (in
  * seconds, at most SEND_RETRY_AFTER_MAX_S) is waited for instead when it is
- * longer. At most `attempts` tries (SEND_ATTEMPTS_DEFAULT). Any other
+ * longer. At most o->attempts tries (SEND_ATTEMPTS_DEFAULT). Any other
  * answer, a 4xx rejection above all, is final and never sent again.
  *
  * Ownership: struct send_answer owns its body (json_decref'ed by
@@ -43,9 +43,17 @@ struct send_answer {
 /* Called before each retry: why the attempt failed, and the wait. */
 typedef void send_retry_fn(void *ctx, int attempt, int attempts, const char *why, int64_t wait_ms);
 
+struct send_options {
+	int attempts;       /* tries at most (SEND_ATTEMPTS_DEFAULT) */
+	const char *cacert; /* PEM file of the CAs an https server's
+			     * certificate is checked against (NULL: the
+			     * system's) */
+};
+
 /* POST tar (len bytes) to SERVER/api/v1/runs. */
-enum send_outcome send_bundle(const char *server, const void *tar, size_t len, int attempts,
-			      struct send_answer *a, send_retry_fn *on_retry, void *ctx);
+enum send_outcome send_bundle(const char *server, const void *tar, size_t len,
+			      const struct send_options *o, struct send_answer *a,
+			      send_retry_fn *on_retry, void *ctx);
 void send_answer_release(struct send_answer *a);
 
 #endif

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -581,6 +582,14 @@ int serve_run(const struct serve_config *cfg, struct hil_err *err)
 		keyring_release(&s.keys);
 		return -1;
 	}
+	char *cert = NULL, *key = NULL;
+	if (cfg->tls_cert && (!(cert = read_file(cfg->tls_cert, SERVE_PEM_MAX, NULL, err)) ||
+			      !(key = read_file(cfg->tls_key, SERVE_PEM_MAX, NULL, err)))) {
+		free(cert);
+		store_close(&s.store);
+		keyring_release(&s.keys);
+		return -1;
+	}
 	pthread_rwlock_init(&s.keys_lock, NULL);
 	pthread_mutex_init(&s.rate_lock, NULL);
 
@@ -598,14 +607,18 @@ int serve_run(const struct serve_config *cfg, struct hil_err *err)
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(cfg->port) };
 	inet_pton(AF_INET, cfg->addr, &sa.sin_addr);
 	struct MHD_Daemon *d = NULL;
+	struct MHD_OptionItem tls[] = { { MHD_OPTION_HTTPS_MEM_CERT, 0, cert },
+					{ MHD_OPTION_HTTPS_MEM_KEY, 0, key },
+					{ MHD_OPTION_END, 0, NULL } };
 	if (sfd >= 0)
 		d = MHD_start_daemon(
 			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-				MHD_USE_AUTO | MHD_USE_ERROR_LOG,
+				MHD_USE_AUTO | MHD_USE_ERROR_LOG | (cert ? MHD_USE_TLS : 0),
 			0, NULL, NULL, on_request, &s, MHD_OPTION_SOCK_ADDR, &sa,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
 			MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s, MHD_OPTION_END);
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s, MHD_OPTION_ARRAY,
+			cert ? tls : tls + 2, MHD_OPTION_END);
 	int rc = -1;
 	if (!d) {
 		hil_seterr(err, "cannot listen on %s:%u%s%s", cfg->addr, (unsigned)cfg->port,
@@ -614,8 +627,8 @@ int serve_run(const struct serve_config *cfg, struct hil_err *err)
 		goto out;
 	}
 	fprintf(stderr,
-		"hilrun serve: listening on %s:%u, store %s (%zu leftover%s removed from tmp), %zu key%s\n",
-		cfg->addr, (unsigned)cfg->port, cfg->store_dir, removed, removed == 1 ? "" : "s",
+		"hilrun serve: listening on %s:%u (%s), store %s (%zu leftover%s removed from tmp), %zu key%s\n",
+		cfg->addr, (unsigned)cfg->port, cert ? "https" : "http", cfg->store_dir, removed, removed == 1 ? "" : "s",
 		s.keys.n, s.keys.n == 1 ? "" : "s");
 	for (;;) {
 		struct signalfd_siginfo si;
@@ -642,6 +655,10 @@ out:
 	pthread_mutex_destroy(&s.rate_lock);
 	pthread_rwlock_destroy(&s.keys_lock);
 	free(s.buckets);
+	if (key)
+		sodium_memzero(key, strlen(key));
+	free(key);
+	free(cert);
 	store_close(&s.store);
 	keyring_release(&s.keys);
 	return rc;

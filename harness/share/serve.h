@@ -1,5 +1,7 @@
 /* serve: the results server (hilrun serve; docs/upload.md, "The server").
- * libmicrohttpd, one thread per connection, answering:
+ * libmicrohttpd, one thread per connection, over HTTP, or HTTPS when given
+ * a certificate and key (PEM files, at most SERVE_PEM_MAX bytes each),
+ * answering:
  *
  *   POST /api/v1/runs          a bundle (Content-Type: application/x-tar),
  *                              read up to SERVE_BODY_MAX bytes, validated
@@ -43,6 +45,7 @@
 #define SERVE_TIMEOUT_DEFAULT 30       /* seconds a connection may sit idle */
 #define SERVE_CONNECTIONS_DEFAULT 64   /* connections at once */
 #define SERVE_RATE_DEFAULT 60          /* uploads per contributor per minute */
+#define SERVE_PEM_MAX (1024 * 1024)    /* bytes of a certificate (chain) or key file */
 
 struct serve_config {
 	const char *store_dir;
@@ -53,6 +56,7 @@ struct serve_config {
 	unsigned timeout_s;
 	unsigned max_connections;
 	unsigned rate_per_minute; /* 0: no rate limit */
+	const char *tls_cert, *tls_key; /* PEM files: HTTPS (both or neither) */
 	const struct catalog *cat; /* cards known (NULL: not looked up) */
 };
 
@@ -61,7 +65,7 @@ void serve_config_defaults(struct serve_config *c);
 int serve_parse_listen(struct serve_config *c, char *arg, struct hil_err *err);
 
 /* Serve until SIGINT or SIGTERM: 0; -1 and err if it cannot start (the
- * store, the keys file, the address). */
+ * store, the keys file, the certificate or key, the address). */
 int serve_run(const struct serve_config *c, struct hil_err *err);
 
 /* The HTTP status for a rejected upload's findings (see above). */

@@ -17,6 +17,7 @@
 #   - 20 uploads at once: all stored, none torn
 #   - the server SIGKILLed mid-upload: no partial run; after a restart the
 #     tmp leftovers are gone and every accepted run is served
+#   - HTTPS in-process with a self-signed certificate (--cacert)
 #   - upload against a port nobody listens on: retried, exit 3; a 4xx is
 #     never retried
 . "$(dirname "$0")/lib.sh"
@@ -354,9 +355,22 @@ curl -sf "$URL/runs/alice/$ID0/post.png" | cmp -s - "$FIXTURE/post.png" || fail 
 echo "ok: after the restart every accepted run is served"
 up 0 "accepted:" $ALICE "$OUT/killed"
 
+# HTTPS in-process, with a self-signed certificate
+stop_server
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$OUT/tls.key" -out "$OUT/tls.crt" 2>/dev/null
+start_server "$PORT2" "$OUT/server-tls.log" --tls-cert "$OUT/tls.crt" --tls-key "$OUT/tls.key"
+grep -q "listening on 127.0.0.1:$PORT2 (https)" "$OUT/server-tls.log" || fail "not listening on https"
+URL="https://127.0.0.1:$PORT2"
+up 0 "already stored: $URL/runs/alice/$ID0" --cacert "$OUT/tls.crt" $ALICE "$FIXTURE"
+up 2 "certificate" $ALICE "$FIXTURE"
+check "the run page over https" sh -c "curl -sf --cacert '$OUT/tls.crt' '$URL/runs/alice/$ID0' | grep -q '<h1>run $ID0</h1>'"
+check "no plain http on the https port" sh -c "! curl -sf 'http://127.0.0.1:$PORT2/api/v1/runs' >/dev/null 2>&1"
+stop_server
+
 # nobody listening: retried, then exit 3
 URL="http://127.0.0.1:$DEAD"
 up 3 "server unreachable after 3 attempts" --attempts 3 $ALICE "$FIXTURE"
 check "each retry is printed" [ "$(grep -c 'failed (.*): again in' "$OUT/out")" -eq 2 ]
-stop_server
 echo "PASS: serve"
