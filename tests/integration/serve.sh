@@ -13,6 +13,7 @@
 #     truncated tar, a body cut short, a wrong content type (415), a client
 #     that stalls (timed out while others are served)
 #   - the contributor's cap (403), the rate limit (429 with Retry-After),
+#     the cap on connections at once,
 #     the run page's escaping, GET /
 #   - 20 uploads at once: all stored, none torn
 #   - the server SIGKILLed mid-upload: no partial run; after a restart the
@@ -309,7 +310,8 @@ check "the tmp directory is empty" [ -z "$(ls -A "$ST/tmp")" ]
 # with room for one more run of alice's
 stop_server
 USED=$(find "$ST/runs/alice" -type f -printf '%s\n' | awk '{ n += $1 } END { print n }')
-start_server "$PORT2" "$OUT/server2.log" --rate 2 --max-contributor-bytes $((USED + 50000))
+start_server "$PORT2" "$OUT/server2.log" --rate 2 --max-contributor-bytes $((USED + 50000)) \
+	--max-connections 2
 for i in 1 2 3; do variant "$OUT/rate$i" "run-rate-$i"; done
 URL="http://127.0.0.1:$PORT2"
 up 0 "accepted:" $ALICE "$OUT/rate1"
@@ -322,6 +324,33 @@ up 3 "server unreachable after 1 attempt: HTTP 429, Retry-After 30 s" --attempts
 curl -s -D "$OUT/headers" -o /dev/null -H 'Content-Type: application/x-tar' \
 	--data-binary "@$OUT/tars/run-rate-3.tar" "$URL/api/v1/runs"
 grep -qi "^Retry-After: [0-9]" "$OUT/headers" || { cat "$OUT/headers"; fail "a 429 without Retry-After"; }
+# --max-connections 2: a third connection is closed at once, and served
+# again once one of the two is gone
+python3 - "$PORT2" >"$OUT/conns" <<'EOP'
+import socket, sys, time
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+for s in held:
+    s.sendall(b"POST /api/v1/runs HTTP/1.1\r\nHost: x\r\n")
+time.sleep(0.3)
+third = socket.create_connection(("127.0.0.1", port))
+third.settimeout(5)
+try:
+    third.sendall(b"GET /api/v1/runs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    got = third.recv(100)
+except (ConnectionResetError, BrokenPipeError):
+    got = b""
+print("third while two are held:", got[:12])
+held[0].close()
+time.sleep(0.3)
+fourth = socket.create_connection(("127.0.0.1", port))
+fourth.settimeout(5)
+fourth.sendall(b"GET /api/v1/runs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+print("after one is gone:", fourth.recv(100)[:12])
+EOP
+cat "$OUT/conns"
+grep -qx "third while two are held: b''" "$OUT/conns" || fail "a connection over --max-connections was served"
+grep -qx "after one is gone: b'HTTP/1.1 200'" "$OUT/conns" || fail "no connection served after one was freed"
 stop_server
 URL="http://127.0.0.1:$PORT"
 
