@@ -613,7 +613,8 @@ int serve_run(const struct serve_config *cfg, struct hil_err *err)
 	if (sfd >= 0)
 		d = MHD_start_daemon(
 			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-				MHD_USE_AUTO | MHD_USE_ERROR_LOG | (cert ? MHD_USE_TLS : 0),
+				MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+				(cert ? MHD_USE_TLS : 0),
 			0, NULL, NULL, on_request, &s, MHD_OPTION_SOCK_ADDR, &sa,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
 			MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
@@ -647,6 +648,16 @@ int serve_run(const struct serve_config *cfg, struct hil_err *err)
 		rc = 0;
 		break;
 	}
+	/* no new connections; those under way get SERVE_STOP_GRACE_MS to be
+	 * answered */
+	MHD_socket listen_fd = MHD_quiesce_daemon(d);
+	if (listen_fd != MHD_INVALID_SOCKET)
+		close(listen_fd);
+	int64_t deadline = now_ms() + SERVE_STOP_GRACE_MS;
+	const union MHD_DaemonInfo *info;
+	while ((info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)) &&
+	       info->num_connections > 0 && ms_left(deadline) > 0)
+		poll(NULL, 0, 20);
 	MHD_stop_daemon(d);
 out:
 	if (sfd >= 0)

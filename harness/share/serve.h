@@ -24,9 +24,9 @@
  * serve_run blocks SIGHUP, SIGINT and SIGTERM and reads them from a
  * signalfd in its own loop: SIGHUP reloads the keys file (a file that
  * fails to parse keeps the keys in use, and FILE:LINE is logged),
- * SIGINT/SIGTERM stop the server once the requests under way are
- * answered. One line per request goes to stderr: method, path, status,
- * contributor, body bytes, milliseconds.
+ * SIGINT/SIGTERM stop the server: no new connections, and those under
+ * way get SERVE_STOP_GRACE_MS to be answered. One line per request goes
+ * to stderr: method, path, status, contributor, body bytes, milliseconds.
  *
  * Ownership: the config's strings and catalog are borrowed for the
  * server's life. */
@@ -46,6 +46,7 @@
 #define SERVE_CONNECTIONS_DEFAULT 64   /* connections at once */
 #define SERVE_RATE_DEFAULT 60          /* uploads per contributor per minute */
 #define SERVE_PEM_MAX (1024 * 1024)    /* bytes of a certificate (chain) or key file */
+#define SERVE_STOP_GRACE_MS 10000      /* how long a stop waits for requests under way */
 
 struct serve_config {
 	const char *store_dir;

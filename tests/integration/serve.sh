@@ -16,6 +16,7 @@
 #     the cap on connections at once,
 #     the run page's escaping, GET /
 #   - 20 uploads at once: all stored, none torn
+#   - SIGTERM mid-upload: that upload is still answered and stored
 #   - the server SIGKILLed mid-upload: no partial run; after a restart the
 #     tmp leftovers are gone and every accepted run is served
 #   - HTTPS in-process with a self-signed certificate (--cacert)
@@ -353,6 +354,19 @@ grep -qx "third while two are held: b''" "$OUT/conns" || fail "a connection over
 grep -qx "after one is gone: b'HTTP/1.1 200'" "$OUT/conns" || fail "no connection served after one was freed"
 stop_server
 URL="http://127.0.0.1:$PORT"
+
+# SIGTERM mid-upload: the upload under way is still answered and stored
+start_server "$PORT" "$OUT/server-term.log"
+variant "$OUT/termed" "run-termed"
+"$HILRUN" upload --dry-run --save "$OUT/tars" $ALICE "$OUT/termed" >/dev/null
+curl -s -o "$OUT/termed.answer" -w '%{http_code}' --limit-rate 20k -H 'Content-Type: application/x-tar' \
+	--data-binary "@$OUT/tars/run-termed.tar" "$URL/api/v1/runs" >"$OUT/termed.status" &
+CURL=$!
+sleep 0.7
+stop_server
+wait $CURL || true
+check "an upload under way at SIGTERM is answered 201" [ "$(cat "$OUT/termed.status")" = 201 ]
+check "and stored" [ -f "$ST/runs/alice/run-termed/run.json" ]
 
 # the server SIGKILLed mid-upload
 start_server "$PORT" "$OUT/server-killed.log" --timeout 30
