@@ -9,7 +9,8 @@
 #   - a bad signature, an unknown key, a key revoked by an edit and SIGHUP
 #     (a keys file that does not parse keeps the old keys), an artifact
 #     tampered before and after signing, path traversal, absolute names and
-#     links in a hand-made tar, an oversize body (413, not read), a
+#     links in a hand-made tar, an oversize body (413, not read; chunked:
+#     dropped at the cap), a
 #     truncated tar, a body cut short, a wrong content type (415), a client
 #     that stalls (timed out while others are served)
 #   - the contributor's cap (403), the rate limit (429 with Retry-After),
@@ -240,6 +241,28 @@ print("cut: sent half and closed")
 EOP
 cat "$OUT/raw"
 grep -q "^oversize: HTTP/1.1 413" "$OUT/raw" || fail "an oversize body is not a 413 at once"
+# chunked (no Content-Length) past the cap: dropped once it passes it
+python3 - "$PORT" >"$OUT/chunked" <<'EOP'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /api/v1/runs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\n"
+          b"Transfer-Encoding: chunked\r\n\r\n")
+chunk = b"%x\r\n" % (1 << 20) + b"\0" * (1 << 20) + b"\r\n"
+sent = 0
+try:
+    for _ in range(200):
+        s.sendall(chunk)
+        sent += 1
+    s.settimeout(5)
+    got = s.recv(100)
+except (ConnectionResetError, BrokenPipeError):
+    got = b""
+print("chunked: %s after %d MiB" % ("dropped" if not got else got[:12], sent))
+EOP
+cat "$OUT/chunked"
+grep -q "^chunked: dropped after" "$OUT/chunked" || fail "a chunked body over the cap was not dropped"
+grep -q "POST /api/v1/runs 413 - [0-9]* [0-9]* ms (body over the cap: dropped)" "$LOG" ||
+	fail "the server did not log the dropped chunked body"
 sleep 0.5
 unchanged_since "$OUT/snap" "oversize and cut-short bodies"
 
