@@ -1,8 +1,8 @@
 /* cmd_serve: hilrun serve --store DIR --keys FILE [--listen ADDR:PORT]
  * [--cards DIR] [--max-contributor-bytes N] [--rate N] [--timeout S]
- * [--max-connections N] [--tls-cert FILE --tls-key FILE]: the results
- * server (share/serve.h), over HTTPS when given a certificate and key,
- * until SIGINT or SIGTERM; SIGHUP reloads the keys file.
+ * [--upload-time S] [--max-connections N] [--tls-cert FILE --tls-key FILE]:
+ * the results server (share/serve.h), over HTTPS when given a certificate
+ * and key, until SIGINT or SIGTERM; SIGHUP reloads the keys file.
  *
  * Exit codes: 0 stopped by a signal, 2 usage or configuration error (the
  * keys file, the cards, the address), 3 the server could not start or
@@ -44,6 +44,7 @@ int cmd_serve(int argc, char **argv, struct settings *s)
 		{ "max-contributor-bytes", required_argument, NULL, 'b' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "upload-time", required_argument, NULL, 'u' },
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
@@ -82,6 +83,11 @@ int cmd_serve(int argc, char **argv, struct settings *s)
 			if (number_arg("--timeout", optarg, 1, 3600, &v) < 0)
 				return EXIT_USAGE;
 			cfg.timeout_s = (unsigned)v;
+			break;
+		case 'u':
+			if (number_arg("--upload-time", optarg, 1, 86400, &v) < 0)
+				return EXIT_USAGE;
+			cfg.upload_time_s = (unsigned)v;
 			break;
 		case 'm':
 			if (number_arg("--max-connections", optarg, 1, 10000, &v) < 0)

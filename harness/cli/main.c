@@ -107,8 +107,8 @@ const char usage_text[] =
 	"                       exit 0 all ok, 1 some rejected, 2 usage or key error\n"
 	"  serve                the results server: --store DIR --keys FILE --listen ADDR:PORT\n"
 	"                       [--max-contributor-bytes N] [--rate UPLOADS-A-MINUTE]\n"
-	"                       [--timeout S] [--max-connections N] [--tls-cert F --tls-key F];\n"
-	"                       SIGHUP reloads the keys\n"
+	"                       [--timeout S] [--upload-time S] [--max-connections N]\n"
+	"                       [--tls-cert F --tls-key F]; SIGHUP reloads the keys\n"
 	"\n"
 	"Exit codes: 0 as expected, 1 a cell failed unexpectedly, 2 usage or configuration\n"
 	"error, 3 harness or lab failure, 130 interrupted.\n";

@@ -49,7 +49,7 @@ struct req {
 	char contributor[KEY_ID_MAX + 1];
 	struct strbuf body;
 	int upload;  /* POST /api/v1/runs, headers accepted: reading the body */
-	int too_big; /* the body passed SERVE_BODY_MAX: the connection is dropped */
+	const char *dropped; /* why the body was dropped (logged), or NULL */
 	unsigned retry_after; /* seconds, sent as Retry-After when not 0 */
 };
 
@@ -60,6 +60,7 @@ void serve_config_defaults(struct serve_config *c)
 	c->port = 8080;
 	c->max_contributor_bytes = STORE_CONTRIBUTOR_MAX_DEFAULT;
 	c->timeout_s = SERVE_TIMEOUT_DEFAULT;
+	c->upload_time_s = SERVE_UPLOAD_TIME_DEFAULT;
 	c->max_connections = SERVE_CONNECTIONS_DEFAULT;
 	c->rate_per_minute = SERVE_RATE_DEFAULT;
 }
@@ -489,8 +490,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (*upload_data_size) {
 			if (r->body.len + *upload_data_size > SERVE_BODY_MAX) {
 				/* no Content-Length (chunked) and too much: drop it */
-				r->too_big = 1;
+				r->dropped = " (body over the cap: dropped)";
 				r->status = MHD_HTTP_CONTENT_TOO_LARGE;
+				return MHD_NO;
+			}
+			if (now_ms() - r->t0 > (int64_t)s->cfg->upload_time_s * 1000) {
+				/* a trickle that never sits idle long enough to
+				 * time out */
+				r->dropped = " (body too slow: dropped)";
 				return MHD_NO;
 			}
 			sb_add(&r->body, upload_data, *upload_data_size);
@@ -532,8 +539,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		[MHD_REQUEST_TERMINATED_CLIENT_ABORT] = " (client went away)",
 	};
 	const char *reason = (size_t)toe < sizeof why / sizeof *why && why[toe] ? why[toe] : "";
-	if (r->too_big)
-		reason = " (body over the cap: dropped)";
+	if (r->dropped)
+		reason = r->dropped;
 	char status[16] = "-";
 	if (r->status)
 		snprintf(status, sizeof status, "%u", r->status);

@@ -43,6 +43,7 @@
 #define SERVE_BODY_MAX ((size_t)BUNDLE_MAX_TOTAL + (BUNDLE_MAX_ENTRIES + 4) * 1024 + 10240)
 /* Defaults of hilrun serve's options. */
 #define SERVE_TIMEOUT_DEFAULT 30       /* seconds a connection may sit idle */
+#define SERVE_UPLOAD_TIME_DEFAULT 600  /* seconds an upload's body may take in all */
 #define SERVE_CONNECTIONS_DEFAULT 64   /* connections at once */
 #define SERVE_RATE_DEFAULT 60          /* uploads per contributor per minute */
 #define SERVE_PEM_MAX (1024 * 1024)    /* bytes of a certificate (chain) or key file */
@@ -55,6 +56,7 @@ struct serve_config {
 	uint16_t port;
 	uint64_t max_contributor_bytes;
 	unsigned timeout_s;
+	unsigned upload_time_s; /* a body still arriving after this is dropped */
 	unsigned max_connections;
 	unsigned rate_per_minute; /* 0: no rate limit */
 	const char *tls_cert, *tls_key; /* PEM files: HTTPS (both or neither) */

@@ -12,7 +12,8 @@
 #     links in a hand-made tar, an oversize body (413, not read; chunked:
 #     dropped at the cap), a
 #     truncated tar, a body cut short, a wrong content type (415), a client
-#     that stalls (timed out while others are served)
+#     that stalls (timed out while others are served), one that trickles
+#     (dropped after --upload-time)
 #   - the contributor's cap (403), the rate limit (429 with Retry-After),
 #     the cap on connections at once,
 #     the run page's escaping, GET /
@@ -122,7 +123,7 @@ done
 cat "$OUT/keys/alice.pub" "$OUT/keys/bob.pub" >"$KF"
 ALICE="--key $OUT/keys/alice.key"
 LOG="$OUT/server.log"
-start_server "$PORT" "$LOG" --timeout 2 --rate 1000
+start_server "$PORT" "$LOG" --timeout 2 --upload-time 4 --rate 1000
 
 # accepted, byte for byte; again; other content
 up 0 "accepted: $URL/runs/alice/$ID0" $ALICE "$FIXTURE"
@@ -289,6 +290,25 @@ wait $STALL
 cat "$OUT/stall"
 grep -q "closed by the server after [0-9.]* s: b''" "$OUT/stall" || fail "the stalled client was not dropped"
 check "the server logged the time-out" grep -q "POST /api/v1/runs - - [0-9]* [0-9]* ms (timed out)" "$LOG"
+# a client that trickles (never idle for --timeout) is dropped after --upload-time 4
+python3 - "$PORT" >"$OUT/trickle" <<'EOP'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /api/v1/runs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\n"
+          b"Content-Length: 100000\r\n\r\n")
+t0 = time.time()
+try:
+    while time.time() - t0 < 15:
+        s.sendall(b"\0" * 100)
+        time.sleep(0.5)
+    got = b"still open"
+except (ConnectionResetError, BrokenPipeError):
+    got = b""
+print("trickle: %s after %.0f s" % ("dropped" if not got else got.decode(), time.time() - t0))
+EOP
+cat "$OUT/trickle"
+grep -Eq "^trickle: dropped after [4-7] s" "$OUT/trickle" || fail "a trickling client was not dropped after --upload-time"
+grep -q "POST /api/v1/runs - - [0-9]* [0-9]* ms (body too slow: dropped)" "$LOG" || fail "no log of the slow body"
 snapshot >"$OUT/snap"
 
 # a key revoked: an edit and SIGHUP; a keys file that does not parse keeps the old keys
