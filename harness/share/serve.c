@@ -22,6 +22,8 @@
 #include "validate.h"
 
 #define TAR_TYPE "application/x-tar"
+/* The longest method or path a log line quotes. */
+#define SERVE_LOG_FIELD_MAX 256
 
 /* A contributor's token bucket: rate_per_minute tokens at most, one
  * earned back every 60 / rate_per_minute seconds. */
@@ -452,6 +454,17 @@ static enum MHD_Result runs_route(struct server *s, struct MHD_Connection *c, st
 	return ret;
 }
 
+/* s for the log: at most SERVE_LOG_FIELD_MAX bytes, control bytes and
+ * spaces as '?' (a request cannot forge or split a log line). */
+static char *loggable(const char *s)
+{
+	char *out = xstrndup(s, SERVE_LOG_FIELD_MAX);
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			*p = '?';
+	return out;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -462,8 +475,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (!r) {
 		r = xcalloc(1, sizeof *r);
 		r->t0 = now_ms();
-		r->method = xstrdup(method);
-		r->path = xstrdup(url);
+		r->method = loggable(method);
+		r->path = loggable(url);
 		*con_cls = r;
 		if (!strcmp(url, "/api/v1/runs") && !strcmp(method, "POST")) {
 			const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,

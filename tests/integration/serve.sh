@@ -153,6 +153,8 @@ curl -sf "$URL/runs/alice/$ID0/serial.log" | cmp -s - "$FIXTURE/serial.log" || f
 check "GET / says the matrix is not served yet (404)" \
 	[ "$(curl -s -o "$OUT/root" -w '%{http_code}' "$URL/")" = 404 ]
 grep -q "not served yet" "$OUT/root" || fail "GET / does not say why"
+check "a path cannot split a log line" [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/x%0aPOST%20/api/v1/runs%20201%20alice")" = 404 ]
+grep -q "^GET /x?POST?/api/v1/runs?201?alice 404 " "$LOG" || { cat "$LOG"; fail "the path was not logged with '?' for its control bytes"; }
 check "no such run: 404" [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/runs/alice/nosuch")" = 404 ]
 check "a traversal in a GET: 404" \
 	[ "$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "$URL/runs/alice/../../keys.txt")" = 404 ]
