@@ -1,8 +1,12 @@
-/* cmd_serve: hilrun serve --store DIR --keys FILE [--listen ADDR:PORT]
- * [--cards DIR] [--max-contributor-bytes N] [--rate N] [--timeout S]
- * [--upload-time S] [--max-connections N] [--tls-cert FILE --tls-key FILE]:
- * the results server (share/serve.h), over HTTPS when given a certificate
- * and key, until SIGINT or SIGTERM; SIGHUP reloads the keys file.
+/* cmd_serve: hilrun serve: the results server (share/serve.h) until SIGINT
+ * or SIGTERM; SIGHUP reloads the keys file.
+ *
+ *   hilrun serve --store DIR --keys FILE [--listen ADDR:PORT] [--cards DIR]
+ *       [--max-contributor-bytes N] [--rate N] [--timeout S]
+ *       [--upload-time S] [--max-connections N]
+ *       [--tls-cert FILE --tls-key FILE]
+ *
+ * Over HTTPS when given a certificate and key.
  *
  * Exit codes: 0 stopped by a signal, 2 usage or configuration error (the
  * keys file, the cards, the address), 3 the server could not start or

@@ -1,7 +1,11 @@
-/* cmd_upload: hilrun upload (--server URL | --dry-run [--save DIR]) [--key FILE]
- * [--json] [--cards DIR] [--attempts N] [--cacert FILE] RUN_DIR...: bundle each run
- * directory (share/bundle.h) and sign it with the contributor's secret key;
- * then
+/* cmd_upload: hilrun upload: bundle and sign run directories, then check
+ * them here (--dry-run) or send them to a results server (--server).
+ *
+ *   hilrun upload (--server URL | --dry-run [--save DIR]) [--key FILE]
+ *       [--json] [--cards DIR] [--attempts N] [--cacert FILE] RUN_DIR...
+ *
+ * Each run directory is bundled (share/bundle.h) and signed with the
+ * contributor's secret key; then
  *   --dry-run     check it with the results server's own validator
  *                 (share/validate.h) against the key's public half and the
  *                 card catalog: "ok" with the bundle's size and artifact
