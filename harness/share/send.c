@@ -8,6 +8,8 @@
 #include "send.h"
 #include "util.h"
 
+#define SEND_PATH "/api/v1/runs"
+
 struct body {
 	struct strbuf sb;
 	int over;
@@ -66,7 +68,7 @@ enum send_outcome send_bundle(const char *server, const void *tar, size_t len,
 	size_t slen = strlen(server);
 	while (slen && server[slen - 1] == '/')
 		slen--;
-	char *url = xasprintf("%.*s/api/v1/runs", (int)slen, server);
+	char *url = xasprintf("%.*s" SEND_PATH, (int)slen, server);
 	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/x-tar");
 	char curl_msg[CURL_ERROR_SIZE];
 	curl_easy_setopt(curl, CURLOPT_URL, url);
@@ -96,6 +98,24 @@ enum send_outcome send_bundle(const char *server, const void *tar, size_t len,
 			curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a->http_status);
 			json_decref(a->body);
 			a->body = b.sb.len ? json_loadb(b.sb.buf, b.sb.len, 0, NULL) : NULL;
+			if (a->http_status >= 300 && a->http_status < 400) {
+				/* never followed: a POST is not sent on to elsewhere */
+				char *to = NULL;
+				curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &to);
+				size_t n = to ? strlen(to) : 0, tail = strlen(SEND_PATH);
+				if (n > tail && !strcmp(to + n - tail, SEND_PATH))
+					n -= tail; /* the server's address, as --server wants it */
+				snprintf(a->error, sizeof a->error,
+					 "HTTP %ld: the server sends uploads to %.*s: give that as --server",
+					 a->http_status, (int)n, to ? to : "");
+				if (!to)
+					snprintf(a->error, sizeof a->error,
+						 "HTTP %ld: the server redirects uploads elsewhere",
+						 a->http_status);
+				sb_release(&b.sb);
+				out = SEND_BAD_URL;
+				break;
+			}
 			if (a->http_status != 429 && a->http_status < 500) {
 				sb_release(&b.sb);
 				out = SEND_ANSWERED;

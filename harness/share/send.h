@@ -30,7 +30,9 @@
 enum send_outcome {
 	SEND_ANSWERED,    /* the server answered, finally: see http_status */
 	SEND_UNREACHABLE, /* every attempt failed transiently (lab error) */
-	SEND_BAD_URL,     /* the URL or protocol cannot be used (usage error) */
+	SEND_BAD_URL,     /* the URL, protocol or certificate cannot be used, or
+			   * the server redirects (never followed): a usage
+			   * error, error says why */
 };
 
 struct send_answer {

@@ -21,7 +21,8 @@
 #   - SIGTERM mid-upload: that upload is still answered and stored
 #   - the server SIGKILLed mid-upload: no partial run; after a restart the
 #     tmp leftovers are gone and every accepted run is served
-#   - HTTPS in-process with a self-signed certificate (--cacert)
+#   - HTTPS in-process with a self-signed certificate (--cacert); a server
+#     that redirects (not followed: exit 2)
 #   - upload against a port nobody listens on: retried, exit 3; a 4xx is
 #     never retried
 . "$(dirname "$0")/lib.sh"
@@ -465,6 +466,28 @@ up 2 "certificate" $ALICE "$FIXTURE"
 check "the run page over https" sh -c "curl -sf --cacert '$OUT/tls.crt' '$URL/runs/alice/$ID0' | grep -q '<h1>run $ID0</h1>'"
 check "no plain http on the https port" sh -c "! curl -sf 'http://127.0.0.1:$PORT2/api/v1/runs' >/dev/null 2>&1"
 stop_server
+
+# a server that redirects: not followed, a configuration error (exit 2)
+python3 - "$PORT2" <<'EOP' &
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(301)
+        self.send_header("Location", "https://elsewhere.example/api/v1/runs")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+EOP
+REDIR=$!
+URL="http://127.0.0.1:$PORT2"
+i=0
+until curl -s -o /dev/null "$URL/" || [ $i -ge 50 ]; do i=$((i + 1)); sleep 0.1; done
+up 2 "HTTP 301: the server sends uploads to https://elsewhere.example: give that as --server" $ALICE "$FIXTURE"
+kill $REDIR
+wait $REDIR 2>/dev/null || true
 
 # nobody listening: retried, then exit 3
 URL="http://127.0.0.1:$DEAD"
