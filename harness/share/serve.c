@@ -120,20 +120,6 @@ unsigned serve_status_for(const struct findings *f)
 	return MHD_HTTP_UNPROCESSABLE_CONTENT;
 }
 
-void html_escape(struct strbuf *sb, const char *text)
-{
-	for (const char *p = text; *p; p++) {
-		switch (*p) {
-		case '&': sb_adds(sb, "&amp;"); break;
-		case '<': sb_adds(sb, "&lt;"); break;
-		case '>': sb_adds(sb, "&gt;"); break;
-		case '"': sb_adds(sb, "&quot;"); break;
-		case '\'': sb_adds(sb, "&#39;"); break;
-		default: sb_add(sb, p, 1);
-		}
-	}
-}
-
 /* Queue an answer of len bytes (copied) with its content type. */
 static enum MHD_Result answer(struct MHD_Connection *c, struct req *r, unsigned status,
 			      const char *type, const void *data, size_t len)
@@ -332,10 +318,10 @@ static enum MHD_Result not_found(struct MHD_Connection *c, struct req *r, const 
 static void cell(struct strbuf *sb, json_t *value)
 {
 	if (json_is_string(value)) {
-		html_escape(sb, json_string_value(value));
+		sb_add_escaped(sb, json_string_value(value));
 	} else if (value && !json_is_null(value)) {
 		char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
-		html_escape(sb, text ? text : "");
+		sb_add_escaped(sb, text ? text : "");
 		free(text);
 	}
 }
@@ -368,9 +354,9 @@ static enum MHD_Result run_page(struct server *s, struct MHD_Connection *c, stru
 		return not_found(c, r, "no such run\n");
 	struct strbuf sb = STRBUF_INIT;
 	sb_adds(&sb, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>run ");
-	html_escape(&sb, run_id);
+	sb_add_escaped(&sb, run_id);
 	sb_adds(&sb, "</title></head><body>\n<h1>run ");
-	html_escape(&sb, run_id);
+	sb_add_escaped(&sb, run_id);
 	sb_adds(&sb, "</h1>\n<table>\n");
 	json_t *who = json_string(contributor);
 	row(&sb, "contributor", who, NULL);
@@ -399,11 +385,11 @@ static enum MHD_Result run_page(struct server *s, struct MHD_Connection *c, stru
 		if (!name || !safe_name(name))
 			continue;
 		sb_adds(&sb, "<li><a href=\"");
-		html_escape(&sb, run_id);
+		sb_add_escaped(&sb, run_id);
 		sb_adds(&sb, "/");
-		html_escape(&sb, name);
+		sb_add_escaped(&sb, name);
 		sb_adds(&sb, "\">");
-		html_escape(&sb, name);
+		sb_add_escaped(&sb, name);
 		sb_adds(&sb, "</a></li>\n");
 	}
 	sb_adds(&sb, "</ul>\n<p>The matrix with each cell's provenance is not served yet.</p>\n"

@@ -74,7 +74,4 @@ int serve_run(const struct serve_config *c, struct hil_err *err);
 /* The HTTP status for a rejected upload's findings (see above). */
 unsigned serve_status_for(const struct findings *f);
 
-/* text with & < > " ' as HTML entities, appended to sb. */
-void html_escape(struct strbuf *sb, const char *text);
-
 #endif

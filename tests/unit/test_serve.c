@@ -1,7 +1,8 @@
 /* test_serve: the server's pure parts: the HTTP status a rejection's
  * findings get (the first matching row of docs/upload.md's table wins),
- * HTML escaping for run pages, and --listen ADDR:PORT. The server itself
- * runs for real in tests/integration/serve.sh. */
+ * the escaping its run pages use (util's sb_add_escaped), and --listen
+ * ADDR:PORT. The server itself runs for real in
+ * tests/integration/serve.sh. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@ END_TEST
 START_TEST(escaping)
 {
 	struct strbuf sb = STRBUF_INIT;
-	html_escape(&sb, "<script>alert(\"x\" & 'y')</script>");
+	sb_add_escaped(&sb, "<script>alert(\"x\" & 'y')</script>");
 	ck_assert_str_eq(sb_str(&sb),
 			 "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;");
 	sb_release(&sb);
