@@ -15,8 +15,8 @@
 #     that stalls (timed out while others are served), one that trickles
 #     (dropped after --upload-time)
 #   - the contributor's cap (403), the rate limit (429 with Retry-After),
-#     the cap on connections at once,
-#     the run page's escaping, GET /
+#     the cap on connections at once, the run page's escaping (as Chromium
+#     renders it), GET /
 #   - 20 uploads at once: all stored, none torn
 #   - SIGTERM mid-upload: that upload is still answered and stored
 #   - the server SIGKILLed mid-upload: no partial run; after a restart the
@@ -164,6 +164,12 @@ up 0 "accepted:" $ALICE "$OUT/xss"
 curl -sf "$URL/runs/alice/run-xss" >"$OUT/page.html"
 grep -qF '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;' "$OUT/page.html" || fail "the run page does not escape the card name"
 check "the run page has no script element" sh -c "! grep -q '<script' '$OUT/page.html'"
+command -v chromium >/dev/null || fail "chromium not installed (ci/setup installs it)"
+timeout 120 chromium --headless=new --no-sandbox --disable-gpu --enable-logging=stderr --v=0 \
+	--dump-dom "$URL/runs/alice/run-xss" >"$OUT/dom.html" 2>"$OUT/chromium.log" || fail "chromium could not open the run page"
+check "Chromium renders the run page: the card name as text, no script, no console error" sh -c \
+	"grep -qF '&lt;script&gt;alert(\"x\")&lt;/script&gt;' '$OUT/dom.html' && ! grep -q '<script' '$OUT/dom.html' &&
+	 grep -q '<td>pass</td>' '$OUT/dom.html' && ! grep -E 'CONSOLE|Uncaught' '$OUT/chromium.log'"
 snapshot >"$OUT/snap"
 
 # hostile uploads by the real client: an unknown key, an artifact tampered before signing
