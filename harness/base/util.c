@@ -131,6 +131,20 @@ void sb_addf(struct strbuf *sb, const char *fmt, ...)
 	sb->len += (size_t)n;
 }
 
+void sb_add_escaped(struct strbuf *sb, const char *text)
+{
+	for (const char *p = text; *p; p++) {
+		switch (*p) {
+		case '&': sb_adds(sb, "&amp;"); break;
+		case '<': sb_adds(sb, "&lt;"); break;
+		case '>': sb_adds(sb, "&gt;"); break;
+		case '"': sb_adds(sb, "&quot;"); break;
+		case '\'': sb_adds(sb, "&#39;"); break;
+		default: sb_add(sb, p, 1);
+		}
+	}
+}
+
 const char *sb_str(struct strbuf *sb)
 {
 	return sb->buf ? sb->buf : "";

@@ -42,6 +42,8 @@ void sb_add(struct strbuf *sb, const void *data, size_t n);
 void sb_adds(struct strbuf *sb, const char *s);
 void sb_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *sb_str(struct strbuf *sb); /* "" when empty */
+/* text with & < > " ' as entities (HTML and XML alike). */
+void sb_add_escaped(struct strbuf *sb, const char *text);
 char *sb_detach(struct strbuf *sb);    /* caller frees; sb is reset */
 
 /* A NULL-terminated argument vector, as execv wants it. */

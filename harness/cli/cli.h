@@ -49,5 +49,6 @@ int cmd_station(int argc, char **argv, struct settings *s);
 int cmd_rom(int argc, char **argv, struct settings *s);
 int cmd_key(int argc, char **argv, struct settings *s);
 int cmd_upload(int argc, char **argv, struct settings *s);
+int cmd_serve(int argc, char **argv, struct settings *s);
 
 #endif

@@ -1,18 +1,31 @@
-/* cmd_upload: hilrun upload --dry-run [--key FILE] [--json] [--cards DIR]
- * RUN_DIR...: bundle each run directory (share/bundle.h), sign it with the
- * contributor's secret key, and check it with the results server's own
- * validator (share/validate.h) against the key's public half and the card
- * catalog. Prints per run "ok" with the bundle's size and artifact count,
- * or every error; warnings either way.
+/* cmd_upload: hilrun upload: bundle and sign run directories, then check
+ * them here (--dry-run) or send them to a results server (--server).
+ *
+ *   hilrun upload (--server URL | --dry-run [--save DIR]) [--key FILE]
+ *       [--json] [--cards DIR] [--attempts N] [--cacert FILE] RUN_DIR...
+ *
+ * Each run directory is bundled (share/bundle.h) and signed with the
+ * contributor's secret key; then
+ *   --dry-run     check it with the results server's own validator
+ *                 (share/validate.h) against the key's public half and the
+ *                 card catalog: "ok" with the bundle's size and artifact
+ *                 count, or every error; warnings either way; --save DIR
+ *                 also writes each bundle as DIR/RUN_ID.tar (to look
+ *                 into, or to send by other means);
+ *   --server URL  POST it to URL/api/v1/runs (share/send.h: transient
+ *                 failures tried again with backoff, each retry printed;
+ *                 a rejection never) and print the server's answer:
+ *                 accepted with the run's URL, already stored, or rejected
+ *                 with every finding. --cacert FILE: the CAs an https
+ *                 server's certificate is checked against (a lab's own).
  *
  * The key: --key FILE, else the one *.key file in the default key directory
  * ($XDG_CONFIG_HOME/hilrun, else ~/.config/hilrun).
  *
- * Sending to a results server is the next step of issue 15: without
- * --dry-run this says so and exits 2.
- *
- * Exit codes: 0 every run would be accepted, 1 some run would be rejected,
- * 2 usage or configuration error (no key, a key others can read, cards).
+ * Exit codes: 0 every run accepted (or already stored; with --dry-run:
+ * would be accepted), 1 some run rejected, 2 usage or configuration error
+ * (no key, a key others can read, cards, a URL curl cannot use), 3 the
+ * server unreachable (or busy: 5xx, 429) after every attempt.
  *
  * Ownership: the key, the catalog and each bundle are the command's own. */
 #include <dirent.h>
@@ -25,6 +38,7 @@
 #include "bundle.h"
 #include "cli.h"
 #include "keys.h"
+#include "send.h"
 #include "validate.h"
 
 /* The one DIR/NAME.key of the default key directory; NULL and err if
@@ -59,8 +73,8 @@ static char *default_key(struct hil_err *err)
 /* One run: bundled, signed, validated; its findings added to f, the
  * bundle's facts to v. */
 static void dry_run_one(const char *run_dir, const struct key_secret *sk,
-			const struct keyring *keys, const struct catalog *cat, struct findings *f,
-			struct validated *v)
+			const struct keyring *keys, const struct catalog *cat, const char *save_dir,
+			struct findings *f, struct validated *v)
 {
 	struct bundle b;
 	bundle_init(&b);
@@ -72,9 +86,127 @@ static void dry_run_one(const char *run_dir, const struct key_secret *sk,
 			findings_add(f, FINDING_ERROR, "run-dir", NULL, "%s", err.msg);
 		else
 			validate_bundle(tar.buf, tar.len, keys, cat, NULL, f, v);
+		if (save_dir && v->run_id[0]) {
+			char *path = xasprintf("%s/%s.tar", save_dir, v->run_id);
+			if (mkdir_p(save_dir, &err) < 0 ||
+			    write_file_atomic(path, tar.buf, tar.len, &err) < 0)
+				findings_add(f, FINDING_ERROR, "run-dir", NULL, "%s", err.msg);
+			free(path);
+		}
 		sb_release(&tar);
 	}
 	bundle_release(&b);
+}
+
+/* The --json output: one array, indented. */
+static void put_json(json_t *all)
+{
+	char *text = json_dumps(all, JSON_INDENT(2));
+	puts(text);
+	free(text);
+}
+
+/* The findings of a server's JSON answer, as findings_text prints them. */
+static void print_answer_findings(json_t *body)
+{
+	static const char *const levels[] = { "errors", "warnings" };
+	for (size_t l = 0; l < 2; l++) {
+		size_t i;
+		json_t *x;
+		json_array_foreach (json_object_get(body, levels[l]), i, x) {
+			const char *file = json_string_value(json_object_get(x, "file"));
+			printf("  %s %s: %s%s%s\n", l ? "warning" : "error",
+			       json_string_value(json_object_get(x, "code")) ?: "?", file ? file : "",
+			       file ? ": " : "", json_string_value(json_object_get(x, "message")) ?: "");
+		}
+	}
+}
+
+static void say_retry(void *ctx, int attempt, int attempts, const char *why, int64_t wait_ms)
+{
+	printf("%s: attempt %d of %d failed (%s): again in %.1f s\n", (const char *)ctx, attempt,
+	       attempts, why, (double)wait_ms / 1000);
+	fflush(stdout);
+}
+
+/* One run sent to server: its exit code. */
+static int send_one(const char *run_dir, const char *server, const struct send_options *opts,
+		    const struct key_secret *sk, json_t *all)
+{
+	struct bundle b;
+	struct findings f;
+	struct strbuf tar = STRBUF_INIT;
+	struct hil_err err;
+	bundle_init(&b);
+	findings_init(&f);
+	if (bundle_from_dir(run_dir, NULL, &b, &f) == 0 && bundle_pack(&b, sk, &tar, &err) < 0)
+		findings_add(&f, FINDING_ERROR, "run-dir", NULL, "%s", err.msg);
+	bundle_release(&b);
+	if (findings_errors(&f)) {
+		/* cannot even be bundled: rejected here, never sent */
+		json_t *o = findings_json(&f);
+		json_object_set_new(o, "run_dir", json_string(run_dir));
+		json_object_set_new(o, "status", json_string("not-sent"));
+		if (all) {
+			json_array_append_new(all, o);
+		} else {
+			printf("%s: rejected before sending, %zu error%s\n", run_dir, findings_errors(&f),
+			       findings_errors(&f) == 1 ? "" : "s");
+			print_answer_findings(o);
+			json_decref(o);
+		}
+		findings_release(&f);
+		sb_release(&tar);
+		return EXIT_UNEXPECTED;
+	}
+	findings_release(&f);
+	fflush(stdout);
+	struct send_answer a;
+	enum send_outcome out = send_bundle(server, tar.buf, tar.len, opts, &a,
+					    all ? NULL : say_retry, (void *)run_dir);
+	sb_release(&tar);
+	int rc;
+	const char *url = json_string_value(json_object_get(a.body, "url"));
+	size_t slen = strlen(server);
+	while (slen && server[slen - 1] == '/')
+		slen--;
+	char *where = url ? xasprintf("%.*s%s", (int)slen, server, url) : xstrdup("?");
+	if (out == SEND_BAD_URL) {
+		say_error("upload: %s: %s", server, a.error);
+		rc = EXIT_USAGE;
+	} else if (out == SEND_UNREACHABLE) {
+		printf("%s: server unreachable after %d attempt%s: %s\n", run_dir, a.attempts,
+		       a.attempts == 1 ? "" : "s", a.error);
+		rc = EXIT_LAB;
+	} else if (a.http_status == 201 || a.http_status == 200) {
+		if (!all)
+			printf("%s: %s %s\n", run_dir,
+			       a.http_status == 201 ? "accepted:" : "already stored:", where);
+		rc = EXIT_OK;
+	} else {
+		if (!all) {
+			printf("%s: rejected (HTTP %ld)\n", run_dir, a.http_status);
+			if (json_is_object(a.body))
+				print_answer_findings(a.body);
+			else
+				printf("  the server's answer was not JSON\n");
+		}
+		rc = EXIT_UNEXPECTED;
+	}
+	if (all) {
+		json_t *o = json_is_object(a.body) ? json_incref(a.body) : json_object();
+		json_object_set_new(o, "run_dir", json_string(run_dir));
+		json_object_set_new(o, "http_status", json_integer(a.http_status));
+		json_object_set_new(o, "attempts", json_integer(a.attempts));
+		if (out != SEND_ANSWERED)
+			json_object_set_new(o, "error", json_string(a.error));
+		json_array_append_new(all, o);
+	}
+	if (!all && json_is_object(a.body) && (a.http_status == 201 || a.http_status == 200))
+		print_answer_findings(a.body); /* the warnings of an accepted run */
+	free(where);
+	send_answer_release(&a);
+	return rc;
 }
 
 int cmd_upload(int argc, char **argv, struct settings *s)
@@ -84,10 +216,16 @@ int cmd_upload(int argc, char **argv, struct settings *s)
 		{ "key", required_argument, NULL, 'k' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "cards", required_argument, NULL, 'c' },
+		{ "server", required_argument, NULL, 's' },
+		{ "attempts", required_argument, NULL, 'a' },
+		{ "save", required_argument, NULL, 'S' },
+		{ "cacert", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *key_arg = NULL;
+	const char *key_arg = NULL, *server = NULL, *save_dir = NULL;
 	int dry_run = 0, json = 0, c;
+	struct send_options opts = { SEND_ATTEMPTS_DEFAULT, NULL };
+	char *end;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c == 'n')
@@ -98,11 +236,28 @@ int cmd_upload(int argc, char **argv, struct settings *s)
 			json = 1;
 		else if (c == 'c')
 			s->cards_dir = optarg;
-		else
+		else if (c == 's')
+			server = optarg;
+		else if (c == 'S')
+			save_dir = optarg;
+		else if (c == 'A')
+			opts.cacert = optarg;
+		else if (c == 'a') {
+			long n = strtol(optarg, &end, 10);
+			if (!*optarg || *end || n < 1 || n > 100) {
+				say_error("upload: --attempts: expected a number from 1 to 100, got '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			opts.attempts = (int)n;
+		} else
 			return EXIT_USAGE;
 	}
-	if (!dry_run) {
-		say_error("upload: sending to a results server is not built yet; 'hilrun upload --dry-run RUN_DIR...' bundles, signs and validates runs as the server will");
+	if (!dry_run == !server) {
+		say_error("upload: expected --server URL (send) or --dry-run (check here), one of them");
+		return EXIT_USAGE;
+	}
+	if (save_dir && !dry_run) {
+		say_error("upload: --save DIR goes with --dry-run");
 		return EXIT_USAGE;
 	}
 	if (optind == argc) {
@@ -118,6 +273,17 @@ int cmd_upload(int argc, char **argv, struct settings *s)
 		return EXIT_USAGE;
 	}
 	free(key_path);
+	if (server) {
+		int exit = EXIT_OK;
+		json_t *all = json ? json_array() : NULL;
+		for (int i = optind; i < argc; i++)
+			exit = exit_worse(exit, send_one(argv[i], server, &opts, &sk, all));
+		if (all)
+			put_json(all);
+		json_decref(all);
+		key_secret_release(&sk);
+		return exit;
+	}
 	struct catalog cat;
 	if (load_catalog(&cat, s) < 0) {
 		key_secret_release(&sk);
@@ -137,7 +303,7 @@ int cmd_upload(int argc, char **argv, struct settings *s)
 		struct findings f;
 		struct validated v;
 		findings_init(&f);
-		dry_run_one(argv[i], &sk, &keys, &cat, &f, &v);
+		dry_run_one(argv[i], &sk, &keys, &cat, save_dir, &f, &v);
 		size_t nerr = findings_errors(&f);
 		if (nerr)
 			exit = EXIT_UNEXPECTED;
@@ -161,11 +327,8 @@ int cmd_upload(int argc, char **argv, struct settings *s)
 		}
 		findings_release(&f);
 	}
-	if (json) {
-		char *text = json_dumps(all, JSON_INDENT(2));
-		puts(text);
-		free(text);
-	}
+	if (json)
+		put_json(all);
 	json_decref(all);
 	keyring_release(&keys);
 	catalog_release(&cat);

@@ -61,7 +61,9 @@ const char usage_text[] =
 	"       hilrun station check [--stations FILE] [--json] [--grab-timeout S] [--cards DIR]\n"
 	"       hilrun rom dump BDF -o FILE [--cards DIR]\n"
 	"       hilrun key new --id NAME [--dir DIR]\n"
-	"       hilrun upload --dry-run [--key FILE] [--json] [--cards DIR] RUN_DIR...\n"
+	"       hilrun upload --server URL [--key FILE] [--json] [--attempts N] [--cacert FILE] RUN_DIR...\n"
+	"       hilrun upload --dry-run [--save DIR] [--key FILE] [--json] [--cards DIR] RUN_DIR...\n"
+	"       hilrun serve --store DIR --keys FILE [--listen ADDR:PORT] [serve options]\n"
 	"       hilrun help | version\n"
 	"\n"
 	"Run options:\n"
@@ -96,9 +98,17 @@ const char usage_text[] =
 	"Sharing results (docs/upload.md):\n"
 	"  key new              make an Ed25519 key pair: ID.key (secret, 0600) and ID.pub in\n"
 	"                       --dir (default $XDG_CONFIG_HOME/hilrun, else ~/.config/hilrun)\n"
+	"  upload --server URL  bundle, sign and send each run directory to a results server;\n"
+	"                       transient failures are tried again (--attempts, default 5);\n"
+	"                       exit 0 all accepted or already stored, 1 some rejected, 2 usage\n"
+	"                       or key error, 3 the server unreachable\n"
 	"  upload --dry-run     bundle, sign and validate each run directory as the results\n"
-	"                       server will; exit 0 all ok, 1 some rejected, 2 usage or key error.\n"
-	"                       Sending (upload without --dry-run) is not built yet\n"
+	"                       server will (--save DIR: each bundle as DIR/RUN_ID.tar);\n"
+	"                       exit 0 all ok, 1 some rejected, 2 usage or key error\n"
+	"  serve                the results server: --store DIR --keys FILE --listen ADDR:PORT\n"
+	"                       [--max-contributor-bytes N] [--rate UPLOADS-A-MINUTE]\n"
+	"                       [--timeout S] [--upload-time S] [--max-connections N]\n"
+	"                       [--tls-cert F --tls-key F]; SIGHUP reloads the keys\n"
 	"\n"
 	"Exit codes: 0 as expected, 1 a cell failed unexpectedly, 2 usage or configuration\n"
 	"error, 3 harness or lab failure, 130 interrupted.\n";
@@ -163,6 +173,7 @@ static const struct command {
 	{ "rom", cmd_rom },
 	{ "key", cmd_key },
 	{ "upload", cmd_upload },
+	{ "serve", cmd_serve },
 	{ "help", cmd_help },
 	{ "version", cmd_version },
 };

@@ -20,19 +20,6 @@ static const char *str(json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k)) ?: "";
 }
 
-static void xml_escape(struct strbuf *sb, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '&': sb_adds(sb, "&amp;"); break;
-		case '<': sb_adds(sb, "&lt;"); break;
-		case '>': sb_adds(sb, "&gt;"); break;
-		case '"': sb_adds(sb, "&quot;"); break;
-		case '\'': sb_adds(sb, "&#39;"); break;
-		default: sb_add(sb, s, 1);
-		}
-	}
-}
 
 static void md_escape(struct strbuf *sb, const char *s)
 {
@@ -223,20 +210,20 @@ static void write_junit(json_t *m, struct strbuf *sb)
 	json_array_foreach(cells, i, c) {
 		const char *cls = str(c, "class");
 		sb_adds(sb, "  <testcase classname=\"");
-		xml_escape(sb, str(c, "card"));
+		sb_add_escaped(sb, str(c, "card"));
 		sb_adds(sb, "\" name=\"");
-		xml_escape(sb, str(c, "name"));
+		sb_add_escaped(sb, str(c, "name"));
 		sb_addf(sb, "\" time=\"%.3f\">", (double)json_integer_value(json_object_get(c, "duration_ms")) / 1000);
 		const char *tag = matrix_class_is_bad(cls) ? "failure"
 				  : !strcmp(cls, "lab-error") ? "error"
 				  : !strcmp(cls, "known-failure") ? "skipped" : NULL;
 		if (tag) {
 			sb_addf(sb, "<%s message=\"", tag);
-			xml_escape(sb, class_words(cls));
+			sb_add_escaped(sb, class_words(cls));
 			sb_adds(sb, ": ");
-			xml_escape(sb, str(c, "verdict"));
+			sb_add_escaped(sb, str(c, "verdict"));
 			sb_adds(sb, "\">");
-			xml_escape(sb, str(c, "run_dir"));
+			sb_add_escaped(sb, str(c, "run_dir"));
 			sb_addf(sb, "</%s>", tag);
 		}
 		sb_adds(sb, "</testcase>\n");
@@ -258,7 +245,7 @@ static void html_file(struct strbuf *sb, const char *path, size_t max)
 		sb_addf(sb, "[first %zu of %zu bytes]\n", max, len);
 		text[max] = '\0';
 	}
-	xml_escape(sb, text);
+	sb_add_escaped(sb, text);
 	sb_adds(sb, "</pre>");
 	free(text);
 }
@@ -274,39 +261,39 @@ static int write_run_page(json_t *c, const char *results_abs, const char *out_di
 	json_t *rec = json_load_file(recpath, 0, NULL);
 	struct strbuf sb = STRBUF_INIT;
 	sb_adds(&sb, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
-	xml_escape(&sb, str(c, "name"));
+	sb_add_escaped(&sb, str(c, "name"));
 	sb_adds(&sb, "</title><style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
 		     "th,td{border:1px solid #bbb;padding:.3em;vertical-align:top}pre{background:#f4f4f4;"
 		     "padding:.5em;overflow:auto;max-height:30em}.changed{background:#ffe08a}"
 		     "img{max-width:48em;border:1px solid #888}</style></head><body>\n<h1>");
-	xml_escape(&sb, str(c, "name"));
+	sb_add_escaped(&sb, str(c, "name"));
 	sb_adds(&sb, "</h1>\n<p><b>");
-	xml_escape(&sb, class_words(str(c, "class")));
+	sb_add_escaped(&sb, class_words(str(c, "class")));
 	sb_adds(&sb, "</b>: ");
-	xml_escape(&sb, str(c, "verdict"));
+	sb_add_escaped(&sb, str(c, "verdict"));
 	sb_adds(&sb, " (expected ");
-	xml_escape(&sb, str(c, "expected"));
+	sb_add_escaped(&sb, str(c, "expected"));
 	sb_adds(&sb, "), run ");
-	xml_escape(&sb, str(c, "run_id"));
+	sb_add_escaped(&sb, str(c, "run_id"));
 	sb_adds(&sb, " on ");
-	xml_escape(&sb, str(c, "host"));
+	sb_add_escaped(&sb, str(c, "host"));
 	sb_addf(&sb, " (%s), <a href=\"file://", str(c, "accel"));
-	xml_escape(&sb, recpath);
+	sb_add_escaped(&sb, recpath);
 	sb_adds(&sb, "\">run.json</a></p>\n<h2>Stages</h2>\n<table><tr><th>stage</th><th>outcome</th>"
 		     "<th>started</th><th>took</th><th>detail</th><th>reader</th></tr>\n");
 	size_t i;
 	json_t *st;
 	json_array_foreach(json_object_get(rec, "stages"), i, st) {
 		sb_adds(&sb, "<tr><td>");
-		xml_escape(&sb, str(st, "name"));
+		sb_add_escaped(&sb, str(st, "name"));
 		sb_adds(&sb, "</td><td>");
-		xml_escape(&sb, str(st, "outcome"));
+		sb_add_escaped(&sb, str(st, "outcome"));
 		sb_addf(&sb, "</td><td>%lld ms</td><td>%lld ms</td><td>",
 			json_integer_value(json_object_get(st, "started_ms")),
 			json_integer_value(json_object_get(st, "duration_ms")));
-		xml_escape(&sb, str(st, "detail"));
+		sb_add_escaped(&sb, str(st, "detail"));
 		sb_adds(&sb, "</td><td>");
-		xml_escape(&sb, str(st, "reader"));
+		sb_add_escaped(&sb, str(st, "reader"));
 		sb_adds(&sb, "</td></tr>\n");
 	}
 	sb_adds(&sb, "</table>\n");
@@ -315,11 +302,11 @@ static int write_run_page(json_t *c, const char *results_abs, const char *out_di
 		if (!*frame)
 			continue;
 		sb_adds(&sb, "<h3>");
-		xml_escape(&sb, str(st, "name"));
+		sb_add_escaped(&sb, str(st, "name"));
 		sb_adds(&sb, "</h3><img alt=\"frame\" src=\"file://");
-		xml_escape(&sb, rdir);
+		sb_add_escaped(&sb, rdir);
 		sb_adds(&sb, "/");
-		xml_escape(&sb, frame);
+		sb_add_escaped(&sb, frame);
 		sb_adds(&sb, "\">");
 		const char *text = str(st, "screen_text");
 		if (*text) {
@@ -332,9 +319,9 @@ static int write_run_page(json_t *c, const char *results_abs, const char *out_di
 		const char *first = str(old, "screen_text");
 		if (*first) {
 			sb_adds(&sb, "<details><summary>superseded reading (");
-			xml_escape(&sb, str(old, "reader"));
+			sb_add_escaped(&sb, str(old, "reader"));
 			sb_adds(&sb, "): ");
-			xml_escape(&sb, str(old, "why"));
+			sb_add_escaped(&sb, str(old, "why"));
 			sb_adds(&sb, "</summary>");
 			char *p = xasprintf("%s/%s", rdir, first);
 			html_file(&sb, p, PAGE_LOG_MAX);
@@ -356,13 +343,13 @@ static int write_run_page(json_t *c, const char *results_abs, const char *out_di
 	json_array_foreach(json_object_get(c, "history"), i, h) {
 		int changed = strcmp(str(h, "verdict"), newer) != 0;
 		sb_addf(&sb, "<tr%s><td>", changed ? " class=\"changed\" title=\"changed after this run\"" : "");
-		xml_escape(&sb, str(h, "run_id"));
+		sb_add_escaped(&sb, str(h, "run_id"));
 		sb_adds(&sb, "</td><td>");
-		xml_escape(&sb, str(h, "verdict"));
+		sb_add_escaped(&sb, str(h, "verdict"));
 		sb_adds(&sb, changed ? " &rarr; changed</td><td>" : "</td><td>");
-		xml_escape(&sb, str(h, "started_at"));
+		sb_add_escaped(&sb, str(h, "started_at"));
 		sb_adds(&sb, "</td><td>");
-		xml_escape(&sb, str(h, "host"));
+		sb_add_escaped(&sb, str(h, "host"));
 		sb_adds(&sb, "</td></tr>\n");
 		newer = str(h, "verdict");
 	}
@@ -388,41 +375,41 @@ static void html_entries(struct strbuf *sb, json_t *list, const char *source)
 	json_array_foreach(list, i, e) {
 		if (*str(e, "what")) {
 			sb_adds(sb, "<span class=\"chip reported\" data-reported=\"1\" title=\"");
-			xml_escape(sb, str(e, "note"));
+			sb_add_escaped(sb, str(e, "note"));
 			sb_adds(sb, " (");
-			xml_escape(sb, source);
+			sb_add_escaped(sb, source);
 			sb_adds(sb, ")\">");
-			xml_escape(sb, str(e, "what"));
+			sb_add_escaped(sb, str(e, "what"));
 			sb_adds(sb, ": ");
-			xml_escape(sb, str(e, "result"));
+			sb_add_escaped(sb, str(e, "result"));
 			sb_adds(sb, "</span>");
 			continue;
 		}
 		const char *outcome = str(e, "outcome"), *cls = str(e, "class");
 		if (!strcmp(outcome, "not-run")) {
 			sb_adds(sb, "<span class=\"chip not-run\">");
-			xml_escape(sb, str(e, "guest"));
+			sb_add_escaped(sb, str(e, "guest"));
 			sb_adds(sb, " not run</span>");
 			continue;
 		}
 		sb_adds(sb, "<a class=\"chip st-");
-		xml_escape(sb, outcome);
+		sb_add_escaped(sb, outcome);
 		if (matrix_class_is_bad(cls))
 			sb_adds(sb, " bad");
 		sb_adds(sb, "\" data-run=\"");
-		xml_escape(sb, str(e, "run_id"));
+		sb_add_escaped(sb, str(e, "run_id"));
 		sb_adds(sb, "\" href=\"runs/");
-		xml_escape(sb, str(e, "run_id"));
+		sb_add_escaped(sb, str(e, "run_id"));
 		sb_adds(sb, ".html\" title=\"");
-		xml_escape(sb, str(e, "cell"));
+		sb_add_escaped(sb, str(e, "cell"));
 		sb_adds(sb, ": ");
-		xml_escape(sb, class_words(cls));
+		sb_add_escaped(sb, class_words(cls));
 		sb_adds(sb, "\">");
-		xml_escape(sb, str(e, "guest"));
+		sb_add_escaped(sb, str(e, "guest"));
 		sb_addf(sb, " %s", mark(outcome));
 		if (*str(e, "verdict")) {
 			sb_adds(sb, " ");
-			xml_escape(sb, short_verdict(str(e, "verdict")));
+			sb_add_escaped(sb, short_verdict(str(e, "verdict")));
 		}
 		/* The cell's class where it shows: on the stages that did not
 		 * pass (a known failure's passed stages are plain passes), and
@@ -430,7 +417,7 @@ static void html_entries(struct strbuf *sb, json_t *list, const char *source)
 		int pass = !strcmp(outcome, "pass");
 		if ((!pass && strcmp(cls, "pass")) || (pass && (!strcmp(cls, "flaky") || !strcmp(cls, "fixed")))) {
 			sb_adds(sb, " <b>");
-			xml_escape(sb, class_words(cls));
+			sb_add_escaped(sb, class_words(cls));
 			sb_adds(sb, "</b>");
 		}
 		sb_adds(sb, "</a>");
@@ -452,7 +439,7 @@ static void write_html(json_t *m, struct strbuf *sb)
 		    "tr.reported td{background:#fafaf4}.none{color:#aaa}"
 		    "</style></head><body>\n<h1>hilrun compatibility matrix</h1>\n");
 	sb_adds(sb, "<p>Generated ");
-	xml_escape(sb, str(m, "generated_at"));
+	sb_add_escaped(sb, str(m, "generated_at"));
 	sb_addf(sb, " from %d runs. Each column is a stage under one firmware; each entry is a guest "
 		    "that proves it (&#10003; pass, &#10007; fail, ! error, &ndash; not reached), "
 		    "linking to its run. Dashed entries were reported, not measured.</p>\n",
@@ -476,14 +463,14 @@ static void write_html(json_t *m, struct strbuf *sb)
 			if (next && !strcmp(str(next, "firmware"), str(col, "firmware")))
 				continue;
 			sb_addf(sb, "<th class=\"fw\" colspan=\"%zu\">", span);
-			xml_escape(sb, str(col, "firmware"));
+			sb_add_escaped(sb, str(col, "firmware"));
 			sb_adds(sb, "</th>");
 			span = 0;
 		}
 		sb_adds(sb, "</tr>\n<tr>");
 		json_array_foreach(cols, j, col) {
 			sb_adds(sb, "<th>");
-			xml_escape(sb, str(col, "label"));
+			sb_add_escaped(sb, str(col, "label"));
 			sb_adds(sb, "</th>");
 		}
 		sb_adds(sb, "</tr>\n");
@@ -493,18 +480,18 @@ static void write_html(json_t *m, struct strbuf *sb)
 			if (!i || strcmp(str(json_array_get(rs, i - 1), "card"), str(r, "card"))) {
 				size_t n = card_span(rs, i);
 				sb_addf(sb, "<td rowspan=\"%zu\">", n);
-				xml_escape(sb, str(r, "card_name"));
+				sb_add_escaped(sb, str(r, "card_name"));
 				sb_adds(sb, "<br><code>");
-				xml_escape(sb, str(r, "card"));
+				sb_add_escaped(sb, str(r, "card"));
 				sb_addf(sb, "</code></td><td rowspan=\"%zu\">%s</td>", n, str(r, "pci_id"));
 			}
 			sb_adds(sb, "<td class=\"row\">");
 			if (reported) {
 				sb_adds(sb, "<span title=\"");
-				xml_escape(sb, str(r, "source"));
+				sb_add_escaped(sb, str(r, "source"));
 				sb_adds(sb, "\">reported</span>");
 			} else {
-				xml_escape(sb, str(r, "row"));
+				sb_add_escaped(sb, str(r, "row"));
 			}
 			sb_adds(sb, "</td>");
 			json_array_foreach(cols, j, col) {

@@ -4,7 +4,8 @@
 # cards' dry-run argv, ROM checks against real ROM files, decode, tesseract
 # missing, a lab error (guest image missing) that still writes a whole
 # record (exit 3), and sharing results: key new, upload --dry-run (ok,
-# rejected, key refused) and upload without --dry-run (not built yet).
+# rejected, key refused) and upload with neither --server nor --dry-run
+# (sending is tested by serve.sh).
 . "$(dirname "$0")/lib.sh"
 HILRUN=$1
 OUT=$(tmpdir)
@@ -191,5 +192,5 @@ expect_exit 0 "contributor bob)" -- upload --dry-run "$FIXTURE_RUN"
 unset XDG_CONFIG_HOME
 chmod 644 "$OUT/keys/alice.key"
 expect_exit 2 "mode 0644 lets its group and others read the secret key: run chmod 600" -- upload --dry-run --key "$OUT/keys/alice.key" "$FIXTURE_RUN"
-expect_exit 2 "sending to a results server is not built yet" -- upload "$FIXTURE_RUN"
+expect_exit 2 "expected --server URL (send) or --dry-run (check here)" -- upload "$FIXTURE_RUN"
 echo "PASS: cli"
