@@ -54,7 +54,7 @@ int exit_worse(int a, int b)
 const char usage_text[] =
 	"usage: hilrun --card ID [--guest G] [--firmware F] [--variant V] [--out DIR] [options]\n"
 	"       hilrun resume [--out DIR]\n"
-	"       hilrun matrix --results DIR --out OUT [--check] [--cards DIR]\n"
+	"       hilrun matrix [--results DIR]... [--store DIR]... --out OUT [--check] [--cards DIR]\n"
 	"       hilrun list [--cards DIR]\n"
 	"       hilrun decode IMAGE [--json] [--font ROM|CALIBRATION-FRAME] [--ninth qemu|vga]\n"
 	"       hilrun grab ENDPOINT [-o FILE.png] [--json] [--timeout S]\n"

@@ -121,13 +121,22 @@ static void add_entry(json_t *row, json_t *used, const char *firmware, const cha
 	free(key);
 }
 
-/* One entry per stage column the cell's guest proves. run: the cell's
- * newest run (a matrix cell), or NULL for a listed cell never run. */
-static void place_cell(json_t *row, json_t *used, const char *firmware, const char *guest, json_t *run)
+/* Who measured a run: "lab on HOST" or "contributor:ID on HOST". */
+static json_t *by_of(json_t *run)
+{
+	return json_pack("{s:s, s:s}", "source", str(run, "source"), "host", str(run, "host"));
+}
+
+/* One entry per stage column the cell's guest proves. run: a newest run
+ * of the cell (the cell itself, or one of its sources), or NULL for a
+ * listed cell never run; cell names it and says who else agrees. */
+static void place_run(json_t *row, json_t *used, const char *firmware, const char *guest,
+		      json_t *run, json_t *cell)
 {
 	struct argv stages = ARGV_INIT;
 	json_t *run_stages = run ? json_object_get(run, "stages") : NULL;
 	guest_stages(guest, run_stages, &stages);
+	int disagree = cell && json_is_true(json_object_get(cell, "disagree"));
 	for (size_t s = 0; s < stages.n; s++) {
 		const char *col = stage_col(guest, stages.v[s]);
 		if (!col)
@@ -137,14 +146,40 @@ static void place_cell(json_t *row, json_t *used, const char *firmware, const ch
 			e = json_pack("{s:s, s:s}", "guest", guest, "outcome", "not-run");
 		} else {
 			json_t *st = find_by(run_stages, "name", stages.v[s]);
-			e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "guest", guest, "outcome",
+			e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "guest", guest, "outcome",
 				      st ? str(st, "outcome") : "skip", "verdict", st ? str(st, "verdict") : "",
 				      "class", str(run, "class"), "run_id", str(run, "run_id"), "cell",
-				      str(run, "name"));
+				      str(cell, "name"), "page", str(run, "page"), "disagree", disagree);
+			/* Every source behind this entry: its own when they
+			 * disagree, all of them when they agree. */
+			json_t *by = json_array();
+			if (disagree) {
+				json_array_append_new(by, by_of(run));
+			} else {
+				size_t i;
+				json_t *src;
+				json_array_foreach(json_object_get(cell, "sources"), i, src)
+					json_array_append_new(by, by_of(src));
+			}
+			json_object_set_new(e, "by", by);
 		}
 		add_entry(row, used, firmware, col, e);
 	}
 	argv_release(&stages);
+}
+
+/* A measured cell's entries: one set per source when its sources
+ * disagree (none is picked), else its newest run's. */
+static void place_cell(json_t *row, json_t *used, const char *firmware, const char *guest, json_t *cell)
+{
+	if (!cell || !json_is_true(json_object_get(cell, "disagree"))) {
+		place_run(row, used, firmware, guest, cell, cell);
+		return;
+	}
+	size_t i;
+	json_t *src;
+	json_array_foreach(json_object_get(cell, "sources"), i, src)
+		place_run(row, used, firmware, guest, src, cell);
 }
 
 static json_t *measured_at(json_t *cells, const char *card, const char *column)

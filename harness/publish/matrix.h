@@ -14,6 +14,14 @@
  *   automatic retry). "new" marks a cell's first run.
  * Lab errors are left out of the history a cell is compared with.
  *
+ * Provenance: each run has a source, "lab" for the runs of a lab results
+ * directory (DIR/runs/RUN_ID/), "contributor:ID" for those of a server's
+ * store (STORE/runs/ID/RUN_ID/). A cell is judged per source, against
+ * that source's own history (a contributor's fail is no regression of the
+ * lab's pass); its "sources" list each source's newest run, and it is
+ * "disagree" when their verdicts differ: then each is shown with its
+ * source and host, none picked.
+ *
  * Ownership: matrix_build returns a new JSON object (docs/matrix.md) the
  * caller json_decrefs; the catalog is borrowed. */
 #ifndef HIL_MATRIX_H
@@ -23,7 +31,9 @@
 #include "catalog.h"
 #include "util.h"
 
-#define MATRIX_SCHEMA "hilrun-matrix/1"
+#define MATRIX_SCHEMA "hilrun-matrix/1.1"
+#define MATRIX_LAB "lab"
+#define MATRIX_CONTRIBUTOR "contributor:" /* + the contributor id */
 #define MATRIX_HISTORY 10 /* earlier runs shown per cell */
 
 /* Index results_dir/runs/ into db_path (replaced) and build the matrix.
@@ -31,6 +41,17 @@
  * warn gets one message per skipped record. */
 json_t *matrix_build(const char *results_dir, const char *db_path, const struct catalog *cat,
 		     void (*warn)(void *ctx, const char *msg), void *ctx, struct hil_err *err);
+
+#define MATRIX_SOURCES_MAX 16 /* directories one matrix is built from */
+
+/* The same from several places: lab results directories and stores. */
+struct matrix_source {
+	const char *dir;
+	int is_store; /* a server's store (runs/CONTRIBUTOR/RUN_ID/) */
+};
+json_t *matrix_build_sources(const struct matrix_source *src, size_t nsrc, const char *db_path,
+			     const struct catalog *cat, void (*warn)(void *ctx, const char *msg),
+			     void *ctx, struct hil_err *err);
 
 /* Does this class make `matrix --check` (and the run's summary) red? */
 int matrix_class_is_bad(const char *cls);

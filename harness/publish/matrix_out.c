@@ -109,6 +109,24 @@ static int write_text(const char *dir, const char *name, struct strbuf *sb, stru
 	return rc;
 }
 
+/* Who measured an entry, as "(lab on HOST, contributor:ID on HOST)",
+ * and "**disagree**" when its cell's sources do. */
+static void md_by(struct strbuf *sb, json_t *e)
+{
+	size_t i;
+	json_t *b;
+	json_array_foreach(json_object_get(e, "by"), i, b) {
+		sb_adds(sb, i ? ", " : " (");
+		md_escape(sb, str(b, "source"));
+		sb_adds(sb, " on ");
+		md_escape(sb, str(b, "host"));
+	}
+	if (json_array_size(json_object_get(e, "by")))
+		sb_adds(sb, ")");
+	if (json_is_true(json_object_get(e, "disagree")))
+		sb_adds(sb, " **disagree**");
+}
+
 /* One grid cell in words: "bios-post ✓ · linux-drm ✗ driver-probe(-38)". */
 static void md_entries(struct strbuf *sb, json_t *list)
 {
@@ -130,6 +148,7 @@ static void md_entries(struct strbuf *sb, json_t *list)
 			sb_addf(sb, " %s", short_verdict(str(e, "verdict")));
 		if (strcmp(str(e, "outcome"), "pass") && *str(e, "class") && strcmp(str(e, "class"), "pass"))
 			sb_addf(sb, " **%s**", class_words(str(e, "class")));
+		md_by(sb, e);
 	}
 }
 
@@ -253,20 +272,22 @@ static void html_file(struct strbuf *sb, const char *path, size_t max)
 /* OUT/runs/RUN_ID.html: a cell's newest run, everything its record holds:
  * each stage with its timing and frame, the text read, the serial log,
  * QEMU's argv, and the cell's history with the changes marked. */
-static int write_run_page(json_t *c, const char *results_abs, const char *out_dir,
-			  struct hil_err *err)
+static int write_run_page(json_t *c, const char *cell, const char *out_dir, struct hil_err *err)
 {
-	char *rdir = xasprintf("%s/%s", results_abs, str(c, "run_dir"));
+	char root[PATH_MAX];
+	if (!realpath(str(c, "root"), root))
+		snprintf(root, sizeof root, "%s", str(c, "root"));
+	char *rdir = xasprintf("%s/%s", root, str(c, "run_dir"));
 	char *recpath = xasprintf("%s/%s", rdir, RECORD_FILE);
 	json_t *rec = json_load_file(recpath, 0, NULL);
 	struct strbuf sb = STRBUF_INIT;
 	sb_adds(&sb, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
-	sb_add_escaped(&sb, str(c, "name"));
+	sb_add_escaped(&sb, cell);
 	sb_adds(&sb, "</title><style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
 		     "th,td{border:1px solid #bbb;padding:.3em;vertical-align:top}pre{background:#f4f4f4;"
 		     "padding:.5em;overflow:auto;max-height:30em}.changed{background:#ffe08a}"
 		     "img{max-width:48em;border:1px solid #888}</style></head><body>\n<h1>");
-	sb_add_escaped(&sb, str(c, "name"));
+	sb_add_escaped(&sb, cell);
 	sb_adds(&sb, "</h1>\n<p><b>");
 	sb_add_escaped(&sb, class_words(str(c, "class")));
 	sb_adds(&sb, "</b>: ");
@@ -275,9 +296,13 @@ static int write_run_page(json_t *c, const char *results_abs, const char *out_di
 	sb_add_escaped(&sb, str(c, "expected"));
 	sb_adds(&sb, "), run ");
 	sb_add_escaped(&sb, str(c, "run_id"));
-	sb_adds(&sb, " on ");
+	sb_adds(&sb, " by <span class=\"source\">");
+	sb_add_escaped(&sb, str(c, "source"));
+	sb_adds(&sb, "</span> on ");
 	sb_add_escaped(&sb, str(c, "host"));
-	sb_addf(&sb, " (%s), <a href=\"file://", str(c, "accel"));
+	sb_adds(&sb, " (");
+	sb_add_escaped(&sb, str(c, "accel"));
+	sb_adds(&sb, "), <a href=\"file://");
 	sb_add_escaped(&sb, recpath);
 	sb_adds(&sb, "\">run.json</a></p>\n<h2>Stages</h2>\n<table><tr><th>stage</th><th>outcome</th>"
 		     "<th>started</th><th>took</th><th>detail</th><th>reader</th></tr>\n");
@@ -354,9 +379,11 @@ static int write_run_page(json_t *c, const char *results_abs, const char *out_di
 		newer = str(h, "verdict");
 	}
 	sb_adds(&sb, "</table></body></html>\n");
-	char *name = xasprintf("runs/%s.html", str(c, "run_id"));
-	int rc = write_text(out_dir, name, &sb, err);
-	free(name);
+	/* A contributor's pages go in runs/CONTRIBUTOR/. */
+	char *page_dir = xasprintf("%s/%s", out_dir, str(c, "page"));
+	*strrchr(page_dir, '/') = '\0';
+	int rc = mkdir_p(page_dir, err) < 0 ? -1 : write_text(out_dir, str(c, "page"), &sb, err);
+	free(page_dir);
 	sb_release(&sb);
 	json_decref(rec);
 	free(recpath);
@@ -392,15 +419,18 @@ static void html_entries(struct strbuf *sb, json_t *list, const char *source)
 			sb_adds(sb, " not run</span>");
 			continue;
 		}
+		int disagree = json_is_true(json_object_get(e, "disagree"));
 		sb_adds(sb, "<a class=\"chip st-");
 		sb_add_escaped(sb, outcome);
 		if (matrix_class_is_bad(cls))
 			sb_adds(sb, " bad");
+		if (disagree)
+			sb_adds(sb, " disagree");
 		sb_adds(sb, "\" data-run=\"");
 		sb_add_escaped(sb, str(e, "run_id"));
-		sb_adds(sb, "\" href=\"runs/");
-		sb_add_escaped(sb, str(e, "run_id"));
-		sb_adds(sb, ".html\" title=\"");
+		sb_adds(sb, "\" href=\"");
+		sb_add_escaped(sb, str(e, "page"));
+		sb_adds(sb, "\" title=\"");
 		sb_add_escaped(sb, str(e, "cell"));
 		sb_adds(sb, ": ");
 		sb_add_escaped(sb, class_words(cls));
@@ -420,6 +450,18 @@ static void html_entries(struct strbuf *sb, json_t *list, const char *source)
 			sb_add_escaped(sb, class_words(cls));
 			sb_adds(sb, "</b>");
 		}
+		/* Whose it is, and on which host. */
+		size_t k;
+		json_t *b;
+		json_array_foreach(json_object_get(e, "by"), k, b) {
+			sb_adds(sb, "<small class=\"by\">");
+			sb_add_escaped(sb, str(b, "source"));
+			sb_adds(sb, " on ");
+			sb_add_escaped(sb, str(b, "host"));
+			sb_adds(sb, "</small>");
+		}
+		if (disagree)
+			sb_adds(sb, "<small class=\"by\"><b>sources disagree</b></small>");
 		sb_adds(sb, "</a>");
 	}
 }
@@ -437,12 +479,15 @@ static void write_html(json_t *m, struct strbuf *sb)
 		    ".st-skip{background:#f2f2f2;color:#777}.bad{outline:2px solid #d00}"
 		    ".not-run{color:#888}.reported{border:1px dashed #888;font-style:italic}"
 		    "tr.reported td{background:#fafaf4}.none{color:#aaa}"
+		    ".by{display:block;color:#444}.disagree{outline:2px dashed #a0a}"
 		    "</style></head><body>\n<h1>hilrun compatibility matrix</h1>\n");
 	sb_adds(sb, "<p>Generated ");
 	sb_add_escaped(sb, str(m, "generated_at"));
 	sb_addf(sb, " from %d runs. Each column is a stage under one firmware; each entry is a guest "
 		    "that proves it (&#10003; pass, &#10007; fail, ! error, &ndash; not reached), "
-		    "linking to its run. Dashed entries were reported, not measured.</p>\n",
+		    "linking to its run, with whose result it is (the lab or a contributor) and the host it ran on; "
+		    "where the newest results of different sources disagree, each is shown. Dashed entries "
+		    "were reported, not measured.</p>\n",
 		(int)json_integer_value(json_object_get(m, "runs_indexed")));
 	for (int k = 0; k < 2; k++) {
 		json_t *rs = rows_of_kind(m, kinds[k][0]);
@@ -517,9 +562,6 @@ int matrix_write(json_t *m, const char *out_dir, struct hil_err *err)
 {
 	if (mkdir_p(out_dir, err) < 0)
 		return -1;
-	char results_abs[PATH_MAX];
-	if (!realpath(str(m, "results"), results_abs))
-		snprintf(results_abs, sizeof results_abs, "%s", str(m, "results"));
 	struct strbuf json = STRBUF_INIT, md = STRBUF_INIT, junit = STRBUF_INIT, html = STRBUF_INIT;
 	char *text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
 	sb_adds(&json, text);
@@ -533,9 +575,13 @@ int matrix_write(json_t *m, const char *out_dir, struct hil_err *err)
 	free(runs_dir);
 	size_t i;
 	json_t *c;
-	json_array_foreach(json_object_get(m, "cells"), i, c)
-		if (pages_ok && write_run_page(c, results_abs, out_dir, err) < 0)
-			pages_ok = 0;
+	json_array_foreach(json_object_get(m, "cells"), i, c) {
+		size_t j;
+		json_t *src;
+		json_array_foreach(json_object_get(c, "sources"), j, src)
+			if (pages_ok && write_run_page(src, str(c, "name"), out_dir, err) < 0)
+				pages_ok = 0;
+	}
 	int rc = !pages_ok || write_text(out_dir, "matrix.json", &json, err) < 0 ||
 			 write_text(out_dir, "matrix.md", &md, err) < 0 ||
 			 write_text(out_dir, "junit.xml", &junit, err) < 0 ||

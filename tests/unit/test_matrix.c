@@ -28,14 +28,16 @@ static void teardown(void)
 /* A record of cell CARD seabios/bios-post VARIANT, started at minute n. */
 static const char *retry_of; /* the next run() retries this run id */
 
-static void run(const char *card, const char *variant, int n, const char *verdict,
-		const char *expected)
+/* The same into runs_dir (a lab's DIR/runs or a store's runs/ID), run
+ * on host. */
+static void run_in(const char *runs_dir, const char *host, const char *card, const char *variant,
+		   int n, const char *verdict, const char *expected)
 {
 	struct hil_err err;
 	char id[128], when[32];
 	snprintf(id, sizeof id, "20261124T00%02d00Z-%s-seabios-bios-post-%s-0000", n, card, variant);
 	snprintf(when, sizeof when, "2026-11-24T00:%02d:00.000Z", n);
-	char *tmp = xasprintf("%s/runs/.tmp-%s", dir, id), *fin = xasprintf("%s/runs/%s", dir, id);
+	char *tmp = xasprintf("%s/.tmp-%s", runs_dir, id), *fin = xasprintf("%s/%s", runs_dir, id);
 	ck_assert(mkdir_p(tmp, &err) == 0);
 	test_write_str(tmp, "serial.log", "HILRUN/1 guest hello\n");
 	json_t *rec = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, "
@@ -44,7 +46,7 @@ static void run(const char *card, const char *variant, int n, const char *verdic
 				"Card", "kind", "emulated", "pci_id", "1234:1111", "firmware",
 				"seabios", "guest", "bios-post", "variant", variant, "accel", "kvm",
 				"verdict", verdict, "expected", expected, "started_at", when,
-				"furthest_stage", "post", "host", "hostname", "lab1", "duration_ms",
+				"furthest_stage", "post", "host", "hostname", host, "duration_ms",
 				4000, "stages", "name", "post", "frame", "post.png");
 	if (retry_of)
 		json_object_set_new(rec, "retry_of", json_string(retry_of));
@@ -52,6 +54,14 @@ static void run(const char *card, const char *variant, int n, const char *verdic
 	json_decref(rec);
 	free(tmp);
 	free(fin);
+}
+
+static void run(const char *card, const char *variant, int n, const char *verdict,
+		const char *expected)
+{
+	char *runs = xasprintf("%s/runs", dir);
+	run_in(runs, "lab1", card, variant, n, verdict, expected);
+	free(runs);
 }
 
 static int nwarn;
@@ -369,6 +379,114 @@ START_TEST(grid_by_stage)
 }
 END_TEST
 
+static const char *sget(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k)) ?: "";
+}
+
+/* Runs of one cell from the lab and from contributors of a store: each
+ * source judged on its own history, each shown with its source and host,
+ * and a cell whose sources' newest verdicts differ flagged, none picked. */
+START_TEST(provenance)
+{
+	struct hil_err err;
+	char *lab = xasprintf("%s/runs", dir);
+	char *bob = xasprintf("%s/store/runs/bob", dir), *amy = xasprintf("%s/store/runs/amy", dir);
+	/* a: the lab passes, bob agrees. */
+	run_in(lab, "lab1", "a", "default", 1, "pass", "pass");
+	run_in(bob, "bobs-<b>box</b>", "a", "default", 2, "pass", "pass");
+	/* b: the lab passes twice, then bob fails: no regression of the lab's,
+	 * and bob's own first run is new. The same run id as the lab's. */
+	run_in(lab, "lab1", "b", "default", 1, "pass", "pass");
+	run_in(lab, "lab1", "b", "default", 2, "pass", "pass");
+	run_in(bob, "bobs-<b>box</b>", "b", "default", 3, "fail:text", "pass");
+	run_in(amy, "amyhost", "b", "default", 2, "pass", "pass");
+	/* c: contributors only, disagreeing. */
+	run_in(amy, "amyhost", "c", "default", 1, "fail:no-post", "pass");
+	run_in(bob, "bobs-<b>box</b>", "c", "default", 1, "pass", "pass");
+	char *db = test_path(dir, "index.sqlite"), *store = test_path(dir, "store");
+	struct matrix_source src[] = { { dir, 0 }, { store, 1 } };
+	json_t *m = matrix_build_sources(src, 2, db, NULL, NULL, NULL, &err);
+	ck_assert_msg(m != NULL, "%s", err.msg);
+	ck_assert_str_eq(sget(m, "schema"), "hilrun-matrix/1.1");
+	ck_assert_int_eq(json_integer_value(json_object_get(m, "runs_indexed")), 8);
+	ck_assert_int_eq(json_array_size(json_object_get(m, "cells")), 3);
+
+	json_t *a = cell(m, "a seabios/bios-post default");
+	ck_assert_str_eq(sget(a, "class"), "pass");
+	ck_assert(json_is_false(json_object_get(a, "disagree")));
+	json_t *as = json_object_get(a, "sources");
+	ck_assert_int_eq(json_array_size(as), 2);
+	ck_assert_str_eq(sget(json_array_get(as, 0), "source"), "lab");
+	ck_assert_str_eq(sget(json_array_get(as, 0), "host"), "lab1");
+	ck_assert_str_eq(sget(json_array_get(as, 1), "source"), "contributor:bob");
+	ck_assert_str_eq(sget(json_array_get(as, 1), "host"), "bobs-<b>box</b>");
+
+	json_t *b = cell(m, "b seabios/bios-post default");
+	ck_assert(json_is_true(json_object_get(b, "disagree")));
+	json_t *bs = json_object_get(b, "sources");
+	ck_assert_int_eq(json_array_size(bs), 3);
+	/* The lab first, its own class and history; then by name. */
+	ck_assert_str_eq(sget(b, "source"), "lab");
+	ck_assert_str_eq(sget(b, "class"), "pass");
+	ck_assert_int_eq(json_array_size(json_object_get(b, "history")), 1);
+	ck_assert_str_eq(sget(json_array_get(bs, 1), "source"), "contributor:amy");
+	ck_assert_str_eq(sget(json_array_get(bs, 2), "source"), "contributor:bob");
+	ck_assert_str_eq(sget(json_array_get(bs, 2), "class"), "unexpected-failure");
+	ck_assert(json_is_true(json_object_get(json_array_get(bs, 2), "new")));
+	ck_assert_str_eq(sget(json_array_get(bs, 2), "page"),
+			 "runs/bob/20261124T000300Z-b-seabios-bios-post-default-0000.html");
+	ck_assert_str_eq(sget(json_array_get(bs, 0), "page"),
+			 "runs/20261124T000200Z-b-seabios-bios-post-default-0000.html");
+	ck_assert(!json_object_get(m, "summary") ||
+		  !json_object_get(json_object_get(m, "summary"), "regression"));
+
+	json_t *c = cell(m, "c seabios/bios-post default");
+	ck_assert(json_is_true(json_object_get(c, "disagree")));
+	ck_assert_str_eq(sget(c, "source"), "contributor:amy");
+	json_t *dis = json_object_get(m, "disagreements");
+	ck_assert_int_eq(json_array_size(dis), 2);
+
+	char *out = test_path(dir, "out");
+	ck_assert_msg(matrix_write(m, out, &err) == 0, "%s", err.msg);
+	size_t len;
+	char *hp = test_path(out, "matrix.html");
+	char *html = (char *)test_read(hp, &len);
+	/* The host is the contributor's text: escaped. */
+	ck_assert_msg(!strstr(html, "<b>box"), "%s", html);
+	ck_assert(strstr(html, "contributor:bob on bobs-&lt;b&gt;box&lt;/b&gt;"));
+	ck_assert(strstr(html, "lab on lab1"));
+	ck_assert(strstr(html, "contributor:amy on amyhost"));
+	ck_assert(strstr(html, "sources disagree"));
+	ck_assert(strstr(html, "href=\"runs/bob/20261124T000300Z-b-seabios-bios-post-default-0000.html\""));
+	free(html);
+	free(hp);
+	/* Every source's newest run has its page. */
+	char *pp = test_path(out, "runs/bob/20261124T000300Z-b-seabios-bios-post-default-0000.html");
+	char *page = (char *)test_read(pp, &len);
+	ck_assert(strstr(page, "contributor:bob"));
+	ck_assert(!strstr(page, "<b>box"));
+	free(page);
+	free(pp);
+	pp = test_path(out, "runs/20261124T000200Z-b-seabios-bios-post-default-0000.html");
+	ck_assert(test_exists(pp));
+	free(pp);
+	char *mp = test_path(out, "matrix.md");
+	char *md = (char *)test_read(mp, &len);
+	ck_assert_msg(strstr(md, "(contributor:amy on amyhost) **disagree**"), "%s", md);
+	ck_assert_msg(strstr(md, "(lab on lab1, contributor:bob on "), "%s", md);
+	free(md);
+	free(mp);
+	free(out);
+	json_decref(m);
+	free(store);
+	free(db);
+	free(amy);
+	free(bob);
+	free(lab);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("matrix");
@@ -378,6 +496,7 @@ int main(void)
 	tcase_add_test(tc, classes);
 	tcase_add_test(tc, reported);
 	tcase_add_test(tc, grid_by_stage);
+	tcase_add_test(tc, provenance);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
