@@ -58,5 +58,9 @@ int matrix_class_is_bad(const char *cls);
 
 /* Write matrix.json, matrix.md, junit.xml and matrix.html into out_dir. */
 int matrix_write(json_t *m, const char *out_dir, struct hil_err *err);
+/* The same for a results server (share/republish.h): the run pages link a
+ * contributor's run's files where the server serves them (RUN_ID/FILE
+ * next to the page), and a lab's not at all, never file://. */
+int matrix_write_served(json_t *m, const char *out_dir, int served, struct hil_err *err);
 
 #endif

@@ -272,7 +272,36 @@ static void html_file(struct strbuf *sb, const char *path, size_t max)
 /* OUT/runs/RUN_ID.html: a cell's newest run, everything its record holds:
  * each stage with its timing and frame, the text read, the serial log,
  * QEMU's argv, and the cell's history with the changes marked. */
-static int write_run_page(json_t *c, const char *cell, const char *out_dir, struct hil_err *err)
+/* A file name from a record, read or linked only if it names a file in
+ * the run's own directory: a contributor writes the record, and the
+ * server's pages must not show its other files. */
+static int plain_name(const char *name)
+{
+	return *name && *name != '.' && !strchr(name, '/');
+}
+
+/* Where a run page finds a file of its run: file://DIR/NAME on this
+ * machine; served (a results server's matrix), a contributor's run's
+ * RUN_ID/NAME next to the page (the server's /runs/C/RUN_ID/NAME), and a
+ * lab's run's nowhere (0: not linked). */
+static int add_file_url(struct strbuf *sb, json_t *c, const char *rdir, const char *name, int served)
+{
+	if (!served) {
+		sb_adds(sb, "file://");
+		sb_add_escaped(sb, rdir);
+		sb_adds(sb, "/");
+	} else if (!strncmp(str(c, "source"), MATRIX_CONTRIBUTOR, strlen(MATRIX_CONTRIBUTOR))) {
+		sb_add_escaped(sb, str(c, "run_id"));
+		sb_adds(sb, "/");
+	} else {
+		return 0;
+	}
+	sb_add_escaped(sb, name);
+	return 1;
+}
+
+static int write_run_page(json_t *c, const char *cell, const char *out_dir, int served,
+			  struct hil_err *err)
 {
 	char root[PATH_MAX];
 	if (!realpath(str(c, "root"), root))
@@ -302,9 +331,12 @@ static int write_run_page(json_t *c, const char *cell, const char *out_dir, stru
 	sb_add_escaped(&sb, str(c, "host"));
 	sb_adds(&sb, " (");
 	sb_add_escaped(&sb, str(c, "accel"));
-	sb_adds(&sb, "), <a href=\"file://");
-	sb_add_escaped(&sb, recpath);
-	sb_adds(&sb, "\">run.json</a></p>\n<h2>Stages</h2>\n<table><tr><th>stage</th><th>outcome</th>"
+	sb_adds(&sb, ")");
+	struct strbuf url = STRBUF_INIT;
+	if (add_file_url(&url, c, rdir, RECORD_FILE, served))
+		sb_addf(&sb, ", <a href=\"%s\">run.json</a>", url.buf);
+	sb_release(&url);
+	sb_adds(&sb, "</p>\n<h2>Stages</h2>\n<table><tr><th>stage</th><th>outcome</th>"
 		     "<th>started</th><th>took</th><th>detail</th><th>reader</th></tr>\n");
 	size_t i;
 	json_t *st;
@@ -324,17 +356,19 @@ static int write_run_page(json_t *c, const char *cell, const char *out_dir, stru
 	sb_adds(&sb, "</table>\n");
 	json_array_foreach(json_object_get(rec, "stages"), i, st) {
 		const char *frame = str(st, "frame");
-		if (!*frame)
+		if (!plain_name(frame))
 			continue;
 		sb_adds(&sb, "<h3>");
 		sb_add_escaped(&sb, str(st, "name"));
-		sb_adds(&sb, "</h3><img alt=\"frame\" src=\"file://");
-		sb_add_escaped(&sb, rdir);
-		sb_adds(&sb, "/");
-		sb_add_escaped(&sb, frame);
-		sb_adds(&sb, "\">");
+		sb_adds(&sb, "</h3>");
+		struct strbuf src = STRBUF_INIT;
+		if (add_file_url(&src, c, rdir, frame, served))
+			sb_addf(&sb, "<img alt=\"frame\" src=\"%s\">", src.buf);
+		else
+			sb_adds(&sb, "<p class=\"none\">(the frame stays with the lab's records)</p>");
+		sb_release(&src);
 		const char *text = str(st, "screen_text");
-		if (*text) {
+		if (plain_name(text)) {
 			char *p = xasprintf("%s/%s", rdir, text);
 			html_file(&sb, p, PAGE_LOG_MAX);
 			free(p);
@@ -342,7 +376,7 @@ static int write_run_page(json_t *c, const char *cell, const char *out_dir, stru
 		/* A first reading that the verdict did not rest on, marked so. */
 		json_t *old = json_object_get(st, "superseded");
 		const char *first = str(old, "screen_text");
-		if (*first) {
+		if (plain_name(first)) {
 			sb_adds(&sb, "<details><summary>superseded reading (");
 			sb_add_escaped(&sb, str(old, "reader"));
 			sb_adds(&sb, "): ");
@@ -560,6 +594,11 @@ static void write_html(json_t *m, struct strbuf *sb)
 
 int matrix_write(json_t *m, const char *out_dir, struct hil_err *err)
 {
+	return matrix_write_served(m, out_dir, 0, err);
+}
+
+int matrix_write_served(json_t *m, const char *out_dir, int served, struct hil_err *err)
+{
 	if (mkdir_p(out_dir, err) < 0)
 		return -1;
 	struct strbuf json = STRBUF_INIT, md = STRBUF_INIT, junit = STRBUF_INIT, html = STRBUF_INIT;
@@ -579,7 +618,7 @@ int matrix_write(json_t *m, const char *out_dir, struct hil_err *err)
 		size_t j;
 		json_t *src;
 		json_array_foreach(json_object_get(c, "sources"), j, src)
-			if (pages_ok && write_run_page(src, str(c, "name"), out_dir, err) < 0)
+			if (pages_ok && write_run_page(src, str(c, "name"), out_dir, served, err) < 0)
 				pages_ok = 0;
 	}
 	int rc = !pages_ok || write_text(out_dir, "matrix.json", &json, err) < 0 ||

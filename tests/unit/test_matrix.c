@@ -27,6 +27,7 @@ static void teardown(void)
 
 /* A record of cell CARD seabios/bios-post VARIANT, started at minute n. */
 static const char *retry_of; /* the next run() retries this run id */
+static const char *screen_text; /* the next run's post stage's text file */
 
 /* The same into runs_dir (a lab's DIR/runs or a store's runs/ID), run
  * on host. */
@@ -50,6 +51,9 @@ static void run_in(const char *runs_dir, const char *host, const char *card, con
 				4000, "stages", "name", "post", "frame", "post.png");
 	if (retry_of)
 		json_object_set_new(rec, "retry_of", json_string(retry_of));
+	if (screen_text)
+		json_object_set_new(json_array_get(json_object_get(rec, "stages"), 0), "screen_text",
+				    json_string(screen_text));
 	ck_assert_msg(record_commit(rec, tmp, fin, &err) == 0, "%s", err.msg);
 	json_decref(rec);
 	free(tmp);
@@ -401,8 +405,12 @@ START_TEST(provenance)
 	run_in(lab, "lab1", "b", "default", 2, "pass", "pass");
 	run_in(bob, "bobs-<b>box</b>", "b", "default", 3, "fail:text", "pass");
 	run_in(amy, "amyhost", "b", "default", 2, "pass", "pass");
-	/* c: contributors only, disagreeing. */
+	/* c: contributors only, disagreeing; amy's record names a file
+	 * outside her run as its text. */
+	test_write_str(dir, "secret", "TOPSECRET\n");
+	screen_text = "../../../../secret";
 	run_in(amy, "amyhost", "c", "default", 1, "fail:no-post", "pass");
+	screen_text = NULL;
 	run_in(bob, "bobs-<b>box</b>", "c", "default", 1, "pass", "pass");
 	char *db = test_path(dir, "index.sqlite"), *store = test_path(dir, "store");
 	struct matrix_source src[] = { { dir, 0 }, { store, 1 } };
@@ -471,6 +479,23 @@ START_TEST(provenance)
 	pp = test_path(out, "runs/20261124T000200Z-b-seabios-bios-post-default-0000.html");
 	ck_assert(test_exists(pp));
 	free(pp);
+	/* A record's file names stay inside its run. */
+	pp = test_path(out, "runs/amy/20261124T000100Z-c-seabios-bios-post-default-0000.html");
+	page = (char *)test_read(pp, &len);
+	ck_assert(!strstr(page, "TOPSECRET"));
+	ck_assert(strstr(page, "file://")); /* not served: frames on this machine */
+	free(page);
+	free(pp);
+	/* Served: a contributor's frames next to the page, no file:// link. */
+	char *served = test_path(dir, "served");
+	ck_assert_msg(matrix_write_served(m, served, 1, &err) == 0, "%s", err.msg);
+	pp = test_path(served, "runs/bob/20261124T000300Z-b-seabios-bios-post-default-0000.html");
+	page = (char *)test_read(pp, &len);
+	ck_assert_msg(strstr(page, "src=\"20261124T000300Z-b-seabios-bios-post-default-0000/post.png\""), "%s", page);
+	ck_assert(!strstr(page, "file://"));
+	free(page);
+	free(pp);
+	free(served);
 	char *mp = test_path(out, "matrix.md");
 	char *md = (char *)test_read(mp, &len);
 	ck_assert_msg(strstr(md, "(contributor:amy on amyhost) **disagree**"), "%s", md);
