@@ -4,9 +4,11 @@
  *   hilrun serve --store DIR --keys FILE [--listen ADDR:PORT] [--cards DIR]
  *       [--max-contributor-bytes N] [--rate N] [--timeout S]
  *       [--upload-time S] [--max-connections N]
- *       [--tls-cert FILE --tls-key FILE]
+ *       [--tls-cert FILE --tls-key FILE] [--results DIR]... [--republish S]
  *
- * Over HTTPS when given a certificate and key.
+ * Over HTTPS when given a certificate and key. The matrix at / holds the
+ * store's runs and those of each --results DIR (the lab's), built again at
+ * most every S seconds (default 10) after accepted uploads.
  *
  * Exit codes: 0 stopped by a signal, 2 usage or configuration error (the
  * keys file, the cards, the address), 3 the server could not start or
@@ -21,6 +23,7 @@
 
 #include "cli.h"
 #include "keys.h"
+#include "matrix.h"
 #include "serve.h"
 
 /* A whole decimal number from min to max, or -1 and a message. */
@@ -52,10 +55,13 @@ int cmd_serve(int argc, char **argv, struct settings *s)
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
+		{ "results", required_argument, NULL, 'R' },
+		{ "republish", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct serve_config cfg;
 	struct hil_err err;
+	const char *results[MATRIX_SOURCES_MAX - 1];
 	unsigned long long v;
 	int c;
 	serve_config_defaults(&cfg);
@@ -67,6 +73,19 @@ int cmd_serve(int argc, char **argv, struct settings *s)
 		case 'c': s->cards_dir = optarg; break;
 		case 'C': cfg.tls_cert = optarg; break;
 		case 'K': cfg.tls_key = optarg; break;
+		case 'R':
+			if (cfg.nresults == MATRIX_SOURCES_MAX - 1) {
+				say_error("serve: at most %d --results", MATRIX_SOURCES_MAX - 1);
+				return EXIT_USAGE;
+			}
+			results[cfg.nresults++] = optarg;
+			cfg.results = results;
+			break;
+		case 'p':
+			if (number_arg("--republish", optarg, 0, 86400, &v) < 0)
+				return EXIT_USAGE;
+			cfg.republish_s = (unsigned)v;
+			break;
 		case 'l':
 			if (serve_parse_listen(&cfg, optarg, &err) < 0) {
 				say_error("serve: %s", err.msg);

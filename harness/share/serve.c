@@ -17,6 +17,7 @@
 
 #include "findings.h"
 #include "keys.h"
+#include "republish.h"
 #include "serve.h"
 #include "store.h"
 #include "validate.h"
@@ -41,6 +42,7 @@ struct server {
 	pthread_mutex_t rate_lock;
 	struct bucket *buckets;
 	size_t nbuckets, capbuckets;
+	struct republish matrix;
 };
 
 /* One request's state, from its first call to its completion. */
@@ -65,6 +67,7 @@ void serve_config_defaults(struct serve_config *c)
 	c->upload_time_s = SERVE_UPLOAD_TIME_DEFAULT;
 	c->max_connections = SERVE_CONNECTIONS_DEFAULT;
 	c->rate_per_minute = SERVE_RATE_DEFAULT;
+	c->republish_s = REPUBLISH_PERIOD_DEFAULT;
 }
 
 int serve_parse_listen(struct serve_config *c, char *arg, struct hil_err *err)
@@ -244,6 +247,7 @@ static enum MHD_Result upload_done(struct server *s, struct MHD_Connection *c, s
 		switch (store_put(&s->store, v.contributor, v.run_id, &b, &err)) {
 		case STORE_CREATED:
 			status = MHD_HTTP_CREATED, what = "stored";
+			republish_poke(&s->matrix);
 			break;
 		case STORE_EXISTS:
 			status = MHD_HTTP_OK, what = "already-stored";
@@ -392,8 +396,7 @@ static enum MHD_Result run_page(struct server *s, struct MHD_Connection *c, stru
 		sb_add_escaped(&sb, name);
 		sb_adds(&sb, "</a></li>\n");
 	}
-	sb_adds(&sb, "</ul>\n<p>The matrix with each cell's provenance is not served yet.</p>\n"
-		     "</body></html>\n");
+	sb_adds(&sb, "</ul>\n<p><a href=\"/\">the matrix</a></p>\n</body></html>\n");
 	json_decref(rec);
 	enum MHD_Result ret =
 		answer(c, r, MHD_HTTP_OK, "text/html; charset=utf-8", sb.buf, sb.len);
@@ -418,7 +421,37 @@ static enum MHD_Result run_file(struct server *s, struct MHD_Connection *c, stru
 	return ret;
 }
 
-/* GET /runs/CONTRIBUTOR/RUN_ID[/FILE] */
+/* A file of the published matrix (STORE/matrix/NAME; name's parts
+ * checked by the caller), or NULL if there is none. */
+static char *matrix_file(struct server *s, const char *name, size_t *len)
+{
+	char *path = xasprintf("%s/%s/%s", s->cfg->store_dir, REPUBLISH_DIR, name);
+	struct hil_err err;
+	char *data = read_file(path, SERVE_MATRIX_MAX, len, &err);
+	free(path);
+	return data;
+}
+
+static enum MHD_Result matrix_answer(struct server *s, struct MHD_Connection *c, struct req *r,
+				     const char *name, const char *type)
+{
+	size_t len;
+	char *data = matrix_file(s, name, &len);
+	if (!data)
+		return not_found(c, r, "the matrix is not published yet\n");
+	enum MHD_Result ret = answer(c, r, MHD_HTTP_OK, type, data, len);
+	free(data);
+	return ret;
+}
+
+static int ends_html(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 5 && !strcmp(name + n - 5, ".html");
+}
+
+/* GET /runs/CONTRIBUTOR/RUN_ID[/FILE], and the matrix's run pages:
+ * /runs/RUN_ID.html (the lab's), /runs/CONTRIBUTOR/RUN_ID.html */
 static enum MHD_Result runs_route(struct server *s, struct MHD_Connection *c, struct req *r,
 				  const char *rest)
 {
@@ -429,13 +462,25 @@ static enum MHD_Result runs_route(struct server *s, struct MHD_Connection *c, st
 			parts[n++] = p;
 	struct hil_err err;
 	enum MHD_Result ret;
-	if (n < 2 || n > 3 || key_id_check(parts[0], &err) < 0 || !safe_name(parts[1]) ||
+	size_t len;
+	char *page = NULL;
+	if (n >= 1 && n <= 2 && safe_name(parts[0]) && (n == 1 || safe_name(parts[1])) &&
+	    ends_html(parts[n - 1])) {
+		char *name = n == 1 ? xasprintf("runs/%s", parts[0])
+				    : xasprintf("runs/%s/%s", parts[0], parts[1]);
+		page = matrix_file(s, name, &len);
+		free(name);
+	}
+	if (page)
+		ret = answer(c, r, MHD_HTTP_OK, "text/html; charset=utf-8", page, len);
+	else if (n < 2 || n > 3 || key_id_check(parts[0], &err) < 0 || !safe_name(parts[1]) ||
 	    (n == 3 && !safe_name(parts[2])))
 		ret = not_found(c, r, "no such run\n");
 	else if (n == 2)
 		ret = run_page(s, c, r, parts[0], parts[1]);
 	else
 		ret = run_file(s, c, r, parts[0], parts[1], parts[2]);
+	free(page);
 	free(copy);
 	return ret;
 }
@@ -517,9 +562,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (!strncmp(url, "/runs/", 6))
 		return runs_route(s, c, r, url + 6);
-	return not_found(c, r,
-			 "not found. The matrix with each cell's provenance is not served yet "
-			 "(the next step of issue 15); the stored runs are at /api/v1/runs\n");
+	if (!strcmp(url, "/") || !strcmp(url, "/matrix.html"))
+		return matrix_answer(s, c, r, "matrix.html", "text/html; charset=utf-8");
+	if (!strcmp(url, "/matrix.json"))
+		return matrix_answer(s, c, r, "matrix.json", "application/json");
+	if (!strcmp(url, "/matrix.md"))
+		return matrix_answer(s, c, r, "matrix.md", "text/markdown; charset=utf-8");
+	return not_found(c, r, "not found: the matrix is at /, the stored runs at /api/v1/runs\n");
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -598,6 +647,8 @@ int serve_run(const struct serve_config *cfg, struct hil_err *err)
 	}
 	pthread_rwlock_init(&s.keys_lock, NULL);
 	pthread_mutex_init(&s.rate_lock, NULL);
+	republish_init(&s.matrix, cfg->store_dir, cfg->results, cfg->nresults, cfg->cat,
+		       cfg->republish_s);
 
 	/* blocked before MHD's threads start, so that they inherit the mask
 	 * and the signals come only to the signalfd */
@@ -609,6 +660,11 @@ int serve_run(const struct serve_config *cfg, struct hil_err *err)
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	/* the matrix once now, in its own thread (with the signals blocked),
+	 * then after uploads */
+	struct hil_err merr;
+	if (republish_start(&s.matrix, &merr) < 0)
+		fprintf(stderr, "hilrun serve: %s: the matrix is not published\n", merr.msg);
 
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(cfg->port) };
 	inet_pton(AF_INET, cfg->addr, &sa.sin_addr);
@@ -666,6 +722,7 @@ int serve_run(const struct serve_config *cfg, struct hil_err *err)
 		poll(NULL, 0, 20);
 	MHD_stop_daemon(d);
 out:
+	republish_stop(&s.matrix);
 	if (sfd >= 0)
 		close(sfd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

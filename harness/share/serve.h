@@ -10,7 +10,9 @@
  *   GET  /api/v1/runs?card=ID  the stored runs as JSON
  *   GET  /runs/C/R             a run's page (HTML, every value escaped)
  *   GET  /runs/C/R/FILE        one of its files, as stored
- *   GET  /                     404: the matrix is not served yet
+ *   GET  /                     the matrix (republish.h): matrix.html
+ *   GET  /matrix.{html,md,json} its files
+ *   GET  /runs/R.html, /runs/C/R.html  its run pages (the lab's, C's)
  *
  * Answers to uploads are JSON: findings_json (findings.h) and "status",
  * plus "url", "contributor" and "run_id" when stored. Status codes:
@@ -48,6 +50,7 @@
 #define SERVE_RATE_DEFAULT 60          /* uploads per contributor per minute */
 #define SERVE_PEM_MAX (1024 * 1024)    /* bytes of a certificate (chain) or key file */
 #define SERVE_STOP_GRACE_MS 10000      /* how long a stop waits for requests under way */
+#define SERVE_MATRIX_MAX (64 * 1024 * 1024) /* bytes of a matrix file served */
 
 struct serve_config {
 	const char *store_dir;
@@ -61,6 +64,9 @@ struct serve_config {
 	unsigned rate_per_minute; /* 0: no rate limit */
 	const char *tls_cert, *tls_key; /* PEM files: HTTPS (both or neither) */
 	const struct catalog *cat; /* cards known (NULL: not looked up) */
+	const char *const *results; /* lab results directories in the matrix */
+	size_t nresults;
+	unsigned republish_s; /* seconds between two builds of the matrix at least */
 };
 
 void serve_config_defaults(struct serve_config *c);

@@ -16,7 +16,7 @@
 #     (dropped after --upload-time)
 #   - the contributor's cap (403), the rate limit (429 with Retry-After),
 #     the cap on connections at once, the run page's escaping (as Chromium
-#     renders it), GET /
+#     renders it), GET / (the matrix)
 #   - 20 uploads at once: all stored, none torn
 #   - SIGTERM mid-upload: that upload is still answered and stored
 #   - the server SIGKILLed mid-upload: no partial run; after a restart the
@@ -66,8 +66,10 @@ start_server() {
 		sleep 0.1
 	done
 }
-snapshot() { # every path and every file's checksum under the store
-	(cd "$ST" && find . | sort && find . -type f | sort | xargs -r sha256sum)
+snapshot() { # every path and every file's checksum under the store, but
+	# the matrix published from it (republished after accepted uploads)
+	(cd "$ST" && find . -path ./matrix.d -prune -o -print | sort &&
+	 find . -path ./matrix.d -prune -o -type f -print | sort | xargs -r sha256sum)
 }
 unchanged_since() { # unchanged_since SNAPSHOT-FILE WHAT
 	snapshot >"$OUT/snap.now"
@@ -151,9 +153,13 @@ check "the list has the run with its card, verdict and host" \
 	  "[\"alice\",\"$ID0\",\"std-vga\",\"pass\",\"vm\",\"/runs/alice/$ID0\"]" ]
 check "no runs of another card" [ "$(curl -sf "$URL/api/v1/runs?card=g98")" = "[]" ]
 curl -sf "$URL/runs/alice/$ID0/serial.log" | cmp -s - "$FIXTURE/serial.log" || fail "GET of a stored file differs"
-check "GET / says the matrix is not served yet (404)" \
-	[ "$(curl -s -o "$OUT/root" -w '%{http_code}' "$URL/")" = 404 ]
-grep -q "not served yet" "$OUT/root" || fail "GET / does not say why"
+i=0
+until grep -q "matrix 1 published" "$LOG"; do
+	i=$((i + 1)); [ $i -lt 300 ] || { cat "$LOG"; fail "no matrix published"; }; sleep 0.1
+done
+check "GET / is the matrix (serve_matrix.sh checks its provenance)" \
+	[ "$(curl -s -o "$OUT/root" -w '%{http_code}' "$URL/")" = 200 ]
+grep -q "hilrun compatibility matrix" "$OUT/root" || fail "GET / is not the matrix"
 check "a path cannot split a log line" [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/x%0aPOST%20/api/v1/runs%20201%20alice")" = 404 ]
 grep -q "^GET /x?POST?/api/v1/runs?201?alice 404 " "$LOG" || { cat "$LOG"; fail "the path was not logged with '?' for its control bytes"; }
 check "no such run: 404" [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/runs/alice/nosuch")" = 404 ]

@@ -39,7 +39,7 @@ static const struct folder {
 	{ "judge", "readings and reports to outcomes", { "judge", "windows" } },
 	{ "record", "what stays after a run", { "record", "journal", "recover" } },
 	{ "publish", "records to the matrix", { "matrix", "grid", "matrix_out" } },
-	{ "share", "contributors' runs: signed, checked, sent and stored", { "keys", "bundle", "validate", "findings", "store", "serve", "send" } },
+	{ "share", "contributors' runs: signed, checked, sent and stored", { "keys", "bundle", "validate", "findings", "store", "republish", "serve", "send" } },
 	{ "cli", "the hilrun command",
 	  { "main", "cli", "cmd_run", "cmd_matrix", "cmd_decode", "cmd_grab", "cmd_station", "cmd_rom",
 	    "cmd_key", "cmd_upload", "cmd_serve" } },

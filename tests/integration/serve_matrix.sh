@@ -1,0 +1,124 @@
+#!/bin/sh
+# serve_matrix.sh HILRUN: the results server's matrix with provenance, for
+# real: hilrun serve with a lab results directory (--results) and a store,
+# two contributors uploading the fixture run (std-vga seabios/bios-post),
+# bob's with its verdict edited to fail (re-signed by hilrun upload):
+#   - the matrix is published at start, and once more after both uploads
+#     (debounced: --republish 5), into STORE/matrix (a link to a whole
+#     generation)
+#   - GET / shows the cell with each source and host: the lab's on vm,
+#     alice's on alices-pc agreeing, bob's on bobs-box disagreeing, flagged;
+#     matrix.json says so too
+#   - Chromium renders / and a contributor's run page and the lab's
+. "$(dirname "$0")/lib.sh"
+HILRUN=$1
+OUT=$(tmpdir)
+SRV_PID=
+trap '[ -z "$SRV_PID" ] || kill -9 "$SRV_PID" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$OUT"' EXIT
+FIXTURE="$(realpath "$(dirname "$0")/../fixtures/runs/std-vga-bios-post")"
+ID0=$(jq -r .run_id "$FIXTURE/run.json")
+ST="$OUT/store" KF="$OUT/keys.txt" LOG="$OUT/server.log"
+PORT=$(free_ports 1)
+URL="http://127.0.0.1:$PORT"
+
+# edited DEST HOSTNAME [VERDICT]: a copy of the fixture run on another host,
+# its verdict (and its graphics stage) failed when given
+edited() {
+	rm -rf "$1"
+	cp -r "$FIXTURE" "$1"
+	python3 - "$1" "$2" "${3:-}" <<'EOP'
+import json, sys
+d, host, verdict = sys.argv[1:4]
+rec = json.load(open(d + "/run.json"))
+rec["host"]["hostname"] = host
+if verdict:
+    rec["verdict"] = verdict
+    for st in rec["stages"]:
+        if st["name"] == "graphics":
+            st["outcome"] = "fail"
+json.dump(rec, open(d + "/run.json", "w"), indent=2)
+EOP
+}
+# published N: wait (up to 30 s) for the server's Nth matrix
+published() {
+	i=0
+	until grep -q "matrix $1 published" "$LOG"; do
+		i=$((i + 1))
+		[ $i -lt 300 ] || { cat "$LOG"; fail "no matrix $1 published"; }
+		kill -0 "$SRV_PID" 2>/dev/null || { cat "$LOG"; fail "hilrun serve exited"; }
+		sleep 0.1
+	done
+}
+
+for who in alice bob; do
+	"$HILRUN" key new --id "$who" --dir "$OUT/keys" >/dev/null
+done
+cat "$OUT/keys/alice.pub" "$OUT/keys/bob.pub" >"$KF"
+mkdir -p "$OUT/lab/runs"
+cp -r "$FIXTURE" "$OUT/lab/runs/$ID0"
+
+"$HILRUN" serve --store "$ST" --keys "$KF" --listen "127.0.0.1:$PORT" --results "$OUT/lab" \
+	--republish 5 2>"$LOG" &
+SRV_PID=$!
+published 1
+T0=$(date +%s)
+grep -q "matrix 1 published: 1 runs, 1 cells, 0 disagree" "$LOG" || { cat "$LOG"; fail "the first matrix is not the lab's run"; }
+check "STORE/matrix is a link to a whole generation" sh -c "[ -L '$ST/matrix' ] && [ -f '$ST/matrix/matrix.html' ]"
+curl -sf "$URL/" >"$OUT/root0" || fail "GET / failed"
+check "GET / is the matrix, the lab's run on vm" grep -q "lab on vm" "$OUT/root0"
+
+edited "$OUT/alice-run" alices-pc
+edited "$OUT/bob-run" bobs-box fail:graphics
+"$HILRUN" upload --server "$URL" --key "$OUT/keys/alice.key" "$OUT/alice-run" >"$OUT/up" 2>&1 || { cat "$OUT/up"; fail "alice's upload"; }
+"$HILRUN" upload --server "$URL" --key "$OUT/keys/bob.key" "$OUT/bob-run" >"$OUT/up" 2>&1 || { cat "$OUT/up"; fail "bob's upload"; }
+T1=$(date +%s)
+published 2
+grep -q "matrix 2 published: 3 runs, 1 cells, 1 disagree" "$LOG" || { cat "$LOG"; fail "the second matrix is not of the three runs"; }
+if [ $((T1 - T0)) -lt 4 ]; then
+	# both uploads inside one period: one build for both
+	sleep 6
+	check "debounced: one build after two uploads" [ "$(grep -c "published" "$LOG")" -eq 2 ]
+else
+	echo "skip: the uploads took $((T1 - T0)) s, longer than the period: no debounce check"
+fi
+check "the generation before is removed" [ "$(ls "$ST/matrix.d" | wc -l)" -eq 1 ]
+
+curl -sf "$URL/" >"$OUT/root"
+for want in "lab on vm" "contributor:alice on alices-pc" "contributor:bob on bobs-box" "sources disagree" \
+	"href=\"runs/bob/$ID0.html\"" "href=\"runs/$ID0.html\""; do
+	check "GET / has '$want'" grep -qF "$want" "$OUT/root"
+done
+curl -sf "$URL/matrix.json" >"$OUT/matrix.json"
+check "matrix.json: the cell disagrees, each source with its host and verdict" [ \
+	"$(jq -c '[.disagreements, (.cells[0].sources | map([.source, .host, .verdict]))]' "$OUT/matrix.json")" = \
+	"[[\"std-vga seabios/bios-post default\"],[[\"lab\",\"vm\",\"pass\"],[\"contributor:alice\",\"alices-pc\",\"pass\"],[\"contributor:bob\",\"bobs-box\",\"fail:graphics\"]]]" ]
+check "matrix.json: bob's fail is his own unexpected failure, the lab's cell still passes" [ \
+	"$(jq -c '[.cells[0].class, .cells[0].sources[2].class, (.summary | has("regression"))]' "$OUT/matrix.json")" = \
+	'["pass","unexpected-failure",false]' ]
+check "the stored run's own page still answers" sh -c "curl -sf '$URL/runs/bob/$ID0' | grep -q bobs-box"
+
+command -v chromium >/dev/null || fail "chromium not installed (ci/setup installs it)"
+# render URL NAME: Chromium's DOM of URL into $OUT/NAME.html, no console error
+render() {
+	timeout 120 chromium --headless=new --no-sandbox --disable-gpu --enable-logging=stderr --v=0 \
+		--dump-dom "$1" >"$OUT/$2.html" 2>"$OUT/$2.log" || fail "chromium could not open $1"
+	! grep -E 'CONSOLE|Uncaught' "$OUT/$2.log" || fail "console errors rendering $1"
+}
+render "$URL/" root-dom
+for want in "lab on vm" "contributor:alice on alices-pc" "contributor:bob on bobs-box" "sources disagree"; do
+	check "Chromium renders / with '$want'" grep -qF "$want" "$OUT/root-dom.html"
+done
+render "$URL/runs/bob/$ID0.html" bob-dom
+check "Chromium renders bob's run page: his source, host and verdict" sh -c \
+	"grep -q 'contributor:bob' '$OUT/bob-dom.html' && grep -q 'bobs-box' '$OUT/bob-dom.html' && grep -q 'fail:graphics' '$OUT/bob-dom.html'"
+render "$URL/runs/$ID0.html" lab-dom
+check "Chromium renders the lab's run page" sh -c \
+	"grep -q '<span class=\"source\">lab</span>' '$OUT/lab-dom.html' && grep -q ' on vm' '$OUT/lab-dom.html'"
+
+kill "$SRV_PID"
+rc=0
+wait "$SRV_PID" || rc=$?
+SRV_PID=
+[ "$rc" -eq 0 ] || { cat "$LOG"; fail "hilrun serve exited $rc on SIGTERM"; }
+! grep -q "Sanitizer" "$LOG" || { cat "$LOG"; fail "a sanitizer report from hilrun serve"; }
+echo "ok: hilrun serve stopped cleanly"
