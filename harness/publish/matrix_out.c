@@ -269,9 +269,6 @@ static void html_file(struct strbuf *sb, const char *path, size_t max)
 	free(text);
 }
 
-/* OUT/runs/RUN_ID.html: a cell's newest run, everything its record holds:
- * each stage with its timing and frame, the text read, the serial log,
- * QEMU's argv, and the cell's history with the changes marked. */
 /* A file name from a record, read or linked only if it names a file in
  * the run's own directory: a contributor writes the record, and the
  * server's pages must not show its other files. */
@@ -300,6 +297,10 @@ static int add_file_url(struct strbuf *sb, json_t *c, const char *rdir, const ch
 	return 1;
 }
 
+/* OUT/runs/RUN_ID.html (a contributor's: OUT/runs/ID/RUN_ID.html): a
+ * cell's newest run of one source, everything its record holds:
+ * each stage with its timing and frame, the text read, the serial log,
+ * QEMU's argv, and the cell's history with the changes marked. */
 static int write_run_page(json_t *c, const char *cell, const char *out_dir, int served,
 			  struct hil_err *err)
 {
