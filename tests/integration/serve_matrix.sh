@@ -10,6 +10,7 @@
 #     alice's on alices-pc agreeing, bob's on bobs-box disagreeing, flagged;
 #     matrix.json says so too
 #   - Chromium renders / and a contributor's run page and the lab's
+#   - hilrun matrix --results --store builds the same offline
 . "$(dirname "$0")/lib.sh"
 HILRUN=$1
 OUT=$(tmpdir)
@@ -114,6 +115,14 @@ check "Chromium renders bob's run page: his source, host and verdict" sh -c \
 render "$URL/runs/$ID0.html" lab-dom
 check "Chromium renders the lab's run page" sh -c \
 	"grep -q '<span class=\"source\">lab</span>' '$OUT/lab-dom.html' && grep -q ' on vm' '$OUT/lab-dom.html'"
+
+# the lab's own matrix of the same: hilrun matrix --results --store
+"$HILRUN" matrix --results "$OUT/lab" --store "$ST" --out "$OUT/offline" 2>"$OUT/matrix.err" ||
+	{ cat "$OUT/matrix.err"; fail "hilrun matrix --store"; }
+check "hilrun matrix --results --store names the cell whose sources disagree" \
+	grep -q "sources disagree  *1: std-vga seabios/bios-post default" "$OUT/matrix.err"
+check "hilrun matrix --store: bob's run page apart from the lab's" sh -c \
+	"[ -f '$OUT/offline/runs/bob/$ID0.html' ] && [ -f '$OUT/offline/runs/$ID0.html' ]"
 
 kill "$SRV_PID"
 rc=0
