@@ -1,14 +1,17 @@
 /* test_matrix: indexing run records (real record files written with
  * record_commit into a temporary results directory), each cell's class
- * from its history and expectation, records that do not load, and the four
- * output files. */
+ * from its history and expectation, records that do not load, the four
+ * output files, provenance (the lab's and contributors' runs of one cell),
+ * and the results server's republish of it (share/republish.h). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "catalog.h"
 #include "matrix.h"
 #include "record.h"
+#include "republish.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -512,6 +515,48 @@ START_TEST(provenance)
 }
 END_TEST
 
+/* The results server's matrix (share/republish.h): each build a whole
+ * generation behind the STORE/matrix link, the one before removed; a
+ * build after an upload has it. */
+START_TEST(republish)
+{
+	struct hil_err err;
+	char *store = test_path(dir, "store"), *amy = xasprintf("%s/store/runs/amy", dir);
+	char *lab = xasprintf("%s/runs", dir);
+	run_in(lab, "lab1", "a", "default", 1, "pass", "pass");
+	const char *results[] = { dir };
+	struct republish r;
+	republish_init(&r, store, results, 1, NULL, 0);
+	ck_assert_msg(republish_now(&r, &err) == 0, "%s", err.msg);
+	char *link = test_path(store, "matrix"), *html = test_path(store, "matrix/matrix.html");
+	char first[256];
+	ssize_t n = readlink(link, first, sizeof first - 1);
+	ck_assert(n > 0);
+	first[n] = '\0';
+	ck_assert_msg(!strncmp(first, "matrix.d/", 9), "%s", first);
+	size_t len;
+	char *text = (char *)test_read(html, &len);
+	ck_assert(strstr(text, "lab on lab1") && !strstr(text, "contributor:amy"));
+	free(text);
+	run_in(amy, "amyhost", "a", "default", 2, "fail:text", "pass");
+	ck_assert_msg(republish_now(&r, &err) == 0, "%s", err.msg);
+	text = (char *)test_read(html, &len);
+	ck_assert(strstr(text, "contributor:amy on amyhost") && strstr(text, "sources disagree"));
+	free(text);
+	char *old = xasprintf("%s/%s", store, first);
+	ck_assert_msg(!test_exists(old), "%s is left", old);
+	free(old);
+	char *page = test_path(store, "matrix/runs/amy/20261124T000200Z-a-seabios-bios-post-default-0000.html");
+	ck_assert(test_exists(page));
+	free(page);
+	free(html);
+	free(link);
+	free(lab);
+	free(amy);
+	free(store);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("matrix");
@@ -522,6 +567,7 @@ int main(void)
 	tcase_add_test(tc, reported);
 	tcase_add_test(tc, grid_by_stage);
 	tcase_add_test(tc, provenance);
+	tcase_add_test(tc, republish);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
