@@ -42,3 +42,16 @@ no_leftover_qemu() { # no_leftover_qemu RUN.JSON
 	[ -n "$sockdir" ] || return 1
 	! pgrep -f -- "$sockdir/" >/dev/null 2>&1 && [ ! -e "$sockdir" ]
 }
+# stop_server: SIGTERM to hilrun serve ($SRV_PID, its stderr in $SRV_LOG);
+# it must exit 0 with no sanitizer report (the ASan build runs the tests too)
+stop_server() {
+	[ -n "$SRV_PID" ] || return 0
+	kill "$SRV_PID"
+	rc=0
+	wait "$SRV_PID" || rc=$?
+	SRV_PID=
+	[ "$rc" -eq 0 ] || { cat "$SRV_LOG"; fail "hilrun serve exited $rc on SIGTERM"; }
+	! grep -q "Sanitizer" "$SRV_LOG" || { cat "$SRV_LOG"; fail "a sanitizer report from hilrun serve"; }
+	grep -q "Terminated: stopping" "$SRV_LOG" || fail "hilrun serve did not say it stops"
+	echo "ok: hilrun serve stopped cleanly on SIGTERM"
+}
