@@ -401,6 +401,17 @@ static int read_changes(struct capture_memory *m, const struct glyphset gs[2],
 		}
 	if (n) {
 		capture_read_grid(gs, s, g, reread, m->lift, 0, &m->resp, out);
+		/* A new cell left doubtful outside where the grid has read
+		 * trusted glyphs: the grid may be off there (one found in a
+		 * few rows, capture_decode()): the frame is read whole, which
+		 * searches again if so. */
+		for (int k = 0; k < GRID_ROWS * GRID_COLS; k++) {
+			const int r = k / GRID_COLS, c = k % GRID_COLS;
+			if (reread[k] && out->cell[r][c].confidence < TEXTMODE_TRUST &&
+			    (r < m->proven.r0 || r > m->proven.r1 || c < m->proven.c0 ||
+			     c > m->proven.c1))
+				return 0;
+		}
 		probes_record(m->probes, f, g, reread);
 		m->last = *out;
 		prove(cg, out, &m->proven);
