@@ -344,7 +344,8 @@ static int choose_equaliser(struct capture_memory *m, const struct glyphset gs[2
 /* Frame f read into out as the last reading of m with the cells whose
  * pixels changed read again, with their neighbours (whose samples reach
  * into them: the sharpening, the equaliser). 1 if done; 0 if left to the
- * whole reading: nothing read before, too much changed, or too few glyphs
+ * whole reading: nothing read before, too much changed, a cell read again
+ * left doubtful where the grid has not proven itself, or too few glyphs
  * unchanged to be sure the picture has not moved (a moved picture changes
  * every cell with ink, except those the same wherever they are cut: a
  * solid block, a row of '═'). */
