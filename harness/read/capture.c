@@ -85,13 +85,19 @@ static void prove(const struct glyphset *gs, const struct text_screen *t, struct
 		}
 }
 
+/* Is cell (r, c) of screen t doubtful, and outside e? */
+static int astray_at(const struct text_screen *t, const struct extent *e, int r, int c)
+{
+	return t->cell[r][c].confidence < TEXTMODE_TRUST &&
+	       (r < e->r0 || r > e->r1 || c < e->c0 || c > e->c1);
+}
+
 /* Has screen t a doubtful cell outside e? */
 static int astray(const struct text_screen *t, const struct extent *e)
 {
 	for (int r = 0; r < t->rows; r++)
 		for (int c = 0; c < t->cols; c++)
-			if (t->cell[r][c].confidence < TEXTMODE_TRUST &&
-			    (r < e->r0 || r > e->r1 || c < e->c0 || c > e->c1))
+			if (astray_at(t, e, r, c))
 				return 1;
 	return 0;
 }
@@ -406,13 +412,9 @@ static int read_changes(struct capture_memory *m, const struct glyphset gs[2],
 		 * trusted glyphs: the grid may be off there (one found in a
 		 * few rows, capture_decode()): the frame is read whole, which
 		 * searches again if so. */
-		for (int k = 0; k < GRID_ROWS * GRID_COLS; k++) {
-			const int r = k / GRID_COLS, c = k % GRID_COLS;
-			if (reread[k] && out->cell[r][c].confidence < TEXTMODE_TRUST &&
-			    (r < m->proven.r0 || r > m->proven.r1 || c < m->proven.c0 ||
-			     c > m->proven.c1))
+		for (int k = 0; k < GRID_ROWS * GRID_COLS; k++)
+			if (reread[k] && astray_at(out, &m->proven, k / GRID_COLS, k % GRID_COLS))
 				return 0;
-		}
 		probes_record(m->probes, f, g, reread);
 		m->last = *out;
 		prove(cg, out, &m->proven);

@@ -59,9 +59,12 @@ void probes_forget(struct cell_probes *p)
 	p->valid = 0;
 }
 
-static int same_grid(const struct grid *a, const struct grid *b)
+/* Does p hold probes taken on grid g in frames the size of f? */
+static int holds(const struct cell_probes *p, const struct frame *f, const struct grid *g)
 {
-	return a->cw == b->cw && a->sx == b->sx && a->sy == b->sy && a->ox == b->ox && a->oy == b->oy;
+	const struct grid *a = &p->grid;
+	return p->valid && p->w == f->width && p->h == f->height && a->cw == g->cw &&
+	       a->sx == g->sx && a->sy == g->sy && a->ox == g->ox && a->oy == g->oy;
 }
 
 /* Where the probes of grid g sit in a frame of w x h. */
@@ -84,7 +87,7 @@ static void place(struct cell_probes *p, int w, int h, const struct grid *g)
 int probes_compare(const struct cell_probes *p, const struct frame *f, const struct grid *g,
 		   uint8_t changed[GRID_ROWS * GRID_COLS])
 {
-	if (!p->valid || p->w != f->width || p->h != f->height || !same_grid(&p->grid, g)) {
+	if (!holds(p, f, g)) {
 		memset(changed, 1, GRID_ROWS * GRID_COLS);
 		return GRID_ROWS * GRID_COLS;
 	}
@@ -114,7 +117,7 @@ int probes_compare(const struct cell_probes *p, const struct frame *f, const str
 void probes_record(struct cell_probes *p, const struct frame *f, const struct grid *g,
 		   const uint8_t *which)
 {
-	if (!p->valid || p->w != f->width || p->h != f->height || !same_grid(&p->grid, g)) {
+	if (!holds(p, f, g)) {
 		place(p, f->width, f->height, g);
 		which = NULL; /* a new grid: every cell's probe is taken */
 		p->valid = 1;
