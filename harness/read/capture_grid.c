@@ -56,11 +56,12 @@ static void sample_grey(const struct scaled *s, const struct grid *g, int col, i
 		int yi;
 		float yw;
 		tap(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy, s->h, &yi, &yw);
-		const uint8_t *a = grey_line(s, yi), *b = grey_line(s, yi + 1);
 		for (int i = 0; i < g->cw; i++) {
 			const int x = xi[i];
-			float top = a[x] + xw[i] * (float)(a[x + 1] - a[x]);
-			float bot = b[x] + xw[i] * (float)(b[x + 1] - b[x]);
+			const int a0 = grey_px(s, x, yi), a1 = grey_px(s, x + 1, yi);
+			const int b0 = grey_px(s, x, yi + 1), b1 = grey_px(s, x + 1, yi + 1);
+			float top = (float)a0 + xw[i] * (float)(a1 - a0);
+			float bot = (float)b0 + xw[i] * (float)(b1 - b0);
 			*v++ = top + yw * (bot - top);
 		}
 	}
@@ -379,11 +380,10 @@ static int inked_cells(const struct scaled *s, const struct grid *g, uint16_t *c
 		/* Scan lines 2, 5, 8 and 11 of the cell (where glyphs have
 		 * most of their ink), nearest pixels. */
 		enum { LINES = 4 };
-		const uint8_t *line[LINES];
+		int line[LINES];
 		for (int y = 0; y < LINES; y++) {
 			int fy = (int)(g->oy + ((double)(r * CELL_H + 2 + 3 * y) + 0.5) * g->sy);
-			fy = fy < 0 ? 0 : fy >= s->h ? s->h - 1 : fy;
-			line[y] = grey_line(s, fy);
+			line[y] = fy < 0 ? 0 : fy >= s->h ? s->h - 1 : fy;
 		}
 		for (int c = 0; c < GRID_COLS; c++) {
 			int xs[9];
@@ -394,7 +394,7 @@ static int inked_cells(const struct scaled *s, const struct grid *g, uint16_t *c
 			int mn = 255, mx = 0;
 			for (int y = 0; y < LINES; y++)
 				for (int i = 0; i < g->cw; i++) {
-					int v = line[y][xs[i]];
+					int v = grey_px(s, xs[i], line[y]);
 					mn = v < mn ? v : mn;
 					mx = v > mx ? v : mx;
 				}

@@ -70,6 +70,17 @@ static inline const uint8_t *grey_line(const struct scaled *s, int y)
 	return g;
 }
 
+/* The grey of pixel (x, y) of s, as grey_line() would fill it, without
+ * filling its line: a check of a kept grid reads a few pixels of most
+ * lines, which filling them would cost a whole frame's grey for. */
+static inline int grey_px(const struct scaled *s, int x, int y)
+{
+	if (!s->grey_ok || s->grey_ok[y])
+		return s->grey[(size_t)y * (size_t)s->w + (size_t)x];
+	const uint8_t *p = s->rgb + ((size_t)y * (size_t)s->w + (size_t)x) * 3;
+	return (int)((77u * p[0] + 150u * p[1] + 29u * p[2]) >> 8);
+}
+
 /* Luma of an RGB colour. */
 #define LUMA(r, g, b) (0.299f * (r) + 0.587f * (g) + 0.114f * (b))
 
@@ -93,12 +104,12 @@ static inline void tap(double u, int n, int *i0, float *w)
  * they are one colour. */
 static inline int split_grey(const float *v, int n, float *lo, float *hi)
 {
+	/* Branch-free: the sums take 0 where a value is on the other side
+	 * (a cell's samples fall either way at random). */
 	float mn = v[0], mx = v[0];
 	for (int i = 1; i < n; i++) {
-		if (v[i] < mn)
-			mn = v[i];
-		if (v[i] > mx)
-			mx = v[i];
+		mn = v[i] < mn ? v[i] : mn;
+		mx = v[i] > mx ? v[i] : mx;
 	}
 	if (mx - mn < BLANK_SPREAD)
 		return 0;
@@ -106,16 +117,14 @@ static inline int split_grey(const float *v, int n, float *lo, float *hi)
 	int last = -1;
 	for (int it = 0; it < 3; it++) {
 		float t = (a + b) * 0.5f, sa = 0, sb = 0;
-		int na = 0, nb = 0;
+		int nb = 0;
 		for (int i = 0; i < n; i++) {
-			if (v[i] > t) {
-				sb += v[i];
-				nb++;
-			} else {
-				sa += v[i];
-				na++;
-			}
+			const int up = v[i] > t;
+			sb += up ? v[i] : 0.0f;
+			sa += up ? 0.0f : v[i];
+			nb += up;
 		}
+		const int na = n - nb;
 		if (!na || !nb || nb == last)
 			break;
 		last = nb;
@@ -163,7 +172,7 @@ int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const
 /* The RGB samples of cell (col, row) at its text-mode pixel centres. */
 void capture_sample_cell(const struct scaled *s, const struct grid *g, int col, int row,
 			 float v[][3]);
-/* Those samples with the resampling blur undone. */
+/* Those samples with the resampling blur undone, into v. */
 void capture_sharpen_cell(const struct scaled *s, const struct grid *g, int col, int row,
 			  float v[][3]);
 
