@@ -314,7 +314,8 @@ static void off_palette(const struct scaled *s, const struct glyphset *gs, const
  * samples at the edges, CELL_H + 2 rows of 11 samples (the first cw + 2
  * used) of nc channels (3: RGB, 1: grey); v gets the cell's CELL_H rows of
  * cw, clamped to 0..255. */
-static inline void sharpen_samples(const float *e, int nc, int cw, const struct grid *g, float *v)
+static inline void sharpen_samples(const float *e, int nc, int cw,
+								const struct grid *g, float *v)
 {
 	const float kx = sharpen_k(g->sx), nx = 1.0f / (1.0f - 2.0f * kx);
 	const float ky = sharpen_k(g->sy), ny = 1.0f / (1.0f - 2.0f * ky);
@@ -330,39 +331,20 @@ static inline void sharpen_samples(const float *e, int nc, int cw, const struct 
 			for (int c = 0; c < nc; c++) {
 				const float *p = h + (y * 9 + i) * nc + c;
 				float x = (p[9 * nc] - ky * (p[0] + p[18 * nc])) * ny;
-				v[(y * cw + i) * nc + c] = x < 0 ? 0 : x > 255 ? 255 : x;
+				x = x > 0.0f ? x : 0.0f;
+				v[(y * cw + i) * nc + c] = x < 255.0f ? x : 255.0f;
 			}
 }
 
 /* The RGB samples of cell (col, row) at its text-mode pixel centres
- * (bilinear), row-major, cw per row. */
-void capture_sample_cell(const struct scaled *s, const struct grid *g, int col, int row,
-			 float v[][3])
+ * (bilinear), with the ring of its neighbouring cells' samples: e[y + 1][i
+ * + 1] for y in -1..CELL_H, i in -1..cw. One cell's reading samples the
+ * frame once, here: its grey, its colours and their sharpening all start
+ * from these. */
+static void sample_ringed(const struct scaled *s, const struct grid *g, int col, int row,
+			  float e[CELL_H + 2][9 + 2][3])
 {
 	const int cw = g->cw;
-	int x0[9];
-	float fx[9];
-	for (int i = 0; i < cw; i++)
-		rgb_tap((float)(g->ox + ((double)(col * cw + i) + 0.5) * g->sx), s->w, &x0[i], &fx[i]);
-	for (int y = 0, k = 0; y < CELL_H; y++) {
-		int y0;
-		float fy;
-		rgb_tap((float)(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy), s->h, &y0, &fy);
-		for (int i = 0; i < cw; i++, k++)
-			rgb_mix(s, x0[i], fx[i], y0, fy, v[k]);
-	}
-}
-
-/* Resampling spreads each text-mode pixel into its neighbours' samples
- * (a bilinear enlargement by 2 keeps 3/4 at a pixel's centre and gives
- * 1/8 to each side): undone in v (capture_sample_cell()'s samples) by
- * sharpen_samples(), with the samples of the neighbouring cells' pixels
- * at the edges. */
-void capture_sharpen_cell(const struct scaled *s, const struct grid *g, int col, int row,
-			  float v[][3])
-{
-	const int cw = g->cw;
-	float e[CELL_H + 2][9 + 2][3];
 	int x0[11];
 	float fx[11];
 	for (int i = -1; i <= cw; i++)
@@ -372,15 +354,36 @@ void capture_sharpen_cell(const struct scaled *s, const struct grid *g, int col,
 		int y0;
 		float fy;
 		rgb_tap((float)(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy), s->h, &y0, &fy);
-		for (int i = -1; i <= cw; i++) {
-			if (y >= 0 && y < CELL_H && i >= 0 && i < cw) {
-				memcpy(e[y + 1][i + 1], v[y * cw + i], sizeof e[0][0]);
-				continue;
-			}
-			rgb_mix(s, x0[i + 1], fx[i + 1], y0, fy, e[y + 1][i + 1]);
-		}
+		for (int i = 0; i < cw + 2; i++)
+			rgb_mix(s, x0[i], fx[i], y0, fy, e[y + 1][i]);
 	}
-	sharpen_samples(&e[0][0][0], 3, cw, g, &v[0][0]);
+}
+
+/* The cell's own samples of e (sample_ringed()), row-major, cw per row. */
+static void inner_samples(const float e[CELL_H + 2][9 + 2][3], int cw, float v[][3])
+{
+	for (int y = 0; y < CELL_H; y++)
+		memcpy(v[y * cw], e[y + 1][1], (size_t)cw * sizeof v[0]);
+}
+
+void capture_sample_cell(const struct scaled *s, const struct grid *g, int col, int row,
+			 float v[][3])
+{
+	float e[CELL_H + 2][9 + 2][3];
+	sample_ringed(s, g, col, row, e);
+	inner_samples(e, g->cw, v);
+}
+
+/* Resampling spreads each text-mode pixel into its neighbours' samples
+ * (a bilinear enlargement by 2 keeps 3/4 at a pixel's centre and gives
+ * 1/8 to each side): undone by sharpen_samples(), with the samples of the
+ * neighbouring cells' pixels at the edges. */
+void capture_sharpen_cell(const struct scaled *s, const struct grid *g, int col, int row,
+			  float v[][3])
+{
+	float e[CELL_H + 2][9 + 2][3];
+	sample_ringed(s, g, col, row, e);
+	sharpen_samples(&e[0][0][0], 3, g->cw, g, &v[0][0]);
 }
 
 /* The two colours of a cell whose samples raw (as sampled: sharpening
@@ -391,73 +394,79 @@ void capture_sharpen_cell(const struct scaled *s, const struct grid *g, int col,
 static void stroke_colours(const float raw[][3], const uint8_t *in1, int np,
 			   const float empty[2][3], float colour[2][3])
 {
-	float rmean[2][3] = { { 0, 0, 0 }, { 0, 0, 0 } };
-	int cnt[2] = { 0, 0 };
+	/* Branch-free, the sums in registers: each side's sum takes 0 where
+	 * a sample is on the other (a cell's samples fall either way at
+	 * random). */
+	float s0[3] = { 0, 0, 0 }, s1[3] = { 0, 0, 0 }, rmean[2][3];
+	int n1 = 0;
 	for (int k = 0; k < np; k++) {
-		cnt[in1[k]]++;
-		for (int c = 0; c < 3; c++)
-			rmean[in1[k]][c] += raw[k][c];
-	}
-	for (int side = 0; side < 2; side++)
-		for (int c = 0; c < 3; c++)
-			rmean[side][c] = cnt[side] ? rmean[side][c] / (float)cnt[side] : empty[side][c];
-	for (int side = 0; side < 2; side++) {
-		const float *me = rmean[side], *other = rmean[!side];
-		float dist[9 * CELL_H], ref = 0, dmax = 0, sum[3] = { 0, 0, 0 };
-		int m = 0;
-		for (int c = 0; c < 3; c++)
-			ref += (me[c] - other[c]) * (me[c] - other[c]);
-		for (int k = 0; k < np; k++) {
-			dist[k] = 0;
-			if (in1[k] != side)
-				continue;
-			for (int c = 0; c < 3; c++)
-				dist[k] += (raw[k][c] - other[c]) * (raw[k][c] - other[c]);
-			if (dist[k] > dmax)
-				dmax = dist[k];
+		const int one = in1[k];
+		n1 += one;
+		for (int c = 0; c < 3; c++) {
+			s1[c] += one ? raw[k][c] : 0.0f;
+			s0[c] += one ? 0.0f : raw[k][c];
 		}
-		float cut = 0.64f * dmax > ref ? 0.64f * dmax : ref;
-		for (int k = 0; k < np; k++)
-			if (in1[k] == side && dist[k] >= cut) {
-				for (int c = 0; c < 3; c++)
-					sum[c] += raw[k][c];
-				m++;
-			}
-		for (int c = 0; c < 3; c++)
-			colour[side][c] = m ? sum[c] / (float)m : me[c];
+	}
+	const int cnt[2] = { np - n1, n1 };
+	for (int c = 0; c < 3; c++) {
+		rmean[0][c] = cnt[0] ? s0[c] / (float)cnt[0] : empty[0][c];
+		rmean[1][c] = cnt[1] ? s1[c] / (float)cnt[1] : empty[1][c];
+	}
+	/* Each sample's distance from the other side's mean, and each side's
+	 * furthest. */
+	float dist[9 * CELL_H], dmax0 = 0, dmax1 = 0;
+	for (int k = 0; k < np; k++) {
+		const int one = in1[k];
+		float d = 0;
+		for (int c = 0; c < 3; c++) {
+			const float o = one ? rmean[0][c] : rmean[1][c];
+			d += (raw[k][c] - o) * (raw[k][c] - o);
+		}
+		dist[k] = d;
+		dmax1 = one && d > dmax1 ? d : dmax1;
+		dmax0 = !one && d > dmax0 ? d : dmax0;
+	}
+	float ref = 0;
+	for (int c = 0; c < 3; c++)
+		ref += (rmean[0][c] - rmean[1][c]) * (rmean[0][c] - rmean[1][c]);
+	const float cut0 = 0.64f * dmax0 > ref ? 0.64f * dmax0 : ref;
+	const float cut1 = 0.64f * dmax1 > ref ? 0.64f * dmax1 : ref;
+	float f0[3] = { 0, 0, 0 }, f1[3] = { 0, 0, 0 };
+	int m0 = 0, m1 = 0;
+	for (int k = 0; k < np; k++) {
+		const int one = in1[k];
+		const int far1 = one && dist[k] >= cut1, far0 = !one && dist[k] >= cut0;
+		m1 += far1;
+		m0 += far0;
+		for (int c = 0; c < 3; c++) {
+			f1[c] += far1 ? raw[k][c] : 0.0f;
+			f0[c] += far0 ? raw[k][c] : 0.0f;
+		}
+	}
+	for (int c = 0; c < 3; c++) {
+		colour[0][c] = m0 ? f0[c] / (float)m0 : rmean[0][c];
+		colour[1][c] = m1 ? f1[c] / (float)m1 : rmean[1][c];
 	}
 }
 
-/* The common case, cheaply: the cell's grey samples, with the ring of its
- * neighbours', sharpened as capture_sharpen_cell() does, split into two levels
+/* The common case, cheaply: the luma of the cell's samples e (with the
+ * ring of its neighbours', sample_ringed()), sharpened, split into two levels
  * and matched exactly as a glyph, in either colour order; its colours the
  * mean of the samples nearest each level, snapped to the VGA levels. 1 if
  * that read the cell (an exact match, of clear contrast, with no 9th-column
  * twin); 0 leaves it to the full reading, which would read it the same
  * (ci/bench/decode's corpus: no cell read otherwise). */
 #define FAST_CONTRAST 64.0f /* grey levels at least this far apart */
-static int read_scaled_fast(const struct scaled *s, const struct glyphset *gs,
-			    const struct grid *g, int col, int row, struct text_cell *tc)
+static int read_scaled_fast(const struct glyphset *gs, const struct grid *g,
+			    const float e[CELL_H + 2][9 + 2][3], struct text_cell *tc)
 {
 	const int cw = g->cw, np = cw * CELL_H;
-	int xi[11], yi[CELL_H + 2];
-	float xw[11], yw[CELL_H + 2];
-	for (int i = -1; i <= cw; i++)
-		tap(g->ox + ((double)(col * cw + i) + 0.5) * g->sx, s->w, &xi[i + 1], &xw[i + 1]);
-	for (int y = -1; y <= CELL_H; y++)
-		tap(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy, s->h, &yi[y + 1], &yw[y + 1]);
-	float e[CELL_H + 2][11];
-	for (int y = 0; y < CELL_H + 2; y++) {
-		const uint8_t *a = grey_line(s, yi[y]), *b = grey_line(s, yi[y] + 1);
-		for (int i = 0; i < cw + 2; i++) {
-			const int x = xi[i];
-			float top = a[x] + xw[i] * (float)(a[x + 1] - a[x]);
-			float bot = b[x] + xw[i] * (float)(b[x + 1] - b[x]);
-			e[y][i] = top + yw[y] * (bot - top);
-		}
-	}
+	float grey[CELL_H + 2][11];
+	for (int y = 0; y < CELL_H + 2; y++)
+		for (int i = 0; i < cw + 2; i++)
+			grey[y][i] = LUMA(e[y][i][0], e[y][i][1], e[y][i][2]);
 	float v[9 * CELL_H];
-	sharpen_samples(&e[0][0], 1, cw, g, v);
+	sharpen_samples(&grey[0][0], 1, cw, g, v);
 	float lo, hi;
 	if (!split_grey(v, np, &lo, &hi) || hi - lo < FAST_CONTRAST)
 		return 0;
@@ -478,9 +487,10 @@ static int read_scaled_fast(const struct scaled *s, const struct glyphset *gs,
 	float raw[9 * CELL_H][3], colour[2][3];
 	const float none[2][3] = { { 0, 0, 0 }, { 0, 0, 0 } };
 	uint8_t in1[9 * CELL_H];
-	for (int k = 0; k < np; k++)
-		in1[k] = on[k / cw] >> (cw - 1 - k % cw) & 1;
-	capture_sample_cell(s, g, col, row, raw);
+	for (int y = 0, k = 0; y < CELL_H; y++)
+		for (int i = 0; i < cw; i++, k++)
+			in1[k] = on[y] >> (cw - 1 - i) & 1;
+	inner_samples(e, cw, raw);
 	stroke_colours(raw, in1, np, none, colour);
 	tc->code = (uint8_t)code;
 	put_levels(tc->fg, colour[!swapped]);
@@ -537,11 +547,13 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 			return;
 		}
 	}
-	if (read_scaled_fast(s, gs, g, col, row, tc))
+	float e[CELL_H + 2][9 + 2][3];
+	sample_ringed(s, g, col, row, e);
+	if (read_scaled_fast(gs, g, e, tc))
 		return;
 	float v[9 * CELL_H][3], raw[9 * CELL_H][3];
 	int k;
-	capture_sample_cell(s, g, col, row, raw);
+	inner_samples(e, cw, raw);
 	memcpy(v, raw, sizeof v);
 	/* One colour inside the outer ring of samples: a space. The ring is
 	 * left out because its samples take colour from the neighbouring
@@ -588,7 +600,7 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 		off_palette(s, gs, g, col, row, mean, lift, tc);
 		return;
 	}
-	capture_sharpen_cell(s, g, col, row, v);
+	sharpen_samples(&e[0][0][0], 3, cw, g, &v[0][0]);
 	/* 2-means in RGB, started from two samples inside the outer ring
 	 * (whose samples take colour from the neighbouring cells and would
 	 * start it on a colour that is not this cell's): the one furthest
@@ -635,25 +647,24 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 	for (int it = 0; it < 5; it++) {
 		float s0[3] = { 0, 0, 0 }, s1[3] = { 0, 0, 0 };
 		int m0 = 0, m1 = 0;
-		for (k = 0; k < np; k++) {
-			float d0 = 0, d1 = 0;
-			for (int c = 0; c < 3; c++) {
-				float a = v[k][c] - c0[c], b = v[k][c] - c1[c];
-				d0 += a * a;
-				d1 += b * b;
+		for (int y = 0; y < CELL_H; y++)
+			for (int i = 0; i < cw; i++) {
+				k = y * cw + i;
+				float d0 = 0, d1 = 0;
+				for (int c = 0; c < 3; c++) {
+					float a = v[k][c] - c0[c], b = v[k][c] - c1[c];
+					d0 += a * a;
+					d1 += b * b;
+				}
+				in1[k] = d1 < d0;
+				if (y == 0 || y == CELL_H - 1 || i == 0 || i == cw - 1)
+					continue;
+				float *sum = in1[k] ? s1 : s0;
+				for (int c = 0; c < 3; c++)
+					sum[c] += v[k][c];
+				m1 += in1[k];
+				m0 += !in1[k];
 			}
-			in1[k] = d1 < d0;
-			if (k < cw || k >= np - cw || k % cw == 0 || k % cw == cw - 1)
-				continue;
-			for (int c = 0; c < 3; c++) {
-				if (in1[k])
-					s1[c] += v[k][c];
-				else
-					s0[c] += v[k][c];
-			}
-			m1 += in1[k];
-			m0 += !in1[k];
-		}
 		int same = it > 0 && m1 == n1;
 		n1 = m1;
 		if (!m0 || !m1 || same)
@@ -888,11 +899,16 @@ int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const
 	 * re-ranking waits for them), or one learned before, as learn says.
 	 * Some cells only: the response of the whole reading before. No
 	 * resp: no re-ranking (the number of doubtful cells does not depend
-	 * on it). */
-	const struct response *rp = only ? resp : NULL;
+	 * on it). A response known before the cells are read re-ranks them
+	 * as they are read; one to learn, after (rp NULL: deferred). */
 	const struct response guess = guess_response(g);
-	if (only && !resp)
+	const struct response *rp = NULL;
+	if (only)
+		rp = resp ? resp : &guess;
+	else if (resp && learn == RESP_GUESS)
 		rp = &guess;
+	else if (resp && learn == RESP_KEEP)
+		rp = resp;
 	for (int r = 0; r < GRID_ROWS; r++) {
 		const uint8_t *row_only = only ? only + r * GRID_COLS : NULL;
 		if (!only)
@@ -921,11 +937,10 @@ int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const
 	if (only || !resp)
 		return doubtful;
 	if (learn != RESP_KEEP)
-		*resp = guess_response(g);
+		*resp = guess;
 	if (!deferred)
 		return doubtful;
-	if (learn == RESP_LEARN)
-		capture_learn_response(cg, s, g, out, resp);
+	capture_learn_response(cg, s, g, out, resp);
 	for (int r = 0; r < GRID_ROWS; r++)
 		for (int c = 0; c < GRID_COLS; c++) {
 			if (!defer[r * GRID_COLS + c])

@@ -79,8 +79,10 @@ void capture_footprint(const struct scaled *s, const struct grid *g, int col, in
 		wwy[j][2] += (1 - fv) * fv;
 		wwy[j + 1][0] += fv * (1 - fv);
 		wwy[j + 1][1] += fv * fv;
-		/* This line's pixels, weighted per text-mode column. */
-		double rs[9][3] = { { 0 } };
+		/* This line's pixels, weighted per text-mode column: in float
+		 * (a line's few dozen pixels), added to the cell's sums in
+		 * double. */
+		float rs[9][3] = { { 0 } }, ls[3] = { 0, 0, 0 }, lss[3] = { 0, 0, 0 };
 		const uint8_t *line = s->rgb + (size_t)y * (size_t)s->w * 3;
 		for (int k = 0; k < nx; k++) {
 			const uint8_t *p = line + (size_t)xi[k] * 3;
@@ -93,9 +95,13 @@ void capture_footprint(const struct scaled *s, const struct grid *g, int col, in
 			for (int c = 0; c < 3; c++) {
 				rs[i][c] += (1 - fu) * yc[c];
 				rs[i + 1][c] += fu * yc[c];
-				fp->sy[c] += yc[c];
-				fp->syy[c] += yc[c] * yc[c];
+				ls[c] += yc[c];
+				lss[c] += yc[c] * yc[c];
 			}
+		}
+		for (int c = 0; c < 3; c++) {
+			fp->sy[c] += ls[c];
+			fp->syy[c] += lss[c];
 		}
 		for (int i = 0; i < cw; i++)
 			for (int c = 0; c < 3; c++) {

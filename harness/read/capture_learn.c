@@ -205,7 +205,6 @@ int textmode_learn_capture(const struct frame *f, struct textmode_learning *l,
 	l->cell_w = g.cw;
 	for (int k = 0; k < 256; k++) {
 		float v[9 * CELL_H][3];
-		capture_sample_cell(&s, &g, l->col[k], l->row[k], v);
 		capture_sharpen_cell(&s, &g, l->col[k], l->row[k], v);
 		int ink8 = 0, ninth_same = 1;
 		for (int y = 0; y < CELL_H; y++) {
