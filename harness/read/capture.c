@@ -17,8 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REUSE_MIN 0.5       /* a grid kept from an earlier frame must read this share */
-#define REUSE_SHARE 0.8     /* ... and this much of the share it read there */
+/* A grid kept from an earlier frame must read this share of the inked
+ * cells capture_check_grid() samples exactly, and this much of the share
+ * it read there. An analog capture sampled late reads only 0.28-0.47 of
+ * them exactly on its own grid (ci/bench/decode's a-phase): a floor of
+ * 0.5 searched every new screen again, at 400 ms a frame, and read it no
+ * better. A picture that moved reads almost none. */
+#define REUSE_MIN 0.2
+#define REUSE_SHARE 0.8
 
 /* Fill gs->twin9. In a resampled frame the 9th column takes as much
  * colour from the next cell as from its own, so it cannot tell such twins
