@@ -314,8 +314,7 @@ static void off_palette(const struct scaled *s, const struct glyphset *gs, const
  * samples at the edges, CELL_H + 2 rows of 11 samples (the first cw + 2
  * used) of nc channels (3: RGB, 1: grey); v gets the cell's CELL_H rows of
  * cw, clamped to 0..255. */
-static inline void sharpen_samples(const float *e, int nc, int cw,
-								const struct grid *g, float *v)
+static inline void sharpen_samples(const float *e, int nc, int cw, const struct grid *g, float *v)
 {
 	const float kx = sharpen_k(g->sx), nx = 1.0f / (1.0f - 2.0f * kx);
 	const float ky = sharpen_k(g->sy), ny = 1.0f / (1.0f - 2.0f * ky);
@@ -501,10 +500,12 @@ static int read_scaled_fast(const struct glyphset *gs, const struct grid *g,
 }
 
 /* rp: the response to re-rank through (step 7); NULL: not yet learned,
- * *defer then set where a re-ranking is due. */
+ * *defer then set where a re-ranking is due. A re-ranking leaves the
+ * cell's footprint in *fp and sets *have_fp. */
 static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 			      const struct grid *g, int col, int row, float lift,
-			      const struct response *rp, int *defer, struct text_cell *tc)
+			      const struct response *rp, int *defer, struct text_cell *tc,
+			      struct footprint *fp, int *have_fp)
 {
 	const int cw = g->cw, np = cw * CELL_H, total = np;
 	/* Most cells are blank: first a look at the nearest pixels inside
@@ -757,8 +758,8 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 	if (!cursor && tc->confidence < TEXTMODE_TRUST && !rp)
 		*defer = 1;
 	else if (!cursor && tc->confidence < TEXTMODE_TRUST) {
-		struct footprint fp;
-		capture_footprint(s, g, col, row, &fp);
+		capture_footprint(s, g, col, row, fp);
+		*have_fp = 1;
 		/* A cell nearest a blank or a dither whose mean is clearly no
 		 * text colour (DITHER_OFF) may be a dither flattened by the
 		 * sampling phase (capture_rerank()). */
@@ -766,7 +767,7 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 		unlift(mean, lift, um);
 		const int dithers = (!inked(gs, best.code) || (best.code >= 0xB0 && best.code <= 0xB2)) &&
 				    pal_dist(um) >= DITHER_OFF && pal_dist(mean) >= DITHER_OFF;
-		int code2 = capture_rerank(gs, on, &fp, rp, dithers ? pal : NULL);
+		int code2 = capture_rerank(gs, on, fp, rp, dithers ? pal : NULL);
 		if (code2 >= 0 && code2 != best.code) {
 			/* The colours stay as split: the orientation is the
 			 * one in which the new glyph is nearer the split. */
@@ -815,11 +816,13 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 			     const struct grid *g, int col, int row, float lift,
 			     const struct response *rp, int *defer, struct text_cell *tc)
 {
-	read_scaled_glyph(s, gs, g, col, row, lift, rp, defer, tc);
+	struct footprint fp;
+	int have_fp = 0;
+	read_scaled_glyph(s, gs, g, col, row, lift, rp, defer, tc, &fp, &have_fp);
 	if (tc->cursor || !inked(gs, tc->code) || (text_colour(tc->fg) && text_colour(tc->bg)))
 		return;
-	struct footprint fp;
-	capture_footprint(s, g, col, row, &fp);
+	if (!have_fp)
+		capture_footprint(s, g, col, row, &fp);
 	int pal[2];
 	if (fp.n >= 32) {
 		const struct response rp = guess_response(g);
