@@ -134,8 +134,13 @@ static const struct equaliser equalisers[] = {
 #define EQ_DOUBTS 270
 
 /* The pixels [x0, x1) x [y0, y1) of frame f through equaliser q (> 0)
- * into eq_rgb (clipped to the frame). */
-__attribute__((optimize("tree-vectorize"))) /* 4x faster: a frame is 6 MB */
+ * into eq_rgb (clipped to the frame). Vectorised (this file is built at
+ * -O3: 4x faster than scalar, and a 1920x1080 frame is 6 MB), and built
+ * twice on x86-64: for AVX2, whose 32-bit multiply halves its time
+ * again, and for any x86-64, chosen when the program loads. */
+#if defined(__x86_64__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 static void equalise_rect(const struct frame *f, int q, uint8_t *eq_rgb, int x0, int x1, int y0,
 			  int y1)
 {
