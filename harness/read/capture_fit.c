@@ -81,8 +81,12 @@ void capture_footprint(const struct scaled *s, const struct grid *g, int col, in
 		wwy[j + 1][1] += fv * fv;
 		/* This line's pixels, weighted per text-mode column: in float
 		 * (a line's few dozen pixels), added to the cell's sums in
-		 * double. */
+		 * double. The pixels come column by column (xc[] never
+		 * decreases): each column's are summed in registers (a and b,
+		 * its weight and the next column's), then added to rs[]. */
 		float rs[9][3] = { { 0 } }, ls[3] = { 0, 0, 0 }, lss[3] = { 0, 0, 0 };
+		float a[3] = { 0, 0, 0 }, b[3] = { 0, 0, 0 };
+		int at = nx ? xc[0] : 0;
 		const uint8_t *line = s->rgb + (size_t)y * (size_t)s->w * 3;
 		for (int k = 0; k < nx; k++) {
 			const uint8_t *p = line + (size_t)xi[k] * 3;
@@ -90,14 +94,25 @@ void capture_footprint(const struct scaled *s, const struct grid *g, int col, in
 			yc[0] = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
 			yc[1] = 0.5f * (p[2] - yc[0]); /* chroma at half weight: JPEG */
 			yc[2] = 0.5f * (p[0] - yc[0]); /* halves its resolution */
-			const int i = xc[k];
+			if (xc[k] != at) {
+				for (int c = 0; c < 3; c++) {
+					rs[at][c] += a[c];
+					rs[at + 1][c] += b[c];
+					a[c] = b[c] = 0;
+				}
+				at = xc[k];
+			}
 			const float fu = xu[k];
 			for (int c = 0; c < 3; c++) {
-				rs[i][c] += (1 - fu) * yc[c];
-				rs[i + 1][c] += fu * yc[c];
+				a[c] += (1 - fu) * yc[c];
+				b[c] += fu * yc[c];
 				ls[c] += yc[c];
 				lss[c] += yc[c] * yc[c];
 			}
+		}
+		for (int c = 0; c < 3 && nx; c++) {
+			rs[at][c] += a[c];
+			rs[at + 1][c] += b[c];
 		}
 		for (int c = 0; c < 3; c++) {
 			fp->sy[c] += ls[c];
