@@ -122,15 +122,17 @@ void probes_record(struct cell_probes *p, const struct frame *f, const struct gr
 		which = NULL; /* a new grid: every cell's probe is taken */
 		p->valid = 1;
 	}
+	/* Line by line (a frame is megabytes: cell by cell, each of a
+	 * cell's lines is a new stretch of memory). */
 	const int cw = g->cw;
-	for (int r = 0; r < GRID_ROWS; r++)
+	for (int y = 0; y < PROBE_H; y++) {
+		const uint8_t *line = f->rgb + p->yo[y];
+		const uint8_t *row_which = which ? which + y / CELL_H * GRID_COLS : NULL;
 		for (int c = 0; c < GRID_COLS; c++) {
-			if (which && !which[r * GRID_COLS + c])
+			if (row_which && !row_which[c])
 				continue;
-			for (int y = r * CELL_H; y < (r + 1) * CELL_H; y++) {
-				const uint8_t *line = f->rgb + p->yo[y];
-				for (int i = c * cw; i < (c + 1) * cw; i++)
-					memcpy(p->px[y][i], line + p->xo[i], 3);
-			}
+			for (int i = c * cw; i < (c + 1) * cw; i++)
+				memcpy(p->px[y][i], line + p->xo[i], 3);
 		}
+	}
 }
