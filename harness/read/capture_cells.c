@@ -517,8 +517,11 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 			int x = (int)(g->ox + ((double)(col * cw + i) + 0.5) * g->sx);
 			xs[i] = x < 0 ? 0 : x >= s->w ? s->w - 1 : x;
 		}
+		/* Row by row, given up at the first row that shows two
+		 * colours (most glyphs have ink in their first rows). */
 		int lo[3] = { 255, 255, 255 }, hi[3] = { 0, 0, 0 }, sum[3] = { 0, 0, 0 }, m = 0;
-		for (int y = 1; y < CELL_H - 1; y++) {
+		int range2 = 0;
+		for (int y = 1; y < CELL_H - 1 && (float)range2 < BLANK_SURE2; y++) {
 			int fy = (int)(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy);
 			fy = fy < 0 ? 0 : fy >= s->h ? s->h - 1 : fy;
 			const uint8_t *line = s->rgb + (size_t)fy * (size_t)s->w * 3;
@@ -531,10 +534,10 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 				}
 				m++;
 			}
+			range2 = 0;
+			for (int c = 0; c < 3; c++)
+				range2 += (hi[c] - lo[c]) * (hi[c] - lo[c]);
 		}
-		int range2 = 0;
-		for (int c = 0; c < 3; c++)
-			range2 += (hi[c] - lo[c]) * (hi[c] - lo[c]);
 		if ((float)range2 < BLANK_SURE2) {
 			float mean[3];
 			for (int c = 0; c < 3; c++)
