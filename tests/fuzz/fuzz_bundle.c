@@ -1,8 +1,8 @@
 /* fuzz_bundle: the bundle reader (share/bundle.c, bundle_read) given any
  * bytes as an uploaded body: a tar of entries to keep or refuse within the
- * limits, every refusal a finding. Read twice: with the server's limits,
- * and with limits so small that every cap is reached (the input's first
- * byte chooses them, so that the fuzzer explores both). The findings are
+ * limits, every refusal a finding. Read with the server's limits and,
+ * when the input's first byte is odd, again with limits so small that
+ * every cap is reached (a tar's first byte is its name's). The findings are
  * turned into the server's JSON answer and upload --dry-run's text, as a
  * rejection would be. Corpus: tests/fuzz/corpus/bundle/ (tars, see
  * tests/fuzz/README.md). */
