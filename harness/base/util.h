@@ -46,6 +46,12 @@ const char *sb_str(struct strbuf *sb); /* "" when empty */
 void sb_add_escaped(struct strbuf *sb, const char *text);
 char *sb_detach(struct strbuf *sb);    /* caller frees; sb is reset */
 
+/* Make s valid UTF-8 in place, as JSON strings must be: each byte that is
+ * not part of a well-formed sequence (a stray continuation, a sequence cut
+ * short, an overlong form, a surrogate, past U+10FFFF) becomes '?'.
+ * Returns s. */
+char *utf8_repair(char *s);
+
 /* A NULL-terminated argument vector, as execv wants it. */
 struct argv {
 	char **v;

@@ -372,6 +372,18 @@ out:
 	return rc;
 }
 
+void bundle_sign(const struct key_secret *sk, const void *manifest, size_t len,
+		 char out[BUNDLE_SIG_TEXT])
+{
+	_Static_assert(BUNDLE_SIG_TEXT ==
+			       sodium_base64_ENCODED_LEN(KEY_SIG_BYTES, sodium_base64_VARIANT_ORIGINAL) + 1,
+		       "BUNDLE_SIG_TEXT: base64 of a signature, a newline and a NUL");
+	unsigned char sig[KEY_SIG_BYTES];
+	key_sign(sk, manifest, len, sig);
+	sodium_bin2base64(out, BUNDLE_SIG_TEXT - 1, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
+	strcat(out, "\n");
+}
+
 int bundle_pack(const struct bundle *b, const struct key_secret *sk, struct strbuf *out,
 		struct hil_err *err)
 {
@@ -389,11 +401,8 @@ int bundle_pack(const struct bundle *b, const struct key_secret *sk, struct strb
 	}
 	char *manifest = bundle_manifest(b, sk->id, run_id);
 	json_decref(j);
-	unsigned char sig[KEY_SIG_BYTES];
-	key_sign(sk, manifest, strlen(manifest), sig);
-	char sig64[sodium_base64_ENCODED_LEN(KEY_SIG_BYTES, sodium_base64_VARIANT_ORIGINAL) + 1];
-	sodium_bin2base64(sig64, sizeof sig64 - 1, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
-	strcat(sig64, "\n");
+	char sig64[BUNDLE_SIG_TEXT];
+	bundle_sign(sk, manifest, strlen(manifest), sig64);
 
 	/* manifest.json, manifest.sig, run.json, then the artifacts by name:
 	 * the parts borrowed, not copied. */

@@ -89,6 +89,12 @@ size_t bundle_from_dir(const char *run_dir, const struct bundle_limits *lim, str
  * frees. */
 char *bundle_manifest(const struct bundle *b, const char *contributor, const char *run_id);
 
+/* The text of manifest.sig: sk's signature of the manifest's len bytes
+ * at manifest, in base64, and a newline. */
+#define BUNDLE_SIG_TEXT 90 /* 88 characters, the newline, the NUL */
+void bundle_sign(const struct key_secret *sk, const void *manifest, size_t len,
+		 char out[BUNDLE_SIG_TEXT]);
+
 /* Pack b's run.json and other files as a signed bundle into out: the
  * manifest (run_id from run.json), its signature by sk, then run.json and
  * the artifacts by name. -1 and err if run.json is missing or has no

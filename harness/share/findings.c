@@ -39,7 +39,10 @@ void findings_add(struct findings *f, enum finding_level level, const char *code
 	if (vasprintf(&msg, fmt, ap) < 0)
 		abort();
 	va_end(ap);
-	f->v[f->n++] = (struct finding){ level, code, file ? xstrdup(file) : NULL, msg };
+	/* A name from a tar, or a message quoting one (perhaps cut short by
+	 * a %.Ns), may be any bytes: JSON holds UTF-8 only. */
+	f->v[f->n++] = (struct finding){ level, code, file ? utf8_repair(xstrdup(file)) : NULL,
+					 utf8_repair(msg) };
 }
 
 size_t findings_errors(const struct findings *f)

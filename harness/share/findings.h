@@ -6,6 +6,9 @@
  * answers a rejection with findings_json, hilrun upload --dry-run prints
  * them. The codes are listed in docs/upload.md.
  *
+ * A finding's file and message are kept as UTF-8 (utf8_repair: bytes
+ * that are not become '?'), so that every finding reaches the JSON answer.
+ *
  * A list holds at most FINDINGS_MAX findings: past that, one more error
  * "too-many-findings" says how many were dropped (a hostile bundle cannot
  * make an answer of unbounded size).

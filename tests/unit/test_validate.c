@@ -5,7 +5,6 @@
  * limits, hostile entries), each giving its own code and nothing else;
  * every error reported at once; the findings as JSON. */
 #include <check.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -471,11 +470,9 @@ static void pretty_manifest(struct bundle *b)
 	char *text = json_dumps(m, JSON_INDENT(1) | JSON_SORT_KEYS);
 	replace(b, "manifest.json", text, strlen(text));
 	/* re-signed: the signature is good, the spelling is not canonical */
-	unsigned char sig[KEY_SIG_BYTES];
-	char b64[100];
-	key_sign(&alice, text, strlen(text), sig);
-	sodium_bin2base64(b64, sizeof b64, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
-	replace(b, "manifest.sig", b64, strlen(b64));
+	char sig[BUNDLE_SIG_TEXT];
+	bundle_sign(&alice, text, strlen(text), sig);
+	replace(b, "manifest.sig", sig, strlen(sig));
 	free(text);
 	json_decref(m);
 }
