@@ -279,17 +279,20 @@ static struct response guess_response(const struct grid *g)
 }
 
 /* A blank cell (col, row) of mean colour mean, lift its row's black
- * level: if that is no palette colour, it is most likely a blurred dither
- * (untrusted). Where clearly none (DITHER_OFF), the frame's pixels say: the
- * dither that fits them better than one colour (capture_fit_dither()), if
- * any; else the mean alone, as dither_guess() says. */
+ * level: if that is no palette colour, as captured or with the lift taken
+ * off, it is most likely a blurred dither (untrusted). Where clearly none
+ * (DITHER_OFF), the frame's pixels say: the dither that fits them better
+ * than one colour (capture_fit_dither()), if any; else the mean alone, as
+ * dither_guess() says. (A lift is judged from a row's dark pixels: on a
+ * light background, from the blurred strokes of black text, which made
+ * every light grey space of such a row a dither.) */
 static void off_palette(const struct scaled *s, const struct glyphset *gs, const struct grid *g,
 			int col, int row, const float *mean, float lift, struct text_cell *tc)
 {
 	float c[3];
 	unlift(mean, lift, c);
 	const float d = pal_dist(c);
-	if (d < PALETTE_NEAR)
+	if (d < PALETTE_NEAR || pal_dist(mean) < PALETTE_NEAR)
 		return;
 	tc->confidence = 0.98f;
 	if (d >= DITHER_OFF && pal_dist(mean) >= DITHER_OFF) {

@@ -1413,6 +1413,36 @@ START_TEST(analog_capture)
 }
 END_TEST
 
+/* Black text on light grey (seabios-colours from row 6 on) through an
+ * analog capture sampled late. A row's black level is judged from its dark
+ * pixels, which on a light background are the blurred strokes of its text:
+ * "No bootable device."'s row took a lift from them, and every light grey
+ * space after the text read as an untrusted dither. Every row exactly, the
+ * spaces trusted, and trusted cells as the native frame's. */
+START_TEST(analog_light_background)
+{
+	struct hil_err err = { "" };
+	struct frame f;
+	load_frame(&f, "seabios-colours-analog-phase-1080.jpg");
+	ck_assert_msg(textmode_decode(&f, &font, NINTH_QEMU, screen, &err) == 0, "%s", err.msg);
+	static const char *const want[] = { "SeaBIOS (version 1.16.2-debian-1.16.2-1)",
+		"Booting from Hard Disk...", "Boot failed: could not read the boot disk", "",
+		"Booting from Floppy...", "Boot failed: could not read the boot disk", "",
+		"No bootable device." };
+	char ascii[TEXT_COLS_MAX + 1];
+	for (int r = 0; r < 8; r++) {
+		textmode_row_ascii(screen, r, ascii);
+		ck_assert_str_eq(ascii, want[r]);
+	}
+	for (int c = (int)strlen(want[7]); c < 80; c++)
+		ck_assert_msg(screen->cell[7][c].confidence >= TEXTMODE_TRUST, "cell 7,%d: %.2f", c,
+			      screen->cell[7][c].confidence);
+	ck_assert_int_gt(trusted_as_native("the light grey analog frame", screen, "seabios-colours.png"),
+			 1900);
+	frame_release(&f);
+}
+END_TEST
+
 /* Sampled late (a phase of 0.4 pixel), an analog capture reads about a
  * third of the inked cells that check a kept grid exactly: its grid must
  * still be kept for each new screen (it was searched again, at 400 ms a
@@ -1487,6 +1517,7 @@ static Suite *textmode_suite(void)
 	tcase_add_test(sc, reader_searches_again_when_doubtful);
 	tcase_add_loop_test(sc, analog_capture, 0, sizeof analog_frames / sizeof analog_frames[0]);
 	tcase_add_test(sc, reader_keeps_a_late_phase_grid);
+	tcase_add_test(sc, analog_light_background);
 	suite_add_tcase(s, sc);
 	return s;
 }
