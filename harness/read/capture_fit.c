@@ -37,6 +37,19 @@ static const float pal_ycc[16][3] = {
 };
 #undef YCC
 
+/* One frame pixel's bilinear weights along an axis, 1 - f for text-mode
+ * pixel i and f for i + 1, added to their sums (w) and to the sums of
+ * their products with the neighbours' (ww: before, own, after). */
+static void add_weights(double *w, double (*ww)[3], int i, double f)
+{
+	w[i] += 1 - f;
+	w[i + 1] += f;
+	ww[i][1] += (1 - f) * (1 - f);
+	ww[i][2] += (1 - f) * f;
+	ww[i + 1][0] += f * (1 - f);
+	ww[i + 1][1] += f * f;
+}
+
 void capture_footprint(const struct scaled *s, const struct grid *g, int col, int row,
 		       struct footprint *fp)
 {
@@ -58,12 +71,7 @@ void capture_footprint(const struct scaled *s, const struct grid *g, int col, in
 		xi[nx] = x;
 		xc[nx] = i;
 		xu[nx++] = (float)f;
-		wx[i] += 1 - f;
-		wx[i + 1] += f;
-		wwx[i][1] += (1 - f) * (1 - f);
-		wwx[i][2] += (1 - f) * f;
-		wwx[i + 1][0] += f * (1 - f);
-		wwx[i + 1][1] += f * f;
+		add_weights(wx, wwx, i, f);
 	}
 	int ny = 0;
 	for (int y = ya < 0 ? 0 : ya; y < yb && y < s->h; y++) {
@@ -73,12 +81,7 @@ void capture_footprint(const struct scaled *s, const struct grid *g, int col, in
 			continue;
 		const double fv = v - j;
 		ny++;
-		wyr[j] += 1 - fv;
-		wyr[j + 1] += fv;
-		wwy[j][1] += (1 - fv) * (1 - fv);
-		wwy[j][2] += (1 - fv) * fv;
-		wwy[j + 1][0] += fv * (1 - fv);
-		wwy[j + 1][1] += fv * fv;
+		add_weights(wyr, wwy, j, fv);
 		/* This line's pixels, weighted per text-mode column: in float
 		 * (a line's few dozen pixels), added to the cell's sums in
 		 * double. The pixels come column by column (xc[] never

@@ -56,6 +56,12 @@ struct scaled {
 	uint8_t *grey_ok; /* h flags: that line of grey is filled; NULL: all are */
 };
 
+/* The grey of an RGB pixel, as every grey of the capture reader is made. */
+static inline uint8_t grey_of(const uint8_t *p)
+{
+	return (uint8_t)((77u * p[0] + 150u * p[1] + 29u * p[2]) >> 8);
+}
+
 /* Line y of s's grey, filled from s->rgb the first time it is asked for
  * (a kept grid reads about half a frame's lines, not all of them). */
 static inline const uint8_t *grey_line(const struct scaled *s, int y)
@@ -64,7 +70,7 @@ static inline const uint8_t *grey_line(const struct scaled *s, int y)
 	if (s->grey_ok && !s->grey_ok[y]) {
 		const uint8_t *p = s->rgb + (size_t)y * (size_t)s->w * 3;
 		for (int x = 0; x < s->w; x++, p += 3)
-			g[x] = (uint8_t)((77u * p[0] + 150u * p[1] + 29u * p[2]) >> 8);
+			g[x] = grey_of(p);
 		s->grey_ok[y] = 1;
 	}
 	return g;
@@ -77,8 +83,7 @@ static inline int grey_px(const struct scaled *s, int x, int y)
 {
 	if (!s->grey_ok || s->grey_ok[y])
 		return s->grey[(size_t)y * (size_t)s->w + (size_t)x];
-	const uint8_t *p = s->rgb + ((size_t)y * (size_t)s->w + (size_t)x) * 3;
-	return (int)((77u * p[0] + 150u * p[1] + 29u * p[2]) >> 8);
+	return grey_of(s->rgb + ((size_t)y * (size_t)s->w + (size_t)x) * 3);
 }
 
 /* Luma of an RGB colour. */

@@ -135,7 +135,7 @@ int textmode_learn_capture(const struct frame *f, struct textmode_learning *l,
 	for (int y = 0; y < h; y++)
 		for (int x = 0; x < w; x++) {
 			const uint8_t *p = f->rgb + ((size_t)y * w + x) * 3;
-			grey[(size_t)y * w + x] = (uint8_t)((77u * p[0] + 150u * p[1] + 29u * p[2]) >> 8);
+			grey[(size_t)y * w + x] = grey_of(p);
 			if (colour_far(p, clear, FAR2) && colour_far(p, corner, FAR2))
 				prow[y]++;
 		}
