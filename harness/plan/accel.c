@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -36,10 +37,11 @@ const char *const accel_trial_names[] = { "ran", "stopped", "exited", "silent", 
  * kernel (extra, NULL-terminated, QEMU options) whose console must say
  * needle (NULL: anything) to count as running. */
 static enum accel_trial trial(const char *qemu, const char *firmware_bin, const char *accel,
-			      const char *const *extra, const char *needle, int window_ms,
-			      char *reason, size_t n)
+			      const char *const *extra, int memory_mb, const char *needle,
+			      int window_ms, int64_t *took_ms, char *reason, size_t n)
 {
 	struct hil_err err;
+	*took_ms = 0;
 	char dir[] = "/tmp/hilrun-accel-XXXXXX";
 	if (!mkdtemp(dir)) {
 		snprintf(reason, n, "cannot make a directory for the %s trial: %s", accel,
@@ -56,7 +58,7 @@ static enum accel_trial trial(const char *qemu, const char *firmware_bin, const 
 	argv_push(&a, "-accel");
 	argv_push(&a, accel);
 	argv_push(&a, "-m");
-	argv_push(&a, extra ? "512" : "256");
+	argv_pushf(&a, "%d", memory_mb);
 	argv_push(&a, "-bios");
 	argv_push(&a, firmware_bin);
 	argv_push(&a, "-display");
@@ -81,17 +83,16 @@ static enum accel_trial trial(const char *qemu, const char *firmware_bin, const 
 			int said = ser && len > 0 && (!needle || strstr(ser, needle));
 			free(ser);
 			if (stopped) {
-				snprintf(reason, n,
-					 "%s stopped under %s with no card and nothing to boot (\"KVM "
-					 "internal error\", after %lld ms)",
-					 firmware_bin, accel, (long long)(now_ms() - t0));
+				snprintf(reason, n, "%s stopped under %s %s (\"KVM internal error\", after %lld ms)",
+					 firmware_bin, accel,
+					 extra ? "in a trial boot of the guest" : "with no card and nothing to boot",
+					 (long long)(now_ms() - t0));
 				res = TRIAL_STOPPED;
 				break;
 			}
 			if (said) {
-				snprintf(reason, n, "%s%s ran under %s in a trial boot (console after %lld ms)",
-					 extra ? "the guest's kernel on " : "", firmware_bin, accel,
-					 (long long)(now_ms() - t0));
+				snprintf(reason, n, "%s ran under %s in a trial boot (console after %lld ms)",
+					 firmware_bin, accel, (long long)(now_ms() - t0));
 				res = TRIAL_RAN;
 				break;
 			}
@@ -104,14 +105,16 @@ static enum accel_trial trial(const char *qemu, const char *firmware_bin, const 
 				break;
 			}
 			if (now_ms() >= deadline) {
-				snprintf(reason, n, "%s%s printed %s under %s in %d ms (trial boot)",
-					 extra ? "the guest's kernel on " : "", firmware_bin,
-					 needle ? "no sign of the guest" : "nothing", accel, window_ms);
+				snprintf(reason, n, "%s printed %s under %s in %d ms (trial boot)",
+					 firmware_bin, needle ? "no sign of the guest" : "nothing", accel,
+					 window_ms);
 				res = TRIAL_SILENT;
 				break;
 			}
-			proc_wait(&p, now_ms() + 100);
+			/* Timed trials compare a few hundred ms: look often. */
+			proc_wait(&p, now_ms() + (needle ? 10 : 100));
 		}
+		*took_ms = now_ms() - t0;
 		proc_stop(&p, 1000);
 	}
 	proc_release(&p);
@@ -127,7 +130,8 @@ static enum accel_trial trial(const char *qemu, const char *firmware_bin, const 
 enum accel_trial accel_trial(const char *qemu, const char *firmware_bin, const char *accel,
 			     int window_ms, char *reason, size_t n)
 {
-	return trial(qemu, firmware_bin, accel, NULL, NULL, window_ms, reason, n);
+	int64_t took;
+	return trial(qemu, firmware_bin, accel, NULL, 256, NULL, window_ms, &took, reason, n);
 }
 
 static json_t *cache_load(const char *cache_path)
@@ -160,59 +164,14 @@ static char *cache_key(const char *prefix, const char *firmware_bin, const char 
 	return xasprintf("%s%s|%s|%s", prefix, firmware_bin, qemu, boot);
 }
 
-const char *accel_choose(const char *qemu, const char *firmware, const char *firmware_bin,
-			 const char *cache_path, char *reason, size_t n)
-{
-	const char *dev = accel_probe_dev_kvm(reason, n);
-	if (strcmp(dev, "kvm") || !strcmp(firmware, "seabios"))
-		return dev;
-
-	char *key = cache_key("", firmware_bin, qemu);
-	json_t *cache = cache_load(cache_path);
-	json_t *hit = json_object_get(cache, key);
-	const char *accel = json_string_value(json_object_get(hit, "accel"));
-	const char *why = json_string_value(json_object_get(hit, "reason"));
-	if (accel && why && (!strcmp(accel, "kvm") || !strcmp(accel, "tcg"))) {
-		snprintf(reason, n, "%s (remembered in %s)", why, cache_path);
-		const char *res = !strcmp(accel, "kvm") ? "kvm" : "tcg";
-		json_decref(cache);
-		free(key);
-		return res;
-	}
-	char words[256];
-	enum accel_trial t = accel_trial(qemu, firmware_bin, "kvm", ACCEL_TRIAL_MS, words, sizeof words);
-	const char *res = t == TRIAL_RAN ? "kvm" : "tcg";
-	snprintf(reason, n, "%s%s", words, t == TRIAL_RAN ? "" : ": using TCG for it");
-	char when[32];
-	utc_iso8601(when);
-	json_object_set_new(cache, key, json_pack("{s:s, s:s, s:s, s:s}", "accel", res, "reason", reason,
-						  "trial", accel_trial_names[t], "probed_at", when));
-	cache_store(cache_path, cache);
-	json_decref(cache);
-	free(key);
-	return res;
-}
-
 int accel_host_stops(const char *qemu, const char *firmware_bin, const char *accel,
 		     const char *cache_path, int window_ms, char *reason, size_t n)
 {
 	if (!accel || strcmp(accel, "kvm"))
 		return 0; /* only KVM stops a VM with an internal error */
 	json_t *cache = cache_load(cache_path);
-	/* accel_choose's own trial of this firmware answers it, if it ran. */
-	char *key = cache_key("", firmware_bin, qemu);
+	char *key = cache_key("stops|", firmware_bin, qemu);
 	json_t *hit = json_object_get(cache, key);
-	free(key);
-	const char *trial = json_string_value(json_object_get(hit, "trial"));
-	if (trial && (!strcmp(trial, "stopped") || !strcmp(trial, "ran"))) {
-		snprintf(reason, n, "%s (remembered in %s)",
-			 json_string_value(json_object_get(hit, "reason")) ?: trial, cache_path);
-		int stops = !strcmp(trial, "stopped");
-		json_decref(cache);
-		return stops;
-	}
-	key = cache_key("stops|", firmware_bin, qemu);
-	hit = json_object_get(cache, key);
 	if (json_is_boolean(json_object_get(hit, "stops"))) {
 		snprintf(reason, n, "%s (remembered in %s)",
 			 json_string_value(json_object_get(hit, "reason")) ?: "", cache_path);
@@ -234,42 +193,98 @@ int accel_host_stops(const char *qemu, const char *firmware_bin, const char *acc
 	return t == TRIAL_STOPPED;
 }
 
-const char *accel_choose_kernel(const char *qemu, const char *firmware, const char *firmware_bin,
-				const char *kernel, const char *initrd, const char *cache_path,
-				char *reason, size_t n)
+/* Held while the cache is read, trials run and the answer is stored: cells
+ * run side by side (hilrun -j) wait for one trial rather than each run
+ * their own, and trials never time each other. -1 if it cannot be had
+ * (then each goes ahead alone). */
+static int cache_lock(const char *cache_path)
 {
-	const char *accel = accel_choose(qemu, firmware, firmware_bin, cache_path, reason, n);
-	if (strcmp(accel, "kvm"))
-		return accel;
-	char *prefix = xasprintf("kernel|%s|", kernel);
-	char *full = cache_key(prefix, firmware_bin, qemu);
+	if (!cache_path)
+		return -1;
+	char *path = xasprintf("%s.lock", cache_path);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	free(path);
+	if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static void seconds(char *buf, size_t n, int64_t ms)
+{
+	snprintf(buf, n, "%.2f s", ms / 1000.0);
+}
+
+const char *accel_choose_timed(const struct accel_timed *t, const char *cache_path, char *reason,
+			       size_t n)
+{
+	const char *dev = accel_probe_dev_kvm(reason, n);
+	if (strcmp(dev, "kvm"))
+		return dev;
+	int lock = cache_lock(cache_path);
+	char *prefix = xasprintf("timed|%s|", t->guest);
+	char *key = cache_key(prefix, t->firmware_bin, t->qemu);
 	free(prefix);
 	json_t *cache = cache_load(cache_path);
-	json_t *hit = json_object_get(cache, full);
+	json_t *hit = json_object_get(cache, key);
 	const char *known = json_string_value(json_object_get(hit, "accel"));
 	const char *why = json_string_value(json_object_get(hit, "reason"));
+	const char *res;
 	if (known && why && (!strcmp(known, "kvm") || !strcmp(known, "tcg"))) {
 		snprintf(reason, n, "%s (remembered in %s)", why, cache_path);
-		const char *res = !strcmp(known, "kvm") ? "kvm" : "tcg";
-		json_decref(cache);
-		free(full);
-		return res;
+		res = !strcmp(known, "kvm") ? "kvm" : "tcg";
+	} else {
+		/* TCG first: it runs on any host, and its time bounds KVM's
+		 * trial (KVM still silent by then is the slower, or stuck). */
+		char tcg_words[512], kvm_words[512], tcg_s[32], kvm_s[32];
+		int64_t tcg_ms, kvm_ms;
+		enum accel_trial tt = trial(t->qemu, t->firmware_bin, "tcg", t->boot, t->memory_mb,
+					    t->needle, ACCEL_TIMED_MS, &tcg_ms, tcg_words,
+					    sizeof tcg_words);
+		const int tcg_ran = tt == TRIAL_RAN;
+		enum accel_trial kt = trial(t->qemu, t->firmware_bin, "kvm", t->boot, t->memory_mb,
+					    t->needle, tcg_ran ? (int)tcg_ms : ACCEL_TIMED_MS, &kvm_ms,
+					    kvm_words, sizeof kvm_words);
+		seconds(tcg_s, sizeof tcg_s, tcg_ms);
+		seconds(kvm_s, sizeof kvm_s, kvm_ms);
+		const char *lead = "timed trial boots of the guest";
+		if (kt == TRIAL_RAN) {
+			res = "kvm";
+			if (tcg_ran)
+				snprintf(reason, n, "%s %s on %s to its hello: kvm %s, tcg %s: kvm is faster",
+					 lead, t->guest, t->firmware_bin, kvm_s, tcg_s);
+			else
+				snprintf(reason, n, "%s %s on %s to its hello: kvm %s; tcg did not get there (%s)",
+					 lead, t->guest, t->firmware_bin, kvm_s, tcg_words);
+		} else if (tcg_ran) {
+			res = "tcg";
+			if (kt == TRIAL_SILENT)
+				snprintf(reason, n, "%s %s on %s to its hello: tcg %s, kvm not there by then: "
+					 "tcg is faster", lead, t->guest, t->firmware_bin, tcg_s);
+			else
+				snprintf(reason, n, "%s %s on %s to its hello: tcg %s; kvm: %s", lead, t->guest,
+					 t->firmware_bin, tcg_s, kvm_words);
+		} else {
+			/* Neither: the cell will say why; KVM is what /dev/kvm offers. */
+			res = "kvm";
+			snprintf(reason, n, "%s %s on %s reached its hello under neither accelerator "
+				 "(tcg: %s; kvm: %s): using KVM", lead, t->guest, t->firmware_bin,
+				 tcg_words, kvm_words);
+		}
+		char when[32];
+		utc_iso8601(when);
+		json_object_set_new(cache, key, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "accel",
+							  res, "reason", reason, "tcg",
+							  accel_trial_names[tt], "kvm",
+							  accel_trial_names[kt], "tcg_ms",
+							  (json_int_t)tcg_ms, "kvm_ms",
+							  (json_int_t)kvm_ms, "probed_at", when));
+		cache_store(cache_path, cache);
 	}
-	char *initrd_opt = xstrdup(initrd);
-	const char *const extra[] = { "-kernel", kernel, "-initrd", initrd_opt, "-append",
-				      "console=ttyS0,115200 hilrun.trial", NULL };
-	char words[512];
-	enum accel_trial t = trial(qemu, firmware_bin, "kvm", extra, "HILRUN/1 guest hello",
-				   ACCEL_KERNEL_TRIAL_MS, words, sizeof words);
-	free(initrd_opt);
-	const char *res = t == TRIAL_RAN ? "kvm" : "tcg";
-	snprintf(reason, n, "%s%s", words, t == TRIAL_RAN ? "" : ": using TCG for it");
-	char when[32];
-	utc_iso8601(when);
-	json_object_set_new(cache, full, json_pack("{s:s, s:s, s:s, s:s}", "accel", res, "reason", reason,
-						   "trial", accel_trial_names[t], "probed_at", when));
-	cache_store(cache_path, cache);
 	json_decref(cache);
-	free(full);
+	free(key);
+	if (lock >= 0)
+		close(lock);
 	return res;
 }

@@ -1,14 +1,17 @@
-/* accel: choose the accelerator per firmware, once, and remember it.
+/* accel: choose the accelerator for an emulated card's cells by
+ * measuring, once per boot of the host, and remember it.
  *
- * KVM where it works, TCG where it does not. /dev/kvm answering is not
- * enough: under some nested KVM hosts OVMF stops at once with "KVM internal
- * error" (an instruction the nested hypervisor cannot emulate), while
- * SeaBIOS runs. So a firmware other than SeaBIOS gets a trial boot under
- * KVM (no disk, no display) the first time it is needed on this boot of
- * the host, and the answer is kept in a small JSON cache (keyed by
- * firmware image, QEMU binary and boot id) so that later runs do not pay
- * for it. An accelerator problem is never a card's failure: the run record
- * says which accelerator ran and why.
+ * KVM is not always the faster: under this lab's nested KVM a SeaBIOS
+ * boot to the bios-post guest's hello takes ~2 s and under TCG ~0.1 s
+ * (every VGA access leaves two hypervisors), OVMF stops at once with "KVM
+ * internal error", and Debian's kernel stops after its real-mode setup.
+ * So each guest on each firmware gets two timed trial boots (TCG, then KVM
+ * for at most TCG's time), from QEMU's start to the guest's hello on its
+ * console, and its cells run under the faster. The answer is kept in a
+ * small JSON cache (keyed by guest, firmware image, QEMU binary and boot
+ * id; trials hold its lock, so cells run side by side wait for one trial
+ * and never time each other). An accelerator problem is never a card's
+ * failure: the run record says which accelerator ran and why.
  *
  * Ownership: plain data; the cache file is rewritten atomically. */
 #ifndef HIL_ACCEL_H
@@ -16,25 +19,26 @@
 
 #include <stddef.h>
 
-/* How long the KVM trial boot may take before its silence counts as a
- * failure. OVMF prints to the serial console within ~2 s under working KVM. */
-#define ACCEL_TRIAL_MS 10000
+/* How long a timed trial may take to reach the guest's hello. */
+#define ACCEL_TIMED_MS 60000
 
-/* "kvm" or "tcg" for a cell of this firmware (firmware_bin: its image).
- * cache_path may be NULL (probe every time). reason gets a sentence for
- * the record, including whether the answer came from the cache. */
-const char *accel_choose(const char *qemu, const char *firmware, const char *firmware_bin,
-			 const char *cache_path, char *reason, size_t n);
+/* What a timed trial boots: the cell's guest (boot: its QEMU options,
+ * NULL-terminated) on its firmware, with the std VGA, until its console
+ * says needle. */
+struct accel_timed {
+	const char *qemu, *firmware_bin;
+	const char *guest;              /* its id: the cache key and the reason */
+	const char *const *boot;
+	int memory_mb;
+	const char *needle;
+};
 
-/* An OS guest's kernel may not run where its firmware does (under this
- * lab's nested KVM Debian's kernel stops after its real-mode setup): KVM
- * only if a trial boot of that kernel and initramfs under KVM reaches the
- * guest's agent ("guest hello") within ACCEL_KERNEL_TRIAL_MS. Remembered
- * as accel_choose's answers are. */
-#define ACCEL_KERNEL_TRIAL_MS 10000
-const char *accel_choose_kernel(const char *qemu, const char *firmware, const char *firmware_bin,
-				const char *kernel, const char *initrd, const char *cache_path,
-				char *reason, size_t n);
+/* "kvm" or "tcg" for the guest's cells: the faster in the timed trials
+ * (TCG without asking when /dev/kvm does not answer). cache_path may be
+ * NULL (try every time). reason gets a sentence for the record, with both
+ * times and whether the answer came from the cache. */
+const char *accel_choose_timed(const struct accel_timed *t, const char *cache_path, char *reason,
+			       size_t n);
 
 /* /dev/kvm alone: "kvm" if it opens and answers API version 12. */
 const char *accel_probe_dev_kvm(char *reason, size_t n);
@@ -50,8 +54,8 @@ enum accel_trial accel_trial(const char *qemu, const char *firmware_bin, const c
 
 /* A run's VM stopped with an internal error under accel: does the same
  * firmware stop under it with no card at all (the host's fault, not the
- * card's)? Answered from the cache (accel_choose's trial, or an earlier
- * answer on this boot), else by a trial of window_ms, which is remembered.
+ * card's)? Answered from the cache (an earlier answer on this boot), else
+ * by a trial of window_ms, which is remembered.
  * 1 yes (reason says so), 0 no or not known. */
 int accel_host_stops(const char *qemu, const char *firmware_bin, const char *accel,
 		     const char *cache_path, int window_ms, char *reason, size_t n);
