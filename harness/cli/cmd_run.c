@@ -1,8 +1,10 @@
 /* cmd_run: hilrun --card ID [...]: one invocation. The options, where a
  * physical card sits (its station), the plan of cells (journalled, so that
  * a host that goes down resumes it), then each cell run (run/run.h) with
- * retries, and a summary. Also hilrun resume, which runs what the journal
- * says was left undone through the same path.
+ * retries, and a summary. Several cards (--card a,b,c, --all) share one
+ * plan and run in worker processes, -j at once (fanout.h), each through
+ * the one-card path. Also hilrun resume, which runs what the journal says
+ * was left undone through the same path.
  *
  * Ownership: an invocation owns its cells, keys, readers, journal, lock
  * and descriptors, and releases them in invocation_release. */
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fanout.h"
 #include "feed.h"
 #include "journal.h"
 #include "lock.h"
@@ -30,7 +33,8 @@
 #include "watchdog.h"
 
 struct run_args {
-	const char *card;
+	const char *card; /* one id, or several, comma-separated */
+	int all, jobs;
 	struct cell_filter filter;
 	const char *host, *rom, *capture, *accel;
 	const char *windows_image;
@@ -40,11 +44,21 @@ struct run_args {
 	const char *watchdog;
 };
 
-/* While a plan from the journal is replayed: its id, and the cells it
- * already finished (skipped). NULL otherwise. */
+/* A card's share of a larger invocation, run in a worker process: where
+ * its cells sit in the whole plan (for their labels), and the pipe its
+ * summary, records and live line go to (fanout.h). */
+struct part {
+	int control_fd;
+	size_t first, total;
+};
+
+/* While a plan that already exists runs: its id, and the cells it already
+ * finished (skipped). The plan is one from the journal being replayed, or
+ * a worker's parent's (part). NULL otherwise. */
 struct resume {
 	const char *plan;
 	json_t *finished;
+	const struct part *part;
 };
 static struct resume *resuming;
 
@@ -52,11 +66,13 @@ static int parse_args(int argc, char **argv, struct settings *s, struct run_args
 {
 	static const struct option longopts[] = {
 		{ "card", required_argument, NULL, 'C' },
+		{ "all", no_argument, NULL, 'A' },
+		{ "jobs", required_argument, NULL, 'j' },
 		{ "guest", required_argument, NULL, 'g' },
 		{ "firmware", required_argument, NULL, 'f' },
 		{ "variant", required_argument, NULL, 'v' },
 		{ "out", required_argument, NULL, 'o' },
-		{ "json", no_argument, NULL, 'j' },
+		{ "json", no_argument, NULL, 'J' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "accel", required_argument, NULL, 'a' },
 		{ "timeout-scale", required_argument, NULL, 't' },
@@ -74,17 +90,29 @@ static int parse_args(int argc, char **argv, struct settings *s, struct run_args
 		{ "windows-image", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
-	*a = (struct run_args){ .timeout_scale = 1.0, .retries = 1 };
+	*a = (struct run_args){ .timeout_scale = 1.0, .retries = 1, .jobs = 1 };
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "j:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'C': a->card = optarg; break;
+		case 'A': a->all = 1; break;
+		case 'j': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 1 || n > 64) {
+				say_error("-j/--jobs: expected a number of cards at once from 1 to 64, got '%s'",
+					  optarg);
+				return -1;
+			}
+			a->jobs = (int)n;
+			break;
+		}
 		case 'g': a->filter.guest = optarg; break;
 		case 'f': a->filter.firmware = optarg; break;
 		case 'v': a->filter.variant = optarg; break;
 		case 'o': s->out_dir = optarg; break;
-		case 'j': a->json = 1; break;
+		case 'J': a->json = 1; break;
 		case 'n': a->dry_run = 1; break;
 		case 'a': a->accel = optarg; break;
 		case 't': {
@@ -126,8 +154,12 @@ static int parse_args(int argc, char **argv, struct settings *s, struct run_args
 		say_error("unexpected argument '%s' (see hilrun help)", argv[optind]);
 		return -1;
 	}
-	if (!a->card) {
-		say_error("no card given: use --card ID (hilrun list shows the cards)");
+	if (!a->card && !a->all) {
+		say_error("no card given: use --card ID[,ID...] or --all (hilrun list shows the cards)");
+		return -1;
+	}
+	if (a->card && a->all) {
+		say_error("--card and --all: give one or the other");
 		return -1;
 	}
 	if (a->accel && strcmp(a->accel, "kvm") && strcmp(a->accel, "tcg")) {
@@ -183,23 +215,29 @@ static int locate(const struct catalog *cat, const struct card *card, const stru
 	return 0;
 }
 
-/* The command line's narrowing names something the card has. */
+/* The command line's narrowing names only what the card has: each name
+ * of each list (--guest a,b). */
 static int check_filter(const struct card *card, const struct cell_filter *f)
 {
-	if (f->guest && !card_has_guest(card, f->guest)) {
-		say_error("card %s does not run guest '%s' (%s lists its guests)", card->id, f->guest,
-			  card->path);
-		return -1;
-	}
-	if (f->firmware && !card_has_firmware(card, f->firmware)) {
-		say_error("card %s does not run firmware '%s' (%s lists its firmware)", card->id,
-			  f->firmware, card->path);
-		return -1;
-	}
-	if (f->variant && !card_find_variant(card, f->variant)) {
-		say_error("card %s has no variant '%s' (%s lists its variants)", card->id, f->variant,
-			  card->path);
-		return -1;
+	static const char *const what[] = { "runs no guest", "runs no firmware", "has no variant" };
+	static const char *const lists[] = { "guests", "firmware", "variants" };
+	const char *const given[] = { f->guest, f->firmware, f->variant };
+	for (int k = 0; k < 3; k++) {
+		if (!given[k])
+			continue;
+		char *list = xstrdup(given[k]), *save = NULL;
+		for (char *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+			int has = k == 0 ? card_has_guest(card, name)
+				  : k == 1 ? card_has_firmware(card, name)
+					   : card_find_variant(card, name) != NULL;
+			if (!has) {
+				say_error("card %s %s '%s' (%s lists its %s)", card->id, what[k], name,
+					  card->path, lists[k]);
+				free(list);
+				return -1;
+			}
+		}
+		free(list);
 	}
 	return 0;
 }
@@ -307,9 +345,11 @@ static int open_readers(const struct run_args *a, const char *rom, struct ocr **
 	return 0;
 }
 
-/* Live progress on a terminal: one line per cell, rewritten stage by stage. */
+/* Live progress: on a terminal, one line per cell, rewritten stage by
+ * stage; in a worker, that line goes to the parent, which shows it. */
 struct progress {
 	int tty;
+	int live_fd; /* a worker's control pipe, or -1 */
 	char label[160];
 	struct strbuf stages;
 };
@@ -317,17 +357,22 @@ struct progress {
 static void on_stage(void *ctx, const char *stage, const char *outcome)
 {
 	struct progress *p = ctx;
-	if (!stage) {
+	if (!stage)
 		sb_release(&p->stages);
-		if (p->tty)
-			fprintf(stderr, "%s: starting", p->label);
-	} else {
+	else
 		sb_addf(&p->stages, " %s:%s", stage, outcome);
-		if (p->tty)
-			fprintf(stderr, "\r\033[K%s:%s", p->label, sb_str(&p->stages));
+	if (p->live_fd >= 0) {
+		char *line = xasprintf("%s:%s", p->label, stage ? sb_str(&p->stages) : " starting");
+		fanout_send(p->live_fd, 'L', line);
+		free(line);
 	}
-	if (p->tty)
-		fflush(stderr);
+	if (!p->tty)
+		return;
+	if (!stage)
+		fprintf(stderr, "%s: starting", p->label);
+	else
+		fprintf(stderr, "\r\033[K%s:%s", p->label, sb_str(&p->stages));
+	fflush(stderr);
 }
 
 /* One invocation's cells and what they share while they run. */
@@ -478,7 +523,7 @@ static enum resume_result run_plan(void *ctx, const char *plan_id, json_t *finis
 	int *rc = ctx;
 	struct settings s;
 	settings_defaults(&s);
-	struct resume r = { plan_id, finished };
+	struct resume r = { plan_id, finished, NULL };
 	resuming = &r;
 	int prc = cmd_run(argc, argv, &s);
 	resuming = NULL;
@@ -499,11 +544,68 @@ static int recover_and_resume(struct journal *j, int *plans)
 	return rc;
 }
 
+/* The invocation as the journal and the card lock keep it: without a
+ * capture URL's password (snapshot.h: a resume takes it from the
+ * environment). */
+static char **kept_argv(int argc, char **argv)
+{
+	char **kept = xcalloc((size_t)argc + 1, sizeof *kept);
+	for (int i = 0; i < argc; i++)
+		kept[i] = feed_endpoint_shown(argv[i]); /* also --capture=URL */
+	return kept;
+}
+
 static void free_kept(char **kept, int argc)
 {
 	for (int i = 0; i < argc; i++)
 		free(kept[i]);
 	free(kept);
+}
+
+/* The journal, and what an earlier hilrun left undone (unless this runs a
+ * plan that exists). Returns 0, or the exit code to give up with. */
+static int open_journal(struct journal *j, const struct settings *s, int *earlier)
+{
+	struct hil_err err;
+	if (journal_open(j, s->out_dir, &err) < 0) {
+		say_error("%s", err.msg);
+		return EXIT_LAB;
+	}
+	if (!resuming) {
+		int nplans;
+		*earlier = recover_and_resume(j, &nplans);
+		if (*earlier == EXIT_INTERRUPTED)
+			return EXIT_INTERRUPTED;
+	}
+	return 0;
+}
+
+/* The plan's id: a new one, journalled with the invocation and every cell
+ * key, or the existing plan's. */
+static void start_plan(struct journal *j, int argc, char **kept, char **keys, size_t nkeys,
+		       char *plan_id, size_t n)
+{
+	if (resuming) {
+		snprintf(plan_id, n, "%s", resuming->plan);
+		return;
+	}
+	struct hil_err err;
+	plan_new_id(plan_id, n);
+	json_t *pl = plan_entry(plan_id, argc, kept, keys, nkeys);
+	if (journal_append(j, "plan", pl, &err) < 0)
+		say_error("warning: %s (the run goes on, unjournalled)", err.msg);
+	json_decref(pl);
+}
+
+static void end_plan(struct journal *j, const char *plan_id, int interrupted)
+{
+	/* Interrupted on purpose is done too: the next hilrun does not resume
+	 * what a person stopped. */
+	struct hil_err err;
+	json_t *done = json_pack("{s:s, s:b}", "plan", plan_id, "interrupted", interrupted);
+	if (journal_append(j, "plan-done", done, &err) < 0)
+		say_error("warning: %s", err.msg);
+	json_decref(done);
 }
 
 /* Journal (and what an earlier hilrun left undone), the card's lock, the
@@ -514,26 +616,15 @@ static int prepare(struct invocation *inv, int argc, char **argv, const struct s
 {
 	const struct run_args *a = inv->a;
 	struct hil_err err;
-	if (journal_open(&inv->journal, s->out_dir, &err) < 0) {
-		say_error("%s", err.msg);
-		return EXIT_LAB;
-	}
-	inv->journal_open = 1;
-	if (!resuming) {
-		int nplans;
-		*earlier = recover_and_resume(&inv->journal, &nplans);
-		if (*earlier == EXIT_INTERRUPTED)
-			return EXIT_INTERRUPTED;
-	}
-	/* The journal and the card lock keep the invocation without a capture
-	 * URL's password (snapshot.h: a resume takes it from the environment). */
-	char **kept = xcalloc((size_t)argc + 1, sizeof *kept);
-	for (int i = 0; i < argc; i++)
-		kept[i] = feed_endpoint_shown(argv[i]); /* also --capture=URL */
+	int rc = open_journal(&inv->journal, s, earlier);
+	inv->journal_open = rc != EXIT_LAB;
+	if (rc)
+		return rc;
+	char **kept = kept_argv(argc, argv);
+	char holder[512];
 	struct strbuf cmdline = STRBUF_INIT;
 	for (int i = 0; i < argc; i++)
 		sb_addf(&cmdline, "%s%s", i ? " " : "", kept[i]);
-	char holder[512];
 	int lr = card_lock(&inv->lock, s->out_dir, inv->card->id, a->wait, sb_str(&cmdline), holder,
 			   sizeof holder, &err);
 	sb_release(&cmdline);
@@ -559,48 +650,50 @@ static int prepare(struct invocation *inv, int argc, char **argv, const struct s
 	inv->keys = xcalloc(inv->ncells, sizeof *inv->keys);
 	for (size_t i = 0; i < inv->ncells; i++)
 		inv->keys[i] = plan_cell_key(&inv->cells[i]);
-	if (resuming) {
-		snprintf(inv->plan_id, sizeof inv->plan_id, "%s", resuming->plan);
-	} else {
-		plan_new_id(inv->plan_id, sizeof inv->plan_id);
-		json_t *pl = plan_entry(inv->plan_id, argc, kept, inv->keys, inv->ncells);
-		if (journal_append(&inv->journal, "plan", pl, &err) < 0)
-			say_error("warning: %s (the run goes on, unjournalled)", err.msg);
-		json_decref(pl);
-	}
+	start_plan(&inv->journal, argc, kept, inv->keys, inv->ncells, inv->plan_id,
+		   sizeof inv->plan_id);
 	free_kept(kept, argc);
 	inv->sfd = signals_as_fd();
 	return 0;
 }
 
-int cmd_run(int argc, char **argv, struct settings *s)
+/* What needs a look, named, after the per-cell lines. */
+static void print_summary(json_t *summary)
 {
-	struct run_args a;
-	if (parse_args(argc, argv, s, &a) < 0)
-		return EXIT_USAGE;
-	struct catalog cat;
-	if (load_catalog(&cat, s) < 0)
-		return EXIT_USAGE;
-	struct invocation inv = { .a = &a, .wdfd = -1, .sfd = -1, .records = json_array(),
-				  .summary = json_array(), .prog = { .tty = isatty(2) } };
+	size_t i;
+	json_t *line;
+	json_array_foreach(summary, i, line)
+		fprintf(stderr, "%s %s\n", i ? "          " : "summary:", json_string_value(line));
+}
+
+static void print_records(json_t *records)
+{
+	json_dumpf(records, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	fputc('\n', stdout);
+}
+
+/* One card's cells: the whole invocation, or (resuming->part) a worker's
+ * share of several cards' plan. */
+static int run_card(const struct card *card, const struct run_args *a, const struct catalog *cat,
+		    const struct settings *s, int argc, char **argv)
+{
+	const struct part *part = resuming ? resuming->part : NULL;
+	struct invocation inv = { .card = card, .a = a, .wdfd = -1, .sfd = -1, .records = json_array(),
+				  .summary = json_array(),
+				  .prog = { .tty = isatty(2), .live_fd = part ? part->control_fd : -1 } };
 	sb_init(&inv.prog.stages);
 	int exit_code = EXIT_USAGE, earlier = EXIT_OK;
-	inv.card = catalog_find_card(&cat, a.card);
-	if (!inv.card) {
-		say_error("no card '%s' in %s (hilrun list shows the cards)", a.card, s->cards_dir);
+	if (check_filter(inv.card, &a->filter) < 0 || locate(cat, inv.card, a, &inv.where) < 0)
 		goto out;
-	}
-	if (check_filter(inv.card, &a.filter) < 0 || locate(&cat, inv.card, &a, &inv.where) < 0)
-		goto out;
-	inv.ncells = plan_cells(inv.card, &a.filter, &inv.cells);
-	if (plan_without_missing_images(inv.cells, &inv.ncells, &inv.where, &a.filter) < 0)
+	inv.ncells = plan_cells(inv.card, &a->filter, &inv.cells);
+	if (plan_without_missing_images(inv.cells, &inv.ncells, &inv.where, &a->filter) < 0)
 		goto out;
 	if (!inv.ncells) {
 		say_error("card %s has no cell matching the options given", inv.card->id);
 		goto out;
 	}
-	if (a.dry_run) {
-		exit_code = dry_run(inv.cells, inv.ncells, s, &a, &inv.where);
+	if (a->dry_run) {
+		exit_code = dry_run(inv.cells, inv.ncells, s, a, &inv.where);
 		goto out;
 	}
 	if (inv.card->kind == CARD_VFIO) {
@@ -619,7 +712,7 @@ int cmd_run(int argc, char **argv, struct settings *s)
 		}
 	}
 	exit_code = EXIT_LAB;
-	if (open_readers(&a, inv.where.rom, &inv.ocr, &inv.font, &inv.guest_font) < 0)
+	if (open_readers(a, inv.where.rom, &inv.ocr, &inv.font, &inv.guest_font) < 0)
 		goto out;
 	int rc = prepare(&inv, argc, argv, s, &earlier);
 	if (rc) {
@@ -627,8 +720,9 @@ int cmd_run(int argc, char **argv, struct settings *s)
 		goto out;
 	}
 
+	const size_t first = part ? part->first : 0, total = part ? part->total : inv.ncells;
 	for (size_t i = 0; i < inv.ncells && !inv.interrupted; i++) {
-		snprintf(inv.prog.label, sizeof inv.prog.label, "[%zu/%zu] %s", i + 1, inv.ncells,
+		snprintf(inv.prog.label, sizeof inv.prog.label, "[%zu/%zu] %s", first + i + 1, total,
 			 inv.keys[i]);
 		if (resuming && json_object_get(resuming->finished, inv.keys[i])) {
 			fprintf(stderr, "%s: done before (%s)\n", inv.prog.label,
@@ -637,30 +731,230 @@ int cmd_run(int argc, char **argv, struct settings *s)
 		}
 		run_with_retries(&inv, i, s);
 	}
-	/* What needs a look, named, after the per-cell lines. */
-	size_t si;
-	json_t *sl;
-	json_array_foreach(inv.summary, si, sl)
-		fprintf(stderr, "%s %s\n", si ? "          " : "summary:", json_string_value(sl));
-	if (a.json) {
-		json_dumpf(inv.records, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
+	if (part) {
+		/* The parent says it all, with the other cards'. */
+		size_t i;
+		json_t *x;
+		json_array_foreach(inv.summary, i, x)
+			fanout_send(part->control_fd, 'S', json_string_value(x));
+		json_array_foreach(inv.records, i, x) {
+			char *text = a->json ? json_dumps(x, JSON_COMPACT) : NULL;
+			if (text)
+				fanout_send(part->control_fd, 'R', text);
+			free(text);
+		}
+	} else {
+		print_summary(inv.summary);
+		if (a->json)
+			print_records(inv.records);
+		end_plan(&inv.journal, inv.plan_id, inv.interrupted);
 	}
-	/* Interrupted on purpose is done too: the next hilrun does not resume
-	 * what a person stopped. */
-	struct hil_err err;
-	json_t *done = json_pack("{s:s, s:b}", "plan", inv.plan_id, "interrupted", inv.interrupted);
-	if (journal_append(&inv.journal, "plan-done", done, &err) < 0)
-		say_error("warning: %s", err.msg);
-	json_decref(done);
 	exit_code = inv.interrupted ? EXIT_INTERRUPTED
 		    : inv.any_unexpected ? EXIT_UNEXPECTED
 		    : inv.any_lab ? EXIT_LAB : EXIT_OK;
 	exit_code = exit_worse(exit_code, earlier);
 out:
 	invocation_release(&inv);
-	catalog_release(&cat);
 	return exit_code;
+}
+
+/* Several cards' invocation: each card's cells planned and checked here
+ * (a bad option or card fails before anything runs), one plan journalled
+ * for all, then a worker per card. */
+struct several {
+	const struct card **cards;
+	size_t *first; /* each card's first cell in the plan */
+	size_t ncards, ncells;
+	const struct run_args *a;
+	const struct catalog *cat;
+	const struct settings *s;
+	int argc;
+	char **argv;
+	char plan_id[64];
+};
+
+static const char *several_card(void *ctx, size_t i)
+{
+	const struct several *v = ctx;
+	return v->cards[i]->id;
+}
+
+/* In the worker process: card i, through the one-card path. */
+static int several_work(void *ctx, size_t i, int control_fd)
+{
+	struct several *v = ctx;
+	const struct part part = { control_fd, v->first[i], v->ncells };
+	json_t *none = json_object();
+	struct resume r = { v->plan_id, resuming ? resuming->finished : none, &part };
+	resuming = &r;
+	struct run_args a = *v->a;
+	a.watchdog = NULL; /* the parent pets it */
+	int rc = run_card(v->cards[i], &a, v->cat, v->s, v->argc, v->argv);
+	json_decref(none);
+	return rc;
+}
+
+static int run_cards(struct several *v)
+{
+	const struct run_args *a = v->a;
+	const struct settings *s = v->s;
+	/* The plan: every card's cells; the cards --all brings with no cell
+	 * the options select are left out. */
+	char **keys = NULL;
+	size_t kept_cards = 0;
+	int rc = EXIT_USAGE, earlier = EXIT_OK, wdfd = -1, sfd = -1;
+	struct journal j = { .fd = -1 };
+	v->first = xcalloc(v->ncards, sizeof *v->first);
+	for (size_t c = 0; c < v->ncards; c++) {
+		const struct card *card = v->cards[c];
+		struct where w;
+		struct cell *cells = NULL;
+		if (!a->all && check_filter(card, &a->filter) < 0)
+			goto out;
+		if (locate(v->cat, card, a, &w) < 0)
+			goto out;
+		size_t n = plan_cells(card, &a->filter, &cells);
+		if (plan_without_missing_images(cells, &n, &w, &a->filter) < 0) {
+			free(cells);
+			goto out;
+		}
+		if (!n && !a->all) {
+			say_error("card %s has no cell matching the options given", card->id);
+			free(cells);
+			goto out;
+		}
+		if (n) {
+			if (a->dry_run && dry_run(cells, n, s, a, &w) != EXIT_OK) {
+				free(cells);
+				goto out;
+			}
+			keys = xrealloc(keys, (v->ncells + n) * sizeof *keys);
+			for (size_t i = 0; i < n; i++)
+				keys[v->ncells + i] = plan_cell_key(&cells[i]);
+			v->first[kept_cards] = v->ncells;
+			v->cards[kept_cards++] = card;
+			v->ncells += n;
+		}
+		free(cells);
+	}
+	v->ncards = kept_cards;
+	if (!v->ncards) {
+		say_error("no card has a cell matching the options given");
+		goto out;
+	}
+	if (a->dry_run) {
+		rc = EXIT_OK;
+		goto out;
+	}
+
+	rc = open_journal(&j, s, &earlier);
+	if (rc)
+		goto out;
+	char **kept = kept_argv(v->argc, v->argv);
+	start_plan(&j, v->argc, kept, keys, v->ncells, v->plan_id, sizeof v->plan_id);
+	free_kept(kept, v->argc);
+	struct hil_err err;
+	rc = EXIT_LAB;
+	if (a->watchdog && (wdfd = watchdog_open(a->watchdog, &err)) < 0) {
+		say_error("%s", err.msg);
+		goto out;
+	}
+	sfd = signals_as_fd();
+	const struct fanout_opts fo = {
+		.workers = v->ncards, .jobs = a->jobs, .tty = isatty(2), .signal_fd = sfd,
+		.watchdog_fd = wdfd, .work = several_work, .ctx = v, .name = several_card,
+	};
+	struct fanout_result res;
+	if (fanout_run(&fo, &res) == 0)
+		end_plan(&j, v->plan_id, res.interrupted);
+	print_summary(res.summary);
+	if (a->json)
+		print_records(res.records);
+	rc = exit_worse(res.exit_code, earlier);
+	if (res.interrupted)
+		rc = EXIT_INTERRUPTED;
+	fanout_result_release(&res);
+out:
+	if (watchdog_close(wdfd, &err) < 0)
+		say_error("warning: %s", err.msg);
+	if (sfd >= 0)
+		close(sfd);
+	if (j.fd >= 0)
+		journal_close(&j);
+	for (size_t i = 0; i < v->ncells; i++)
+		free(keys[i]);
+	free(keys);
+	free(v->first);
+	return rc;
+}
+
+/* --all: every card with a station, and every emulated card; --card a,b,c:
+ * those, each once. NULL (said why) if one is unknown. */
+static const struct card **pick_cards(const struct catalog *cat, const struct run_args *a,
+				      const struct settings *s, size_t *n)
+{
+	const struct card **cards = xcalloc(cat->ncards + 1, sizeof *cards);
+	*n = 0;
+	if (a->all) {
+		for (size_t i = 0; i < cat->ncards; i++)
+			if (cat->cards[i].kind != CARD_VFIO || catalog_find_station(cat, cat->cards[i].id))
+				cards[(*n)++] = &cat->cards[i];
+		return cards;
+	}
+	char *list = xstrdup(a->card), *save = NULL;
+	for (char *id = strtok_r(list, ",", &save); id; id = strtok_r(NULL, ",", &save)) {
+		const struct card *card = catalog_find_card(cat, id);
+		if (!card) {
+			say_error("no card '%s' in %s (hilrun list shows the cards)", id, s->cards_dir);
+			goto bad;
+		}
+		for (size_t i = 0; i < *n; i++)
+			if (cards[i] == card) {
+				say_error("--card: %s is named twice", id);
+				goto bad;
+			}
+		if (*n == cat->ncards) {
+			say_error("--card: more cards named than there are");
+			goto bad;
+		}
+		cards[(*n)++] = card;
+	}
+	free(list);
+	if (!*n) {
+		say_error("--card: no card id in '%s'", a->card);
+		free(cards);
+		return NULL;
+	}
+	return cards;
+bad:
+	free(list);
+	free(cards);
+	return NULL;
+}
+
+int cmd_run(int argc, char **argv, struct settings *s)
+{
+	struct run_args a;
+	if (parse_args(argc, argv, s, &a) < 0)
+		return EXIT_USAGE;
+	struct catalog cat;
+	if (load_catalog(&cat, s) < 0)
+		return EXIT_USAGE;
+	size_t n;
+	const struct card **cards = pick_cards(&cat, &a, s, &n);
+	int rc = EXIT_USAGE;
+	if (cards && n == 1) {
+		rc = run_card(cards[0], &a, &cat, s, argc, argv);
+	} else if (cards && n) {
+		struct several v = { .cards = cards, .ncards = n, .a = &a, .cat = &cat, .s = s,
+				     .argc = argc, .argv = argv };
+		rc = run_cards(&v);
+	} else if (cards) {
+		say_error("--all: no card here (no emulated card, no station)");
+	}
+	free(cards);
+	catalog_release(&cat);
+	return rc;
 }
 
 /* hilrun resume [--out DIR]: record the runs a dead hilrun or a downed host

@@ -8,6 +8,17 @@
 
 #include "util.h"
 
+int filter_names(const char *list, const char *id)
+{
+	if (!list)
+		return 1;
+	const size_t n = strlen(id);
+	for (const char *p = list; *p; p += strcspn(p, ","), p += *p == ',')
+		if (strcspn(p, ",") == n && !strncmp(p, id, n))
+			return 1;
+	return 0;
+}
+
 size_t plan_cells(const struct card *card, const struct cell_filter *filter, struct cell **out)
 {
 	static const struct cell_filter any;
@@ -16,15 +27,15 @@ size_t plan_cells(const struct card *card, const struct cell_filter *filter, str
 	*out = NULL;
 	for (size_t fw = 0; fw < card->firmwares.n; fw++) {
 		const char *firmware = card->firmwares.v[fw];
-		if (f->firmware && strcmp(f->firmware, firmware))
+		if (!filter_names(f->firmware, firmware))
 			continue;
 		for (size_t g = 0; g < card->guests.n; g++) {
 			const struct guest *guest = guest_find(card->guests.v[g]);
 			if (!guest || !guest_runs_under(guest, firmware) ||
-			    (f->guest && strcmp(f->guest, guest->id)))
+			    !filter_names(f->guest, guest->id))
 				continue;
 			for (size_t v = 0; v < card->nvariants; v++) {
-				if (f->variant && strcmp(f->variant, card->variants[v].name))
+				if (!filter_names(f->variant, card->variants[v].name))
 					continue;
 				*out = xrealloc(*out, (n + 1) * sizeof **out);
 				(*out)[n++] = (struct cell){ card, firmware, guest, &card->variants[v] };

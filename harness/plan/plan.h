@@ -21,10 +21,14 @@ struct cell {
 	const struct variant *variant;
 };
 
-/* What the command line narrows a card's cells to; NULL means any. */
+/* What the command line narrows a card's cells to: each a name or a
+ * comma-separated list of names; NULL means any. */
 struct cell_filter {
 	const char *firmware, *guest, *variant;
 };
+
+/* list (as in struct cell_filter) names id; a NULL list names every id. */
+int filter_names(const char *list, const char *id);
 
 /* The card's cells passing filter (NULL: all), in card-file order:
  * firmware, then guest (each guest under the firmware it runs under),

@@ -35,10 +35,12 @@ EOC
 ms() { date +%s%3N; }
 qemu_of() { pgrep -f -- "-name hilrun-$1," | head -1; }
 wait_stage() { # wait_stage OUTDIR STAGE: until the journal has STAGE decided (20 s)
+	# Looked at often: under TCG a bios-post cell's text and graphics
+	# stages take ~0.5 s together, and cases 6 and 7 kill hilrun in them.
 	i=0
-	while [ $i -lt 200 ]; do
+	while [ $i -lt 2000 ]; do
 		grep -q "\"stage\":\"$2\"" "$1/journal.jsonl" 2>/dev/null && return 0
-		sleep 0.1; i=$((i + 1))
+		sleep 0.01; i=$((i + 1))
 	done
 	return 1
 }
@@ -157,7 +159,8 @@ check "resume says what it recovered" grep -q "recovered .*: error:harness-died"
 check "and resumed the plan" grep -q "resuming plan .*: 1 of 2 cells left" "$OUT/err6"
 died=$(jq -r 'select(.verdict=="error:harness-died") | input_filename' "$OUT"/r6/runs/*/run.json)
 common "$died" error:harness-died
-check "the stage it died in is an error, the ones before kept" [ "$(jq -r '[.stages[].outcome] | join(",")' "$died")" = pass,pass,error,skip,skip ]
+check "the stage it died in (text or graphics) is an error, the ones before kept" \
+	jq -e '[.stages[].outcome] | join(",") | test("^pass,pass,(error,skip|pass,error),skip$")' "$died"
 check "the serial log taken so far is in the record" grep -q "HILRUN/1 post hold" "$(dirname "$died")/serial.log"
 check "the other cell ran and passed" [ "$(jq -r 'select(.variant=="second") | .verdict' "$OUT"/r6/runs/*/run.json)" = pass ]
 row "hilrun killed (SIGKILL), rerun" "$(jq -r .verdict "$died")" "at the next start (resume ran $(( $(ms) - t0 )) ms, the remaining cell included)"

@@ -41,7 +41,7 @@ static const struct folder {
 	{ "publish", "records to the matrix", { "matrix", "grid", "matrix_out" } },
 	{ "share", "contributors' runs: signed, checked, sent and stored", { "keys", "bundle", "validate", "findings", "store", "republish", "serve", "send" } },
 	{ "cli", "the hilrun command",
-	  { "main", "cli", "cmd_run", "cmd_matrix", "cmd_decode", "cmd_grab", "cmd_station", "cmd_rom",
+	  { "main", "cli", "cmd_run", "fanout", "cmd_matrix", "cmd_decode", "cmd_grab", "cmd_station", "cmd_rom",
 	    "cmd_key", "cmd_upload", "cmd_serve" } },
 };
 #define NFOLDERS (sizeof pipeline / sizeof *pipeline)
