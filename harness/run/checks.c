@@ -22,10 +22,12 @@
 #include "pattern.h"
 
 /* The screen is QEMU's placeholder while the guest holds: nothing will draw
- * on it now, so the check ends soon rather than at its window's end. */
+ * on it now, so the check ends soon rather than at its window's end. What
+ * is awaited is QEMU's display catching up, which TCG does not slow. */
 static void placeholder_settles(struct engine *e)
 {
-	int64_t settled = e->check_started + engine_scaled(e, ENGINE_PLACEHOLDER_MS);
+	const double scale = e->set.display_scale > 0 ? e->set.display_scale : e->set.scale;
+	int64_t settled = e->check_started + (int64_t)(ENGINE_PLACEHOLDER_MS * scale);
 	if (settled < e->deadline)
 		e->deadline = settled;
 }

@@ -173,6 +173,10 @@ struct engine_setup {
 	int serial_fd;               /* COM1, where the ack that releases the guest goes;
 				      * -1 until QEMU is connected (run.c sets it then) */
 	double scale;                /* every window is multiplied by it */
+	double display_scale;        /* ... but one waiting on QEMU's display rather than
+				      * on the guest: --timeout-scale alone (no x3 under
+				      * TCG, which slows the guest, not the display);
+				      * 0: scale */
 	const char *accel;           /* "kvm" or "tcg", for the words of a verdict */
 	const struct vgafont *font;  /* the decoder's glyphs; NULL: tesseract only */
 	const struct vgafont *guest_font; /* the glyphs an OS guest gives its framebuffer

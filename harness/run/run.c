@@ -243,7 +243,8 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 
 	char accel_reason[320];
 	const char *accel = choose_accel(&r, accel_reason, sizeof accel_reason);
-	double scale = opts->timeout_scale > 0 ? opts->timeout_scale : 1.0;
+	const double timeout_scale = opts->timeout_scale > 0 ? opts->timeout_scale : 1.0;
+	double scale = timeout_scale;
 	if (!strcmp(accel, "tcg"))
 		scale *= 3; /* software emulation is slower: widen every window */
 	const struct engine_setup setup = {
@@ -251,6 +252,7 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 		.tmp_dir = tmp_dir,
 		.serial_fd = -1,
 		.scale = scale,
+		.display_scale = timeout_scale,
 		.accel = accel,
 		.font = opts->font,
 		.guest_font = opts->guest_font,

@@ -30,14 +30,17 @@
 
 static struct catalog cat;
 static struct cell cell, os_cell; /* std-vga seabios/bios-post and seabios/linux-drm */
+static struct cell uefi_cell;     /* std-vga ovmf/uefi-gop */
 static struct cell win_cell;      /* a windows cell, of the card a test says */
 static const struct cell *under_test = &cell;
 static struct vgafont font, odd_font; /* SeaBIOS's, and one with no 'e' */
 static const struct vgafont *decoder_font = &font;
 static struct ocr *decoder_ocr; /* tesseract, where a test gives the engine one */
 static struct frame post_frame, text_frame, calib_frame, pattern_frame, black, console_frame;
+static struct frame placeholder_frame;
 static char *dir;
 static int guest_end = -1; /* the guest's side of COM1: acks arrive here */
+static double window_scale = 1.0, display_scale; /* new_engine()'s (0: window_scale) */
 
 static void read_fixture(struct frame *f, const char *name)
 {
@@ -79,6 +82,8 @@ static void load(void)
 	 * card's e reads as another glyph it cannot trust. */
 	odd_font = font;
 	memset(odd_font.glyph['e'], 0, sizeof odd_font.glyph['e']);
+	uefi_cell = (struct cell){ card, "ovmf", guest_find("uefi-gop"), card_find_variant(card, "default") };
+	read_fixture(&placeholder_frame, "qemu-placeholder.png");
 	read_fixture(&post_frame, "bios-post-stdvga-post.png");
 	read_fixture(&text_frame, "bios-post-stdvga-text.png");
 	read_fixture(&calib_frame, "calibration-stdvga.png");
@@ -89,6 +94,7 @@ static void load(void)
 
 static void unload(void)
 {
+	frame_release(&placeholder_frame);
 	frame_release(&post_frame);
 	frame_release(&text_frame);
 	frame_release(&calib_frame);
@@ -124,8 +130,9 @@ static void new_engine(struct engine *e)
 		close(guest_end);
 	guest_end = sv[1];
 	const struct engine_setup s = { .cell = under_test, .tmp_dir = dir, .serial_fd = sv[0],
-					.scale = 1.0, .accel = "kvm", .font = decoder_font, .ocr = decoder_ocr,
-					.own_display = 1 };
+					.scale = window_scale, .display_scale = display_scale,
+					.accel = window_scale > 1 ? "tcg" : "kvm", .font = decoder_font,
+					.ocr = decoder_ocr, .own_display = 1 };
 	engine_init(e, &s, T0);
 }
 
@@ -604,6 +611,38 @@ START_TEST(progress_extends_the_window)
 }
 END_TEST
 
+/* QEMU's placeholder at OVMF's post hold (ati-vga: no driver) settles the
+ * check ENGINE_PLACEHOLDER_MS after it began, scaled as the display is:
+ * under TCG (windows x3) still 3 s, not 9. */
+START_TEST(placeholder_settles_unslowed_by_tcg)
+{
+	under_test = &uefi_cell;
+	window_scale = 3.0;
+	for (int k = 0; k < 2; k++) {
+		display_scale = k ? 1.0 : 0; /* 0: as every window */
+		struct engine e;
+		new_engine(&e);
+		clock_ms = T0;
+		feed(&e, (struct event){ .kind = EV_STARTED, .text = "started" });
+		say(&e, "guest hello name=uefi-gop version=1");
+		say(&e, "post hold");
+		ck_assert_int_eq(e.phase, PH_CHECK_POST);
+		const int64_t started = e.check_started;
+		ck_assert_int_gt(e.deadline, started + 9000); /* the check's own window */
+		show(&e, &placeholder_frame);
+		ck_assert_int_eq(e.phase, PH_CHECK_POST);
+		ck_assert_int_eq(e.deadline, started + (k ? 3000 : 9000));
+		feed(&e, (struct event){ .kind = EV_DEADLINE });
+		char verdict[128];
+		engine_verdict(&e, verdict, sizeof verdict);
+		ck_assert_str_eq(verdict, "fail:no-post");
+		done_with(&e);
+	}
+	window_scale = 1.0;
+	display_scale = 0;
+}
+END_TEST
+
 /* A check whose frames never agree fails its stage at the deadline and
  * releases the guest; the run goes on (graphics is still evidence). */
 START_TEST(check_fails_then_goes_on)
@@ -932,6 +971,7 @@ int main(void)
 	tcase_add_test(tc, every_phase_every_event);
 	tcase_add_test(tc, progress_extends_the_window);
 	tcase_add_test(tc, check_fails_then_goes_on);
+	tcase_add_test(tc, placeholder_settles_unslowed_by_tcg);
 	tcase_add_test(tc, vm_stopped_blames_host_or_card);
 	tcase_add_test(tc, report_lines);
 	tcase_add_test(tc, qemu_exit);
