@@ -6,7 +6,9 @@
 # its stations, and hilrun serve as the lab's results server, each host
 # uploading with its own key (hilrun key new):
 #   - every builder forced through the force scheduler (REST, JSON-RPC):
-#     each build succeeds (hilrun exit 0), the JUnit file is attached;
+#     each build of an emulated card succeeds (hilrun exit 0), its JUnit
+#     file attached; lab-b's station of a physical card the host does not
+#     have is an exception (hilrun's lab error, exit 3), not a failure;
 #   - lab-a's station marked may-hang held the host's lock alone: no other
 #     run of lab-a overlapped its run;
 #   - the server stored signed runs from both hosts, and the matrix it
@@ -60,7 +62,9 @@ SRV_PID=$!
 
 # --- the lab: two hosts, two emulated cards each ------------------------
 printf 'format 1\nstation emu-a1\ncard std-vga\nstation emu-a2\ncard cirrus-vga\n' >"$T/lab-a.stations"
+# (and a physical card's station on a host without the card: a lab error)
 printf 'format 1\nstation emu-b1\ncard qxl-vga\nstation emu-b2\ncard virtio-vga\n' >"$T/lab-b.stations"
+printf 'station bench-b3\ncard g98\nhost 0000:7f:00.0\ncapture 127.0.0.1:1\n' >>"$T/lab-b.stations"
 for h in lab-a lab-b; do echo "pw-$h" >"$T/$h.pass"; done
 cat >"$T/lab" <<EOF
 format 1
@@ -111,7 +115,7 @@ echo "ok: master up, workers lab-a and lab-b connected"
 
 # --- every builder forced ------------------------------------------------
 BRIDS=
-for b in emu-a1 emu-a2 emu-b1 emu-b2; do
+for b in emu-a1 emu-a2 emu-b1 emu-b2 bench-b3; do
 	BRIDS="$BRIDS $($API "$URL" force force "$b")" || fail "forcing $b"
 done
 $API "$URL" wait 120 $BRIDS >"$T/builds1" || fail "the forced builds did not complete"
@@ -119,6 +123,8 @@ cat "$T/builds1"
 for b in emu-a1 emu-a2 emu-b1 emu-b2; do
 	check "build of $b: success" grep -q " $b 1 success " "$T/builds1"
 done
+check "build of bench-b3 (g98, no such device on lab-b): exception, hilrun's lab error" \
+	grep -q " bench-b3 1 exception .*hilrun:_lab_error" "$T/builds1"
 $API "$URL" log emu-a1 1 junit junit.xml >"$T/junit-a1.xml" || fail "no junit.xml log on emu-a1's build"
 check "emu-a1's build has the station's JUnit file attached" grep -q '<testcase .*std-vga seabios/bios-post default' "$T/junit-a1.xml"
 

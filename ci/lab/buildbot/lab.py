@@ -1,33 +1,11 @@
 """lab.py: the lab's description, read from files, for master.cfg.
 
-Owns reading the lab file (format below and in README.md beside it), each
+Owns reading the lab file (format: README.md beside it), each
 host's stations file and hilrun's card files into plain data; nothing here
 knows Buildbot. Only what the master needs is read from the stations and
 card files (station names, their cards, windows-image; a card's kind and
 guests): hilrun on the worker reads them whole and reports their errors
-itself (exit 2). Every error names FILE:LINE.
-
-Lab file, one `key value...` per line, `#` comments (at the start of a line
-or after a space), relative paths relative to the lab file:
-
-    format 1
-    results-server URL          # where every host uploads (hilrun upload --server)
-    cards DIR                   # hilrun's card files, as the master sees them
-    nightly HH:MM               # when the nightly scheduler runs every builder (UTC)
-    worker-port PORT            # the master's port for workers (Buildbot's pb)
-    www-port PORT               # the master's web and REST API port
-    www-url URL                 # optional: the master's URL as users see it
-    host NAME                   # starts a host: one worker
-    worker NAME                 #   optional: the worker's name (default: the host's)
-    password-file FILE          #   the worker's password, on the master
-    stations FILE               #   the host's stations file, on the master (sent to the worker by each build)
-    key FILE                    #   the host's secret key for hilrun upload, on the worker
-    hilrun PATH                 #   optional: hilrun on the worker (default: hilrun)
-    out DIR                     #   optional: where the stations' runs go on the worker, OUT/STATION
-                                #   (default: each builder's directory)
-    options WORDS...            #   optional: more hilrun options for every build of the host
-    may-hang STATION...         #   optional: stations whose builds may hang the host besides
-                                #   those that install a vendor driver
+itself (exit 2). Every error names the file, and its line where it has one.
 """
 import os
 import re
