@@ -12,6 +12,7 @@ exits 1 with a message saying what and where.
     lab_api.py URL build BUILDER NUMBER TIMEOUT  wait until that build is complete:
                                              "BUILDER NUMBER RESULT STATE"
     lab_api.py URL builds                    every build: "BUILDER NUMBER RESULT STATE"
+    lab_api.py URL stop BUILDER NUMBER       stop a build (as its Stop button does)
     lab_api.py URL log BUILDER NUMBER STEP LOG   a log's text
 """
 import json
@@ -104,6 +105,19 @@ def main(url, cmd, *args):
             return b and b[0]["complete"] and b[0]
         b = until(timeout, f"build {number} of {builder}", complete)
         print(builder, number, RESULTS[b["results"]], b["state_string"].replace(" ", "_"))
+    elif cmd == "stop":
+        builder, number = args
+        body = json.dumps({"jsonrpc": "2.0", "method": "stop", "id": 1,
+                           "params": {"reason": "lab_buildbot.sh"}}).encode()
+        req = urllib.request.Request(f"{url}/api/v2/builders/{builder_id(url, builder)}/builds/{number}",
+                                     data=body, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                answer = json.load(r)
+        except OSError as e:
+            die(f"stopping build {number} of {builder}: {e}")
+        if "error" in answer:
+            die(f"stop {builder} {number}: {answer['error']}")
     elif cmd == "builds":
         names = {b["builderid"]: b["name"] for b in get(url, "builders")["builders"]}
         for b in sorted(get(url, "builds")["builds"], key=lambda b: (names[b["builderid"]], b["number"])):

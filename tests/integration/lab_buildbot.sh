@@ -13,6 +13,8 @@
 #     run of lab-a overlapped its run;
 #   - the server stored signed runs from both hosts, and the matrix it
 #     serves shows both;
+#   - a build of lab-a stopped in mid-cell (REST, as its Stop button):
+#     cancelled; hilrun got SIGTERM and recorded error:interrupted;
 #   - lab-b's worker and its hilrun SIGKILLed in mid-build: Buildbot
 #     reports the build lost (retry) and builds the request again once the
 #     worker is back; that build's hilrun recovers the interrupted run from
@@ -176,21 +178,33 @@ curl -sf "$SERVER/matrix.json" >"$T/matrix.json" || fail "GET /matrix.json"
 check "the served matrix shows both hosts" \
 	holds '[.cells[].sources[].host] | unique == ["lab-a", "lab-b"]' "$T/matrix.json"
 
-# --- a host lost in mid-build ----------------------------------------------
-# qemu_of PID: the QEMU under PID's tree, once there is one (hilrun in mid-cell)
-qemu_of() {
-	for p in $(tree "$1"); do
-		[ "$(ps -o comm= -p "$p" 2>/dev/null)" = qemu-system-x86 ] && { echo "$p"; return 0; }
+# await_qemu WORKER_PID BUILDER: the QEMU under the worker's tree, once
+# there is one (its hilrun in mid-cell)
+await_qemu() {
+	i=0
+	while :; do
+		for p in $(tree "$1"); do
+			[ "$(ps -o comm= -p "$p" 2>/dev/null)" = qemu-system-x86 ] && { echo "$p"; return 0; }
+		done
+		i=$((i + 1))
+		[ $i -lt 600 ] || fail "no QEMU under the worker within 30 s of forcing $2"
+		sleep 0.05
 	done
-	return 1
 }
+
+# --- a build stopped (as its Stop button does) -----------------------------
+BR=$($API "$URL" force force emu-a1) || fail "forcing emu-a1 again"
+QEMU=$(await_qemu "$WA_PID" emu-a1)
+$API "$URL" stop emu-a1 2 || fail "stopping emu-a1's build 2"
+$API "$URL" build emu-a1 2 60 >"$T/stopped" || fail "emu-a1's build 2 did not end once stopped"
+check "a stopped build is cancelled" grep -q "^emu-a1 2 cancelled " "$T/stopped"
+check "its hilrun, sent SIGTERM, stopped QEMU and wrote the record: error:interrupted" \
+	grep -q '"verdict": *"error:interrupted"' "$T"/lab-a/emu-a1/runs/*/run.json
+check "QEMU $QEMU is gone" sh -c "! kill -0 $QEMU 2>/dev/null"
+
+# --- a host lost in mid-build ----------------------------------------------
 BR=$($API "$URL" force force emu-b1) || fail "forcing emu-b1 again"
-i=0
-until QEMU=$(qemu_of "$WB_PID"); do
-	i=$((i + 1))
-	[ $i -lt 600 ] || fail "no QEMU under lab-b's worker within 30 s of forcing emu-b1"
-	sleep 0.05
-done
+QEMU=$(await_qemu "$WB_PID" emu-b1)
 HILRUN_PID=$(ps -o ppid= -p "$QEMU" | tr -d ' ')
 [ "$(ps -o comm= -p "$HILRUN_PID")" = hilrun ] || fail "QEMU $QEMU's parent $HILRUN_PID is not hilrun"
 kill -9 "$WB_PID" "$HILRUN_PID"
@@ -220,10 +234,11 @@ check "the interrupted run was recovered from the journal, whole" whole "$DIED"
 check "the recovered run's QEMU and sockets are gone" no_leftover_qemu "$DIED"
 check "the interrupted run is recovered, the cell ran again: 3 runs of emu-b1, 2 passed" [ \
 	"$(jq -r .verdict "$RUNS"/*/run.json | sort | tr '\n' ' ')" = "error:harness-died pass pass " ]
-signed_by_host 6
-check "the server holds lab-b's recovered run" \
-	holds 'any(.[]; .host == "lab-b" and .verdict == "error:harness-died")' "$T/stored.json"
-published 6
+signed_by_host 7
+check "the server holds lab-a's interrupted run and lab-b's recovered one" holds \
+	'any(.[]; .host == "lab-a" and .verdict == "error:interrupted") and any(.[]; .host == "lab-b" and .verdict == "error:harness-died")' \
+	"$T/stored.json"
+published 7
 
 # --- transcript ----------------------------------------------------------------
 echo

@@ -126,6 +126,8 @@ def read_lab(path):
             raise LabError(f"{path}: no '{k}'")
     if not re.match(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", lab["nightly"]):
         raise LabError(f"{path}: expected 'nightly HH:MM', got '{lab['nightly']}'")
+    if not lab["www-url"] and not lab["www-port"].isdigit():
+        raise LabError(f"{path}: 'www-port {lab['www-port']}' is not a plain port: give 'www-url' too")
     if not lab["hosts"]:
         raise LabError(f"{path}: no 'host'")
     cards = read_cards(lab["cards"])
