@@ -7,7 +7,8 @@
 # uploading with its own key (hilrun key new):
 #   - every builder forced through the force scheduler (REST, JSON-RPC):
 #     each build of an emulated card succeeds (hilrun exit 0), its JUnit
-#     file attached; lab-b's station of a physical card the host does not
+#     file attached, but a card that fails its text stage fails (exit 1),
+#     the failure in its JUnit file; lab-b's station of a physical card the host does not
 #     have is an exception (hilrun's lab error, exit 3), not a failure;
 #   - lab-a's station marked may-hang held the host's lock alone: no other
 #     run of lab-a overlapped its run;
@@ -52,6 +53,16 @@ WPORT=$1 HPORT=$2 SPORT=$3
 URL="http://127.0.0.1:$HPORT"
 SERVER="http://127.0.0.1:$SPORT"
 
+# The card files: hilrun's, and a card that fails: std-vga under a PCI id
+# it does not have, so that the guest does not find it (fail:text: hilrun
+# exits 1)
+mkdir -p "$T/cards"
+cp "$SRC"/cards/*.card "$T/cards/"
+sed -e 's/^id .*/id        std-vga-wrong-id/' -e 's/^pci-id .*/pci-id    1234:9999/' \
+	-e 's/^name .*/name      std-vga under a PCI id it does not have/' "$SRC/cards/std-vga.card" \
+	>"$T/cards/std-vga-wrong-id.card"
+export HILRUN_CARDS="$T/cards" # hilrun's, on the hosts and the server
+
 # --- the results server, a key per host ---------------------------------
 for h in lab-a lab-b; do
 	"$HILRUN" key new --id "$h" --dir "$T/keys" >/dev/null
@@ -62,8 +73,9 @@ SRV_LOG="$T/server.log"
 	--republish 1 2>"$SRV_LOG" &
 SRV_PID=$!
 
-# --- the lab: two hosts, two emulated cards each ------------------------
+# --- the lab: two hosts, emulated cards as their stations -----------------
 printf 'format 1\nstation emu-a1\ncard std-vga\nstation emu-a2\ncard cirrus-vga\n' >"$T/lab-a.stations"
+printf 'station emu-a3\ncard std-vga-wrong-id\n' >>"$T/lab-a.stations"
 # (and a physical card's station on a host without the card: a lab error)
 printf 'format 1\nstation emu-b1\ncard qxl-vga\nstation emu-b2\ncard virtio-vga\n' >"$T/lab-b.stations"
 printf 'station bench-b3\ncard g98\nhost 0000:7f:00.0\ncapture 127.0.0.1:1\n' >>"$T/lab-b.stations"
@@ -71,7 +83,7 @@ for h in lab-a lab-b; do echo "pw-$h" >"$T/$h.pass"; done
 cat >"$T/lab" <<EOF
 format 1
 results-server $SERVER
-cards $SRC/cards
+cards $T/cards
 worker-port tcp:$WPORT:interface=127.0.0.1
 www-port tcp:$HPORT:interface=127.0.0.1
 www-url $URL/
@@ -87,8 +99,10 @@ out $T/$h
 options --guest bios-post --firmware seabios --accel tcg
 EOF
 done
-# emu-a2's builds take lab-a's lock exclusively
-sed -i '/^host lab-a$/a may-hang emu-a2' "$T/lab"
+# emu-a2's builds take lab-a's lock exclusively; emu-a3's failure is
+# decided without waiting out the text stage's whole window, nor retried
+sed -i -e '/^host lab-a$/a may-hang emu-a2' \
+	-e '/^host lab-a$/a station-options emu-a3 --retries 0 --timeout-scale 0.1' "$T/lab"
 
 buildbot create-master -q -r -c "$SRC/ci/lab/buildbot/master.cfg" "$T/master" >/dev/null ||
 	fail "buildbot create-master"
@@ -117,7 +131,7 @@ echo "ok: master up, workers lab-a and lab-b connected"
 
 # --- every builder forced ------------------------------------------------
 BRIDS=
-for b in emu-a1 emu-a2 emu-b1 emu-b2 bench-b3; do
+for b in emu-a1 emu-a2 emu-a3 emu-b1 emu-b2 bench-b3; do
 	BRIDS="$BRIDS $($API "$URL" force force "$b")" || fail "forcing $b"
 done
 $API "$URL" wait 120 $BRIDS >"$T/builds1" || fail "the forced builds did not complete"
@@ -125,20 +139,24 @@ cat "$T/builds1"
 for b in emu-a1 emu-a2 emu-b1 emu-b2; do
 	check "build of $b: success" grep -q " $b 1 success " "$T/builds1"
 done
+check "build of emu-a3 (a card whose guest does not find it): failure, the card's" \
+	grep -q " emu-a3 1 failure .*hilrun:_card_failed" "$T/builds1"
+$API "$URL" log emu-a3 1 junit junit.xml >"$T/junit-a3.xml" || fail "no junit.xml log on emu-a3's build"
+check "emu-a3's JUnit file has the cell as a failure" grep -q '<failure .*fail:text' "$T/junit-a3.xml"
 check "build of bench-b3 (g98, no such device on lab-b): exception, hilrun's lab error" \
 	grep -q " bench-b3 1 exception .*hilrun:_lab_error" "$T/builds1"
 $API "$URL" log emu-a1 1 junit junit.xml >"$T/junit-a1.xml" || fail "no junit.xml log on emu-a1's build"
 check "emu-a1's build has the station's JUnit file attached" grep -q '<testcase .*std-vga seabios/bios-post default' "$T/junit-a1.xml"
 
 # the may-hang station's run overlapped no other run of its host
-python3 - "$T"/lab-a/emu-a2/runs/*/run.json "$T"/lab-a/emu-a1/runs/*/run.json <<'EOP' || fail "emu-a2 (may-hang: the host's lock, exclusive) overlapped another build of lab-a"
+python3 - "$T"/lab-a/emu-a2/runs/*/run.json "$T"/lab-a/emu-a1/runs/*/run.json "$T"/lab-a/emu-a3/runs/*/run.json <<'EOP' || fail "emu-a2 (may-hang: the host's lock, exclusive) overlapped another build of lab-a"
 import json, sys, datetime
 def span(p):
     r = json.load(open(p))
     t = datetime.datetime.fromisoformat(r["started_at"].replace("Z", "+00:00")).timestamp()
     return t, t + r["duration_ms"] / 1000
-(a0, a1), (b0, b1) = span(sys.argv[1]), span(sys.argv[2])
-sys.exit(0 if a1 <= b0 or b1 <= a0 else 1)
+a0, a1 = span(sys.argv[1])
+sys.exit(0 if all(a1 <= b0 or b1 <= a0 for b0, b1 in map(span, sys.argv[2:])) else 1)
 EOP
 echo "ok: emu-a2 (may-hang) held lab-a's lock alone: its run overlapped no other run of lab-a"
 
@@ -172,8 +190,8 @@ signed_by_host() {
 	done
 	echo "ok: every stored run's signature verifies against its host's key (openssl), over the run.json stored"
 }
-signed_by_host 4
-published 4
+signed_by_host 5
+published 5
 curl -sf "$SERVER/matrix.json" >"$T/matrix.json" || fail "GET /matrix.json"
 check "the served matrix shows both hosts" \
 	holds '[.cells[].sources[].host] | unique == ["lab-a", "lab-b"]' "$T/matrix.json"
@@ -234,11 +252,11 @@ check "the interrupted run was recovered from the journal, whole" whole "$DIED"
 check "the recovered run's QEMU and sockets are gone" no_leftover_qemu "$DIED"
 check "the interrupted run is recovered, the cell ran again: 3 runs of emu-b1, 2 passed" [ \
 	"$(jq -r .verdict "$RUNS"/*/run.json | sort | tr '\n' ' ')" = "error:harness-died pass pass " ]
-signed_by_host 7
+signed_by_host 8
 check "the server holds lab-a's interrupted run and lab-b's recovered one" holds \
 	'any(.[]; .host == "lab-a" and .verdict == "error:interrupted") and any(.[]; .host == "lab-b" and .verdict == "error:harness-died")' \
 	"$T/stored.json"
-published 7
+published 8
 
 # --- transcript ----------------------------------------------------------------
 echo
@@ -248,5 +266,5 @@ $API "$URL" builds | sed 's/^/  /'
 echo "the results server received (contributor host card verdict):"
 jq -r '.[] | "  \(.contributor) \(.host) \(.card) \(.verdict)"' "$T/stored.json"
 echo "the served matrix (matrix.md):"
-curl -sf "$SERVER/matrix.md" | grep -E '^\| .*(std-vga|cirrus-vga|qxl-vga|virtio-vga)' | cut -d'|' -f2-5 | sed 's/^/  /'
+curl -sf "$SERVER/matrix.md" | grep -E '^\| .*(std-vga|cirrus-vga|qxl-vga|virtio-vga|std-vga-wrong-id)' | cut -d'|' -f2-6 | sed 's/^/  /'
 echo "took $(($(date +%s) - STARTED)) s"

@@ -12,7 +12,7 @@ import re
 
 LAB_KEYS = ("results-server", "cards", "nightly", "worker-port", "www-port", "www-url")
 HOST_KEYS = ("worker", "password-file", "stations", "key", "hilrun", "out", "options",
-             "may-hang")
+             "station-options", "may-hang")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$")   # a Buildbot identifier
 
 
@@ -100,7 +100,8 @@ def read_lab(path):
             if len(words) != 1 or not NAME_RE.match(words[0]):
                 raise LabError(f"{path}:{no}: expected one host name (letters, digits, '.', '_', '-') after 'host'")
             host = {"name": words[0], "line": no, "worker": words[0], "hilrun": "hilrun",
-                    "out": None, "options": [], "may-hang": [], "password-file": None,
+                    "out": None, "options": [], "station-options": {}, "may-hang": [],
+                    "password-file": None,
                     "stations": None, "key": None}
             lab["hosts"].append(host)
         elif key in HOST_KEYS and host is not None:
@@ -108,6 +109,10 @@ def read_lab(path):
                 raise LabError(f"{path}:{no}: expected a value after '{key}'")
             if key in ("options", "may-hang"):
                 host[key] += words
+            elif key == "station-options":
+                if len(words) < 2:
+                    raise LabError(f"{path}:{no}: expected 'station-options STATION OPTIONS...'")
+                host[key].setdefault(words[0], []).extend(words[1:])
             elif len(words) != 1:
                 raise LabError(f"{path}:{no}: expected one value after '{key}'")
             else:
@@ -148,9 +153,10 @@ def read_lab(path):
         with open(h["stations"], encoding="utf-8") as f:
             h["stations-text"] = f.read()
         names = {s["name"] for s in h["stations-list"]}
-        for s in h["may-hang"]:
-            if s not in names:
-                raise LabError(f"{path}: may-hang: host '{h['name']}' has no station '{s}' ({h['stations']})")
+        for key in ("may-hang", "station-options"):
+            for s in h[key]:
+                if s not in names:
+                    raise LabError(f"{path}: {key}: host '{h['name']}' has no station '{s}' ({h['stations']})")
         for s in h["stations-list"]:
             card = cards.get(s["card"])
             if not card:
@@ -160,6 +166,7 @@ def read_lab(path):
                                "(station names are builder names: one lab, one name each)")
             builders.add(s["name"])
             s["kind"] = card["kind"]
+            s["options"] = h["options"] + h["station-options"].get(s["name"], [])
             s["may_hang"] = s["name"] in h["may-hang"] or may_install_vendor_driver(card, s)
     return lab
 
