@@ -102,7 +102,7 @@ done
 # emu-a2's builds take lab-a's lock exclusively; emu-a3's failure is
 # decided without waiting out the text stage's whole window, nor retried
 sed -i -e '/^host lab-a$/a may-hang emu-a2' \
-	-e '/^host lab-a$/a station-options emu-a3 --retries 0 --timeout-scale 0.1' "$T/lab"
+	-e '/^host lab-a$/a station-options emu-a3 --retries 0 --timeout-scale 0.3' "$T/lab"
 
 buildbot create-master -q -r -c "$SRC/ci/lab/buildbot/master.cfg" "$T/master" >/dev/null ||
 	fail "buildbot create-master"
