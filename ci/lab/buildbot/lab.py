@@ -131,7 +131,11 @@ def read_lab(path):
             raise LabError(f"{path}: no '{k}'")
     if not re.match(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", lab["nightly"]):
         raise LabError(f"{path}: expected 'nightly HH:MM', got '{lab['nightly']}'")
-    if not lab["www-url"] and not lab["www-port"].isdigit():
+    # a port number is an int to Buildbot; a string is a Twisted strport
+    for k in ("worker-port", "www-port"):
+        if lab[k].isdigit():
+            lab[k] = int(lab[k])
+    if not lab["www-url"] and not isinstance(lab["www-port"], int):
         raise LabError(f"{path}: 'www-port {lab['www-port']}' is not a plain port: give 'www-url' too")
     if not lab["hosts"]:
         raise LabError(f"{path}: no 'host'")
