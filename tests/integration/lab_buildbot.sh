@@ -211,16 +211,20 @@ await_qemu() {
 }
 
 # --- a build stopped (as its Stop button does) -----------------------------
-BR=$($API "$URL" force force emu-a1) || fail "forcing emu-a1 again"
-QEMU=$(await_qemu "$WA_PID" emu-a1)
-$API "$URL" stop emu-a1 2 || fail "stopping emu-a1's build 2"
-$API "$URL" build emu-a1 2 60 >"$T/stopped" || fail "emu-a1's build 2 did not end once stopped"
-check "a stopped build is cancelled" grep -q "^emu-a1 2 cancelled " "$T/stopped"
+# (emu-a3's cell: it waits out its text window, about 12 s, so the stop
+# surely lands in mid-cell)
+BR=$($API "$URL" force force emu-a3) || fail "forcing emu-a3 again"
+QEMU=$(await_qemu "$WA_PID" emu-a3)
+$API "$URL" stop emu-a3 2 || fail "stopping emu-a3's build 2"
+$API "$URL" build emu-a3 2 60 >"$T/stopped" || fail "emu-a3's build 2 did not end once stopped"
+check "a stopped build is cancelled" grep -q "^emu-a3 2 cancelled " "$T/stopped"
 check "its hilrun, sent SIGTERM, stopped QEMU and wrote the record: error:interrupted" \
-	grep -q '"verdict": *"error:interrupted"' "$T"/lab-a/emu-a1/runs/*/run.json
+	grep -q '"verdict": *"error:interrupted"' "$T"/lab-a/emu-a3/runs/*/run.json
 check "QEMU $QEMU is gone" sh -c "! kill -0 $QEMU 2>/dev/null"
 
 # --- a host lost in mid-build ----------------------------------------------
+# (emu-b1's cell passes in about a second: QEMU is looked for every 50 ms
+# and the kill follows at once)
 BR=$($API "$URL" force force emu-b1) || fail "forcing emu-b1 again"
 QEMU=$(await_qemu "$WB_PID" emu-b1)
 HILRUN_PID=$(ps -o ppid= -p "$QEMU" | tr -d ' ')
@@ -268,3 +272,4 @@ jq -r '.[] | "  \(.contributor) \(.host) \(.card) \(.verdict)"' "$T/stored.json"
 echo "the served matrix (matrix.md):"
 curl -sf "$SERVER/matrix.md" | grep -E '^\| .*(std-vga|cirrus-vga|qxl-vga|virtio-vga|std-vga-wrong-id)' | cut -d'|' -f2-6 | sed 's/^/  /'
 echo "took $(($(date +%s) - STARTED)) s"
+stop_server

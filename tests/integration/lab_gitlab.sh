@@ -80,3 +80,5 @@ run_job "--guest bios-post --firmware seabios --accel tcg --capture 127.0.0.1:1"
 	{ cat "$T/job2.log"; fail "a lab error (exit 3) failed the pipeline: it should be an allowed failure"; }
 check "hilrun said error (the capture unreachable)" grep -q "std-vga seabios/bios-post default: error" "$T/job2.log"
 check "gitlab-ci-local shows the job as an allowed failure (warning)" grep -q "WARN  *std-vga@emu-1" "$T/job2.log"
+
+stop_server
