@@ -813,6 +813,22 @@ int catalog_add_stations_text(struct catalog *c, const char *name, const char *t
 	}
 	for (size_t i = first; i < c->nstations; i++) {
 		struct station *s = &c->stations[i];
+		const struct card *card = s->card ? catalog_find_card(c, s->card) : NULL;
+		if (card && card->kind == CARD_EMULATED) {
+			/* QEMU's own display is an emulated card's capture and the VM
+			 * is all its hardware: its station only says which lab host
+			 * runs it (for a lab's engine), and a value here would be
+			 * silently ignored by a run. */
+			const char *extra = s->host ? "host" : s->capture ? "capture" : s->rom ? "rom"
+					  : s->power_cycle ? "power-cycle" : s->windows_image ? "windows-image"
+					  : s->companions.n ? "companion" : NULL;
+			if (extra) {
+				hil_seterr(err, "%s:%d: station '%s': card %s is emulated, its station names only its card (no '%s')",
+					   name, s->line, s->name, s->card, extra);
+				return -1;
+			}
+			continue;
+		}
 		if (!s->card || !s->host) {
 			hil_seterr(err, "%s:%d: station '%s' needs 'card' and 'host'", name, s->line, s->name);
 			return -1;

@@ -61,12 +61,12 @@ struct card {
 	size_t ncell_expects;
 };
 
-struct station {
+struct station {             /* an emulated card's has only card (and its name) */
 	char *path;
 	int line;
 	char *name;
 	char *card;        /* card id */
-	char *host;        /* host PCI address, e.g. 0000:01:00.0 */
+	char *host;        /* host PCI address, e.g. 0000:01:00.0; NULL: an emulated card */
 	char *capture;     /* VNC endpoint of the capture device */
 	char *rom;         /* ROM file, or NULL */
 	char *power_cycle; /* command a controller runs to power-cycle the host */
@@ -137,6 +137,9 @@ int catalog_load_cards(struct catalog *c, const char *dir, struct hil_err *err);
 /* Parse one card from text; name is used in messages (FILE:LINE). */
 int catalog_add_card_text(struct catalog *c, const char *name, const char *text,
 			  struct hil_err *err);
+/* A station of a card already loaded as emulated names only its card (no
+ * host, capture, ROM...): load the cards first. Any other station needs
+ * 'card' and 'host'. */
 int catalog_load_stations(struct catalog *c, const char *path, struct hil_err *err);
 int catalog_add_stations_text(struct catalog *c, const char *name, const char *text,
 			      struct hil_err *err);

@@ -725,6 +725,74 @@ START_TEST(stations_bad)
 }
 END_TEST
 
+/* An emulated card's station names only its card: it says which lab host
+ * runs the card (a lab engine's builder), nothing a run would use. The
+ * catalog knows the card's kind only when the cards are loaded first. */
+static void with_cards(struct catalog *c)
+{
+	struct hil_err err;
+	catalog_init(c);
+	ck_assert_msg(catalog_add_card_text(c, "t.card", EMU, &err) == 0, "%s", err.msg);
+	ck_assert_msg(catalog_add_card_text(c, "p.card", "format 1\nid p\nname Physical\nkind vfio\n"
+					    "pci-id 10de:06e4\nx-vga yes\nrom none\nfirmware seabios\n"
+					    "guest bios-post\nvariant default\n", &err) == 0, "%s", err.msg);
+}
+
+START_TEST(stations_emulated_card)
+{
+	struct catalog c;
+	struct hil_err err;
+	with_cards(&c);
+	ck_assert_msg(catalog_add_stations_text(&c, "lab.stations",
+						"format 1\nstation emu-1\ncard t\n"
+						"station bench-1\ncard p\nhost 0000:01:00.0\n", &err) == 0,
+		      "%s", err.msg);
+	const struct station *s = catalog_find_station(&c, "t");
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s->name, "emu-1");
+	ck_assert_ptr_null(s->host);
+	ck_assert_ptr_null(s->capture);
+	ck_assert_str_eq(catalog_find_station(&c, "p")->host, "0000:01:00.0");
+	catalog_release(&c);
+}
+END_TEST
+
+static const struct {
+	const char *text;
+	const char *msg;
+} bad_emulated[] = {
+	{ "format 1\nstation e\ncard t\nhost 0000:01:00.0\n",
+	  "s.txt:2: station 'e': card t is emulated, its station names only its card (no 'host')" },
+	{ "format 1\nstation e\ncard t\ncapture 10.0.0.5:5900\n",
+	  "s.txt:2: station 'e': card t is emulated, its station names only its card (no 'capture')" },
+	{ "format 1\nstation e\ncard t\nrom /srv/t.rom\n",
+	  "s.txt:2: station 'e': card t is emulated, its station names only its card (no 'rom')" },
+	{ "format 1\nstation e\ncard t\nwindows-image /srv/w.qcow2\n",
+	  "s.txt:2: station 'e': card t is emulated, its station names only its card (no 'windows-image')" },
+	{ "format 1\nstation e\ncard t\npower-cycle ipmitool power cycle\n",
+	  "s.txt:2: station 'e': card t is emulated, its station names only its card (no 'power-cycle')" },
+	{ "format 1\nstation e\ncard t\ncompanion 0000:01:00.1\n",
+	  "s.txt:2: station 'e': card t is emulated, its station names only its card (no 'companion')" },
+	/* a physical card, or one the catalog does not hold, still needs its host */
+	{ "format 1\nstation e\ncard t\nstation b\ncard p\n", "s.txt:4: station 'b' needs 'card' and 'host'" },
+	{ "format 1\nstation x\ncard nosuch\n", "s.txt:2: station 'x' needs 'card' and 'host'" },
+};
+#define NBADEMU (sizeof bad_emulated / sizeof *bad_emulated)
+
+START_TEST(stations_emulated_bad)
+{
+	struct catalog c;
+	struct hil_err err;
+	with_cards(&c);
+	strcpy(err.msg, "(no message)");
+	int rc = catalog_add_stations_text(&c, "s.txt", bad_emulated[_i].text, &err);
+	catalog_release(&c);
+	ck_assert_msg(rc == -1, "case %d parsed", _i);
+	ck_assert_msg(!strcmp(err.msg, bad_emulated[_i].msg), "case %d:\n  got      '%s'\n  expected '%s'",
+		      _i, err.msg, bad_emulated[_i].msg);
+}
+END_TEST
+
 static Suite *catalog_suite(void)
 {
 	Suite *s = suite_create("catalog");
@@ -763,6 +831,8 @@ static Suite *catalog_suite(void)
 	tc = tcase_create("stations");
 	tcase_add_test(tc, stations_good);
 	tcase_add_loop_test(tc, stations_bad, 0, (int)NBADST);
+	tcase_add_test(tc, stations_emulated_card);
+	tcase_add_loop_test(tc, stations_emulated_bad, 0, (int)NBADEMU);
 	suite_add_tcase(s, tc);
 	return s;
 }
