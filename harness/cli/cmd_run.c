@@ -683,7 +683,10 @@ static int run_card(const struct card *card, const struct run_args *a, const str
 				  .prog = { .tty = isatty(2), .live_fd = part ? part->control_fd : -1 } };
 	sb_init(&inv.prog.stages);
 	int exit_code = EXIT_USAGE, earlier = EXIT_OK;
-	if (check_filter(inv.card, &a->filter) < 0 || locate(cat, inv.card, a, &inv.where) < 0)
+	/* --all narrows each card to what it has (run_cards). */
+	if ((!part || !a->all) && check_filter(inv.card, &a->filter) < 0)
+		goto out;
+	if (locate(cat, inv.card, a, &inv.where) < 0)
 		goto out;
 	inv.ncells = plan_cells(inv.card, &a->filter, &inv.cells);
 	if (plan_without_missing_images(inv.cells, &inv.ncells, &inv.where, &a->filter) < 0)

@@ -69,6 +69,11 @@ check "every cell has its record" [ "$(keys "$OUT/r2")" = "$ALL_KEYS" ]
 check "one plan, of every cell" [ "$(jq -s '[.[] | select(.e == "plan")] | map(.cells | length)' "$OUT/r2/journal.jsonl" | tr -d ' \n')" = "[6]" ]
 check "the plan is done" [ "$(jq -s '[.[] | select(.e == "plan-done" and .interrupted == false)] | length' "$OUT/r2/journal.jsonl")" -eq 1 ]
 check "cells of two cards ran at once" overlaps "$OUT/r2/runs"
+rc=0
+"$HILRUN" --all --guest bios-post,uefi-gop --variant default -j2 $C --out "$OUT/r2all" 2>"$OUT/err2all" || rc=$?
+cat "$OUT/err2all"
+check "--all with a list naming a guest no card runs: exit 0 (got $rc)" [ "$rc" -eq 0 ]
+check "  and each card's cells of the rest" [ "$(ls "$OUT/r2all/runs" | wc -l)" -eq 3 ]
 "$HILRUN" --card several-a,several-b -j1 $C --out "$OUT/r2j1" 2>/dev/null
 check "-j1: never two at once" no_overlap "$OUT/r2j1/runs"
 
