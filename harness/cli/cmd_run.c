@@ -279,6 +279,7 @@ static int dry_run(const struct cell *cells, size_t n, const struct settings *s,
 	for (size_t i = 0; i < n; i++) {
 		struct argv qa = ARGV_INIT;
 		struct hil_err err;
+		char note[512];
 		char *image = plan_guest_image(&cells[i], s->guest_dir, w->windows_image);
 		char *kernel = cells[i].guest->kernel
 				       ? xasprintf("%s/%s", s->guest_dir, cells[i].guest->kernel)
@@ -295,6 +296,7 @@ static int dry_run(const struct cell *cells, size_t n, const struct settings *s,
 			.host = w->host,
 			.rom = w->rom,
 			.start_paused = 1,
+			.sandbox = qemu_sandbox(s->qemu, note, sizeof note),
 		};
 		if (qemu_argv(&qa, &cells[i], &env, &err) < 0) {
 			say_error("%s", err.msg);

@@ -1,8 +1,13 @@
 /* qemu_argv: see qemu_argv.h. */
 #include "qemu_argv.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "proc.h"
 
 int qemu_guest_exit_status(int code)
 {
@@ -43,6 +48,58 @@ const char *qemu_disk_format(const char *path)
 	return "raw";
 }
 
+const char *qemu_sandbox(const char *qemu, char *note, size_t n)
+{
+	static char *asked;     /* the binary last asked, and its answer */
+	static int takes;
+	static char words[400];
+	if (!asked || strcmp(asked, qemu)) {
+		free(asked);
+		asked = xstrdup(qemu);
+		struct argv a = ARGV_INIT;
+		argv_push(&a, qemu);
+		argv_push(&a, "-sandbox");
+		argv_push(&a, QEMU_SANDBOX);
+		argv_push(&a, "-version");
+		char log[] = "/tmp/hilrun-sandbox-XXXXXX";
+		int fd = mkstemp(log);
+		struct proc p;
+		proc_init(&p);
+		struct hil_err err;
+		takes = 0;
+		if (fd < 0) {
+			snprintf(words, sizeof words, "cannot ask QEMU: %s", strerror(errno));
+		} else if (proc_spawn(&p, &a, log, &err) < 0) {
+			snprintf(words, sizeof words, "cannot ask QEMU: %.200s", err.msg);
+		} else if (!proc_wait(&p, now_ms() + 10000)) {
+			snprintf(words, sizeof words, "QEMU did not answer -sandbox ... -version in 10 s");
+		} else {
+			char how[128];
+			proc_describe(&p, how, sizeof how);
+			takes = !strcmp(how, "exited with status 0");
+			size_t len = 0;
+			char *said = read_file(log, 4096, &len, &err);
+			char *nl = said ? strchr(said, '\n') : NULL;
+			if (nl)
+				*nl = '\0';
+			snprintf(words, sizeof words, "QEMU %s to -sandbox: %.200s", how,
+				 said && *said ? said : "(nothing said)");
+			free(said);
+		}
+		proc_stop(&p, 1000);
+		proc_release(&p);
+		argv_release(&a);
+		if (fd >= 0) {
+			close(fd);
+			unlink(log);
+		}
+	}
+	if (takes)
+		return QEMU_SANDBOX;
+	snprintf(note, n, "no seccomp sandbox: %s; the run went ahead without -sandbox", words);
+	return NULL;
+}
+
 int qemu_argv(struct argv *out, const struct cell *cell, const struct qemu_env *env,
 	      struct hil_err *err)
 {
@@ -72,6 +129,10 @@ int qemu_argv(struct argv *out, const struct cell *cell, const struct qemu_env *
 	argv_push(out, env->qemu);
 	argv_push(out, "-nodefaults");
 	argv_push(out, "-no-user-config");
+	if (env->sandbox) {
+		argv_push(out, "-sandbox");
+		argv_push(out, env->sandbox);
+	}
 	argv_push(out, "-name");
 	argv_pushf(out, "hilrun-%s,debug-threads=on", card->id);
 	argv_push(out, "-machine");

@@ -26,7 +26,19 @@ struct qemu_env {
 	const char *rom;          /* vfio cards: ROM file, or NULL */
 	int memory_mb;
 	int start_paused;         /* -S: hilrun connects VNC, then sends cont */
+	const char *sandbox;      /* -sandbox's value (QEMU_SANDBOX), or NULL: none */
 };
+
+/* QEMU's seccomp filter: no obsolete system calls, no setuid, no new
+ * processes, no scheduling or resource changes. QEMU runs code the guest
+ * and the card's ROM supply; this keeps what that code can reach small. */
+#define QEMU_SANDBOX "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+
+/* QEMU_SANDBOX if this QEMU binary takes it (a build with seccomp), else
+ * NULL and why in note (its own words): the run goes ahead without it and
+ * the record says so. Asked once per binary per process: QEMU parses
+ * -sandbox QEMU_SANDBOX -version and exits. */
+const char *qemu_sandbox(const char *qemu, char *note, size_t n);
 
 /* The exit status QEMU gives when the guest writes code to isa-debug-exit. */
 #define GUEST_EXIT_PORT "0xf4"

@@ -21,6 +21,8 @@ struct run {
 	struct vm vm;
 	struct engine engine;
 	int journal_failed; /* noted once */
+	const char *sandbox; /* QEMU's -sandbox, or NULL (sandbox_note says why) */
+	char sandbox_note[512];
 };
 
 /* An entry in the journal, if the run keeps one; obj is consumed. A journal
@@ -109,7 +111,7 @@ static void run_vm(struct run *r, const char *accel, double scale, struct argv *
 		.cell = r->cell,
 		.env = { .qemu = o->qemu, .accel = accel, .guest_image = image, .guest_kernel = kernel,
 			 .guest_image_format = g->media == MEDIA_DISK ? qemu_disk_format(image) : NULL,
-			 .host = o->host, .rom = o->rom },
+			 .host = o->host, .rom = o->rom, .sandbox = r->sandbox },
 		.capture = o->capture,
 		.scale = scale,
 	};
@@ -192,6 +194,9 @@ static json_t *build_record(struct run *r, const char *started_at, const char *a
 	json_object_set_new(rec, "firmware_file", json_string(qemu_firmware_bin(cell->firmware) ?: ""));
 	json_object_set_new(rec, "retry_of", r->opts->retry_of ? json_string(r->opts->retry_of) : json_null());
 	json_object_set_new(rec, "timeout_scale", json_real(scale));
+	json_object_set_new(rec, "sandbox", r->sandbox ? json_string(r->sandbox) : json_null());
+	if (!r->sandbox)
+		json_object_set_new(rec, "sandbox_note", json_string(r->sandbox_note));
 	json_t *host = json_object_get(rec, "host");
 	json_object_set_new(host, "qemu_version", json_string(r->vm.qemu_version));
 	json_object_set_new(host, "tesseract_version", json_string(ocr_version()));
@@ -243,6 +248,7 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 
 	char accel_reason[320];
 	const char *accel = choose_accel(&r, accel_reason, sizeof accel_reason);
+	r.sandbox = qemu_sandbox(opts->qemu, r.sandbox_note, sizeof r.sandbox_note);
 	const double timeout_scale = opts->timeout_scale > 0 ? opts->timeout_scale : 1.0;
 	double scale = timeout_scale;
 	if (!strcmp(accel, "tcg"))

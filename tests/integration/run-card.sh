@@ -45,6 +45,9 @@ for dir in "$OUT"/runs/*/; do
 	for f in serial.log qemu.log qemu-argv.txt qmp-events.jsonl post.png; do
 		check "artifact $f present" [ -f "$dir/$f" ]
 	done
+	sandbox=on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny
+	check "QEMU ran in its seccomp sandbox (record)" [ "$(jq -r .sandbox "$rec")" = "$sandbox" ]
+	check "  and its argv says so" grep -qF -- "-sandbox $sandbox " "$dir/qemu-argv.txt"
 	check "the guest ended with code 16" grep -q "HILRUN/1 end exit code=16" "$dir/serial.log"
 	check "QEMU exit recorded" [ "$(jq -r .qemu.exit "$rec")" = "exited with status 33" ]
 	if [ "$(jq -r .verdict "$rec")" = pass ]; then
