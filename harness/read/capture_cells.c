@@ -502,12 +502,12 @@ static int read_scaled_fast(const struct glyphset *gs, const struct grid *g,
 	return 1;
 }
 
-/* rp: the response to re-rank through (step 7); NULL: not yet learned,
- * *defer then set where a re-ranking is due. A re-ranking leaves the
- * cell's footprint in *fp and sets *have_fp. */
+/* rp: the glyphs drawn through the response to re-rank through (step 7);
+ * NULL: not yet learned, *defer then set where a re-ranking is due. A
+ * re-ranking leaves the cell's footprint in *fp and sets *have_fp. */
 static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 			      const struct grid *g, int col, int row, float lift,
-			      const struct response *rp, int *defer, struct text_cell *tc,
+			      struct drawings *rp, int *defer, struct text_cell *tc,
 			      struct footprint *fp, int *have_fp)
 {
 	const int cw = g->cw, np = cw * CELL_H, total = np;
@@ -820,7 +820,8 @@ static int text_colour(const uint8_t c[3])
  * slower, and wrong on grey dashes that were right). */
 static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 			     const struct grid *g, int col, int row, float lift,
-			     const struct response *rp, int *defer, struct text_cell *tc)
+			     struct drawings *rp, struct drawings *guess, int *defer,
+			     struct text_cell *tc)
 {
 	struct footprint fp;
 	int have_fp = 0;
@@ -831,8 +832,7 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 		capture_footprint(s, g, col, row, &fp);
 	int pal[2];
 	if (fp.n >= 32) {
-		const struct response rp = guess_response(g);
-		capture_fit_glyph(gs, tc->code, &fp, &rp, pal);
+		capture_fit_glyph(gs, tc->code, &fp, guess, pal);
 		memcpy(tc->fg, vga16[pal[1]], 3);
 		memcpy(tc->bg, vga16[pal[0]], 3);
 	}
@@ -909,15 +909,18 @@ int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const
 	 * Some cells only: the response of the whole reading before. No
 	 * resp: no re-ranking (the number of doubtful cells does not depend
 	 * on it). A response known before the cells are read re-ranks them
-	 * as they are read; one to learn, after (rp NULL: deferred). */
+	 * as they are read; one to learn, after (rp NULL: deferred). Each
+	 * drawn (struct drawings) the first time a cell asks. */
 	const struct response guess = guess_response(g);
-	const struct response *rp = NULL;
-	if (only)
-		rp = resp ? resp : &guess;
-	else if (resp && learn == RESP_GUESS)
-		rp = &guess;
-	else if (resp && learn == RESP_KEEP)
-		rp = resp;
+	struct drawings dg, dr, *rp = NULL;
+	capture_drawings_init(&dg, &guess);
+	dr.m = NULL;
+	if ((only && !resp) || (!only && resp && learn == RESP_GUESS)) {
+		rp = &dg;
+	} else if (only || (resp && learn == RESP_KEEP)) {
+		capture_drawings_init(&dr, resp);
+		rp = &dr;
+	}
 	for (int r = 0; r < GRID_ROWS; r++) {
 		const uint8_t *row_only = only ? only + r * GRID_COLS : NULL;
 		if (!only)
@@ -929,7 +932,7 @@ int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const
 				doubtful += tc->confidence < TEXTMODE_TRUST;
 				continue;
 			}
-			read_scaled_cell(s, cg, g, c, r, lift[r], rp, &dc, tc);
+			read_scaled_cell(s, cg, g, c, r, lift[r], rp, &dg, &dc, tc);
 			if (!only) {
 				defer[r * GRID_COLS + c] = (uint8_t)dc;
 				deferred += dc;
@@ -943,23 +946,24 @@ int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const
 			doubtful += tc->confidence < TEXTMODE_TRUST;
 		}
 	}
-	if (only || !resp)
-		return doubtful;
-	if (learn != RESP_KEEP)
+	if (!only && resp && learn != RESP_KEEP)
 		*resp = guess;
-	if (!deferred)
-		return doubtful;
-	capture_learn_response(cg, s, g, out, resp);
-	for (int r = 0; r < GRID_ROWS; r++)
-		for (int c = 0; c < GRID_COLS; c++) {
-			if (!defer[r * GRID_COLS + c])
-				continue;
-			struct text_cell *tc = &out->cell[r][c];
-			int dc = 0;
-			read_scaled_cell(s, cg, g, c, r, lift[r], resp, &dc, tc);
-			if ((g->sx < LOW_SCALE || g->sy < LOW_SCALE) &&
-			    tc->confidence > LOW_SCALE_CONFIDENCE)
-				tc->confidence = LOW_SCALE_CONFIDENCE;
-		}
+	if (!only && resp && deferred) {
+		capture_learn_response(cg, s, g, out, resp);
+		capture_drawings_init(&dr, resp);
+		for (int r = 0; r < GRID_ROWS; r++)
+			for (int c = 0; c < GRID_COLS; c++) {
+				if (!defer[r * GRID_COLS + c])
+					continue;
+				struct text_cell *tc = &out->cell[r][c];
+				int dc = 0;
+				read_scaled_cell(s, cg, g, c, r, lift[r], &dr, &dg, &dc, tc);
+				if ((g->sx < LOW_SCALE || g->sy < LOW_SCALE) &&
+				    tc->confidence > LOW_SCALE_CONFIDENCE)
+					tc->confidence = LOW_SCALE_CONFIDENCE;
+			}
+	}
+	capture_drawings_release(&dg);
+	capture_drawings_release(&dr);
 	return doubtful;
 }

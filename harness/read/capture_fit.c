@@ -16,8 +16,10 @@
  * The drawing's spread (struct response) is a guess, or learned from the
  * frame's trusted cells (capture_learn_response()).
  *
- * Ownership: every function works on its arguments and keeps nothing;
- * scratch memory is freed before returning. */
+ * Ownership: a struct drawings' memory is allocated by
+ * capture_drawings_init() and freed by capture_drawings_release(); every
+ * other function works on its arguments and keeps nothing, its scratch
+ * memory freed before returning. */
 #include "capture_int.h"
 
 #include <math.h>
@@ -157,6 +159,33 @@ static void draw_glyph(const struct glyphset *gs, int code, const struct respons
 				  ky * (m1[r > 0 ? r - 1 : r][i] + m1[r < CELL_H - 1 ? r + 1 : r][i]);
 }
 
+void capture_drawings_init(struct drawings *d, const struct response *rp)
+{
+	d->rp = *rp;
+	memset(d->drawn, 0, sizeof d->drawn);
+	d->m = malloc(256 * sizeof *d->m);
+}
+
+void capture_drawings_release(struct drawings *d)
+{
+	free(d->m);
+	d->m = NULL;
+}
+
+/* Glyph code drawn through d's response (mix 0). */
+static const float (*drawing(struct drawings *d, const struct glyphset *gs, int code))[9]
+{
+	if (!d->m) {
+		draw_glyph(gs, code, &d->rp, 0, d->one);
+		return (const float (*)[9])d->one;
+	}
+	if (!d->drawn[code]) {
+		draw_glyph(gs, code, &d->rp, 0, d->m[code]);
+		d->drawn[code] = 1;
+	}
+	return (const float (*)[9])d->m[code];
+}
+
 /* What a fit of two colours to drawing m needs of the footprint: the sums
  * over its pixels of m, m squared and m times the frame's Y, Cb, Cr. */
 struct fit_sums {
@@ -203,16 +232,13 @@ static double residual(const struct footprint *fp, const struct fit_sums *f, con
 	return res;
 }
 
-/* The residual of the frame pixels after the best fit of glyph code drawn
- * in two text colours; those colours in pal[] (vga16 indices: 0 the
- * background, 1 the foreground). */
-float capture_fit_glyph(const struct glyphset *gs, int code, const struct footprint *fp,
-			const struct response *rp, int pal[2])
+/* The residual of the frame pixels after the best fit of drawing m in two
+ * text colours; those colours in pal[] (vga16 indices: 0 the background,
+ * 1 the foreground). */
+static float fit_drawing(const struct footprint *fp, int cw, const float m[CELL_H][9], int pal[2])
 {
-	float m[CELL_H][9];
 	struct fit_sums f;
-	draw_glyph(gs, code, rp, 0, m);
-	fit_sums(fp, gs->cw, m, &f);
+	fit_sums(fp, cw, m, &f);
 	/* The least-squares colours, then the same with each snapped to the
 	 * nearest text colour: a free fit would let a bigger blot in a
 	 * paler colour pass for a small dot (0x07 for 0xF9), and one colour
@@ -242,6 +268,12 @@ float capture_fit_glyph(const struct glyphset *gs, int code, const struct footpr
 		pal[side] = bq;
 	}
 	return (float)residual(fp, &f, col[0], col[1]);
+}
+
+float capture_fit_glyph(const struct glyphset *gs, int code, const struct footprint *fp,
+			struct drawings *d, int pal[2])
+{
+	return fit_drawing(fp, gs->cw, drawing(d, gs, code), pal);
 }
 
 /* The residual of the frame pixels after the best fit of glyph code drawn
@@ -308,7 +340,9 @@ int capture_fit_dither(const struct glyphset *gs, const struct footprint *fp,
 	if (fp->n < 32)
 		return -1;
 	int one[2];
-	float res = capture_fit_glyph(gs, 0x20, fp, rp, one);
+	float m[CELL_H][9];
+	draw_glyph(gs, 0x20, rp, 0, m);
+	float res = fit_drawing(fp, gs->cw, (const float (*)[9])m, one);
 	return fit_dithers(gs, fp, rp, &res, pal);
 }
 
@@ -316,21 +350,22 @@ int capture_fit_dither(const struct glyphset *gs, const struct footprint *fp,
  * drawing fits the frame best; -1 if the footprint is too small to say.
  * With dither, the dithers too (fit_dithers(); their colours there). */
 int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct footprint *fp,
-		   const struct response *rp, int dither[2])
+		   struct drawings *d, int dither[2])
 {
 	if (fp->n < 32)
 		return -1;
 	int code[RERANK_K], dist[RERANK_K], n = 0;
 	const int total = gs->cw * CELL_H;
+	/* Packed (glyph_pack()): a few 64-bit counts a glyph, not 16. */
+	const struct packed cell = glyph_pack(on, gs->cw);
 	for (int q = 0; q < gs->nuniq; q++) {
-		const uint16_t *g = gs->row[gs->uniq[q]];
-		int d = 0;
-		for (int r = 0; r < CELL_H; r++)
-			d += pop((unsigned)(g[r] ^ on[r]) & gs->full);
-		if (total - d < d)
-			d = total - d;
+		const struct packed *g = &gs->pk[gs->uniq[q]];
+		int hd = pop64(g->lo ^ cell.lo) + pop64(g->hi ^ cell.hi) +
+			 pop64((uint64_t)(g->nine ^ cell.nine));
+		if (total - hd < hd)
+			hd = total - hd;
 		int at = n < RERANK_K ? n++ : RERANK_K;
-		while (at > 0 && dist[at - 1] > d) {
+		while (at > 0 && dist[at - 1] > hd) {
 			if (at < RERANK_K) {
 				dist[at] = dist[at - 1];
 				code[at] = code[at - 1];
@@ -338,7 +373,7 @@ int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct f
 			at--;
 		}
 		if (at < RERANK_K) {
-			dist[at] = d;
+			dist[at] = hd;
 			code[at] = gs->uniq[q];
 		}
 	}
@@ -346,14 +381,14 @@ int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct f
 	float bres = 0;
 	for (int q = 0; q < n; q++) {
 		int pal[2];
-		float res = capture_fit_glyph(gs, code[q], fp, rp, pal);
+		float res = capture_fit_glyph(gs, code[q], fp, d, pal);
 		if (best < 0 || res < bres) {
 			best = code[q];
 			bres = res;
 		}
 	}
 	if (dither) {
-		int c = fit_dithers(gs, fp, rp, &bres, dither);
+		int c = fit_dithers(gs, fp, &d->rp, &bres, dither);
 		best = c >= 0 ? c : best;
 	}
 	return best;

@@ -198,20 +198,31 @@ struct footprint {
 				     * frame's Y, Cb, Cr */
 	double sy[3], syy[3];       /* sums of the frame's Y, Cb, Cr and their squares */
 };
+/* One glyph set's glyphs drawn through one response, each the first time
+ * it is asked for: a reading fits hundreds of cells to the same few dozen
+ * glyphs. Ownership: capture_drawings_init() allocates, _release() frees. */
+struct drawings {
+	struct response rp;
+	uint8_t drawn[256];
+	float (*m)[CELL_H][9];  /* the 256 drawings; NULL (out of memory): */
+	float one[CELL_H][9];   /* each drawn afresh here */
+};
+void capture_drawings_init(struct drawings *d, const struct response *rp);
+void capture_drawings_release(struct drawings *d);
 /* The footprint of cell (col, row): the sums capture_fit_glyph() needs. */
 void capture_footprint(const struct scaled *s, const struct grid *g, int col, int row,
 		       struct footprint *fp);
 /* The residual of fp's pixels after the best fit of glyph code drawn in
- * two text colours through response rp; those colours in pal[] (indices
- * of the 16: 0 the background, 1 the foreground). */
+ * two text colours as d draws it; those colours in pal[] (indices of the
+ * 16: 0 the background, 1 the foreground). */
 float capture_fit_glyph(const struct glyphset *gs, int code, const struct footprint *fp,
-			const struct response *rp, int pal[2]);
+			struct drawings *d, int pal[2]);
 /* The code among the glyphs nearest the binarised cell (on) whose drawing
  * fits fp best; -1 if the footprint is too small to say. With dither (not
  * NULL) the dithers are tried too, through a late sampling phase, and if
  * one is the reading its colours are put there as capture_fit_glyph()'s. */
 int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct footprint *fp,
-		   const struct response *rp, int dither[2]);
+		   struct drawings *d, int dither[2]);
 /* The dither (0xB0-0xB2) that, drawn as capture_rerank() tries them, fits
  * fp better than one text colour, its colours in pal[]; -1 if none. */
 int capture_fit_dither(const struct glyphset *gs, const struct footprint *fp,
