@@ -415,7 +415,8 @@ static void stroke_colours(const float raw[][3], const uint8_t *in1, int np,
 		rmean[1][c] = cnt[1] ? s1[c] / (float)cnt[1] : empty[1][c];
 	}
 	/* Each sample's distance from the other side's mean, and each side's
-	 * furthest. */
+	 * furthest (the other side's distances taken as 0, no distance being
+	 * less: branch-free too). */
 	float dist[9 * CELL_H], dmax0 = 0, dmax1 = 0;
 	for (int k = 0; k < np; k++) {
 		const int one = in1[k];
@@ -425,8 +426,9 @@ static void stroke_colours(const float raw[][3], const uint8_t *in1, int np,
 			d += (raw[k][c] - o) * (raw[k][c] - o);
 		}
 		dist[k] = d;
-		dmax1 = one && d > dmax1 ? d : dmax1;
-		dmax0 = !one && d > dmax0 ? d : dmax0;
+		const float d1 = one ? d : 0.0f, d0 = one ? 0.0f : d;
+		dmax1 = d1 > dmax1 ? d1 : dmax1;
+		dmax0 = d0 > dmax0 ? d0 : dmax0;
 	}
 	float ref = 0;
 	for (int c = 0; c < 3; c++)
@@ -437,12 +439,14 @@ static void stroke_colours(const float raw[][3], const uint8_t *in1, int np,
 	int m0 = 0, m1 = 0;
 	for (int k = 0; k < np; k++) {
 		const int one = in1[k];
-		const int far1 = one && dist[k] >= cut1, far0 = !one && dist[k] >= cut0;
+		const int far1 = one & (dist[k] >= cut1), far0 = !one & (dist[k] >= cut0);
 		m1 += far1;
 		m0 += far0;
+		/* Samples are not negative: times 0, they add +0 (nothing). */
+		const float w1 = (float)far1, w0 = (float)far0;
 		for (int c = 0; c < 3; c++) {
-			f1[c] += far1 ? raw[k][c] : 0.0f;
-			f0[c] += far0 ? raw[k][c] : 0.0f;
+			f1[c] += w1 * raw[k][c];
+			f0[c] += w0 * raw[k][c];
 		}
 	}
 	for (int c = 0; c < 3; c++) {
