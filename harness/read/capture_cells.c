@@ -442,11 +442,9 @@ static void stroke_colours(const float raw[][3], const uint8_t *in1, int np,
 		const int far1 = one & (dist[k] >= cut1), far0 = !one & (dist[k] >= cut0);
 		m1 += far1;
 		m0 += far0;
-		/* Samples are not negative: times 0, they add +0 (nothing). */
-		const float w1 = (float)far1, w0 = (float)far0;
 		for (int c = 0; c < 3; c++) {
-			f1[c] += w1 * raw[k][c];
-			f0[c] += w0 * raw[k][c];
+			f1[c] += keep_if(raw[k][c], far1);
+			f0[c] += keep_if(raw[k][c], far0);
 		}
 	}
 	for (int c = 0; c < 3; c++) {

@@ -24,6 +24,8 @@
 
 #include "glyphset.h"
 
+#include <string.h>
+
 #define GRID_COLS 80
 #define GRID_ROWS 25
 #define BORDER_FRAC 0.05    /* at most this much of a dimension is border */
@@ -105,12 +107,24 @@ static inline void tap(double u, int n, int *i0, float *w)
 	*w = (float)(u - i);
 }
 
+/* v if keep (1), else +0 (keep 0), without a branch: where a cell's
+ * samples fall either way at random, GCC's branch for "keep ? v : 0" is
+ * mispredicted at random. */
+static inline float keep_if(float v, int keep)
+{
+	uint32_t bits;
+	memcpy(&bits, &v, sizeof bits);
+	bits &= -(uint32_t)keep;
+	memcpy(&v, &bits, sizeof v);
+	return v;
+}
+
 /* Split n grey values into two levels (2-means from the extremes). 0 if
  * they are one colour. */
 static inline int split_grey(const float *v, int n, float *lo, float *hi)
 {
 	/* Branch-free: the sums take 0 where a value is on the other side
-	 * (a cell's samples fall either way at random). */
+	 * (keep_if()). */
 	float mn = v[0], mx = v[0];
 	for (int i = 1; i < n; i++) {
 		mn = v[i] < mn ? v[i] : mn;
@@ -125,8 +139,8 @@ static inline int split_grey(const float *v, int n, float *lo, float *hi)
 		int nb = 0;
 		for (int i = 0; i < n; i++) {
 			const int up = v[i] > t;
-			sb += up ? v[i] : 0.0f;
-			sa += up ? 0.0f : v[i];
+			sb += keep_if(v[i], up);
+			sa += keep_if(v[i], !up);
 			nb += up;
 		}
 		const int na = n - nb;
