@@ -142,12 +142,11 @@ static struct near nearest(const struct glyphset *gs, const uint16_t *on, unsign
 		keep[r] = rowmask >> r & 1 ? gs->full : 0;
 	const struct packed m = glyph_pack(keep, gs->cw), c = glyph_pack(on, gs->cw);
 	const int total = NEAR_UNIT * (pop64(m.lo) + pop64(m.hi)) + (nine_w ? pop64(m.nine) : 0);
-	int dn[256];
+	int dn[256], d9[256];
 	struct near best = { 0x20, 0, total + 1, total + 1 };
+	glyph_distances(gs, &c, &m, dn, d9);
 	for (int i = 0; i < gs->nuniq; i++) {
-		const struct packed *g = &gs->pk[gs->uniq[i]];
-		const int d = NEAR_UNIT * (pop64((g->lo ^ c.lo) & m.lo) + pop64((g->hi ^ c.hi) & m.hi)) +
-			      pop64((uint64_t)((g->nine ^ c.nine) & m.nine));
+		const int d = NEAR_UNIT * dn[i] + d9[i];
 		dn[i] = d;
 		for (int sw = 0; sw < 2; sw++) {
 			int dd = sw ? total - d : d;

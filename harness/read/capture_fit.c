@@ -396,11 +396,11 @@ int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct f
 	int code[RERANK_K], dist[RERANK_K], n = 0;
 	const int total = gs->cw * CELL_H;
 	/* Packed (glyph_pack()): a few 64-bit counts a glyph, not 16. */
-	const struct packed cell = glyph_pack(on, gs->cw);
+	const struct packed cell = glyph_pack(on, gs->cw), all = { ~0ull, ~0ull, 0xFFFF };
+	int dm[256], d9[256];
+	glyph_distances(gs, &cell, &all, dm, d9);
 	for (int q = 0; q < gs->nuniq; q++) {
-		const struct packed *g = &gs->pk[gs->uniq[q]];
-		int hd = pop64(g->lo ^ cell.lo) + pop64(g->hi ^ cell.hi) +
-			 pop64((uint64_t)(g->nine ^ cell.nine));
+		int hd = dm[q] + d9[q];
 		if (total - hd < hd)
 			hd = total - hd;
 		int at = n < RERANK_K ? n++ : RERANK_K;
