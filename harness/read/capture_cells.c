@@ -34,6 +34,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define LUMA_SPLIT 8.0f    /* luma difference from which cells split by luma */
 #define LOW_SCALE 1.3        /* below this scale (either axis) ... */
@@ -78,6 +81,35 @@ static inline void rgb_tap(float x, int n, int *i0, float *f)
 
 /* The bilinear RGB sample between pixel (x0, y0) and the next ones, at
  * weights fx, fy. */
+#if defined(__SSE2__)
+/* The three channels side by side in one vector (the same sums as one
+ * by one): a cell's reading samples its ~200 text-mode pixels this way. */
+static inline __m128 rgb_lerp(const uint8_t *p, __m128 fx)
+{
+	/* Pixels p and p + 3: six bytes, read as no more (in two loads: one
+	 * of six through memory stalls). */
+	uint32_t lo;
+	uint16_t hi;
+	memcpy(&lo, p, sizeof lo);
+	memcpy(&hi, p + 4, sizeof hi);
+	const uint64_t bytes = lo | (uint64_t)hi << 32;
+	const __m128i zero = _mm_setzero_si128();
+	const __m128i v = _mm_unpacklo_epi8(_mm_cvtsi64_si128((long long)bytes), zero);
+	const __m128i p0 = _mm_unpacklo_epi16(v, zero), p1 = _mm_unpacklo_epi16(_mm_srli_si128(v, 6), zero);
+	return _mm_add_ps(_mm_cvtepi32_ps(p0), _mm_mul_ps(fx, _mm_cvtepi32_ps(_mm_sub_epi32(p1, p0))));
+}
+
+static inline void rgb_mix(const struct scaled *s, int x0, float fx, int y0, float fy, float out[3])
+{
+	const size_t stride = (size_t)s->w * 3;
+	const uint8_t *p = s->rgb + (size_t)y0 * stride + (size_t)x0 * 3;
+	const __m128 wx = _mm_set1_ps(fx);
+	const __m128 a = rgb_lerp(p, wx), b = rgb_lerp(p + stride, wx);
+	const __m128 v = _mm_add_ps(a, _mm_mul_ps(_mm_set1_ps(fy), _mm_sub_ps(b, a)));
+	_mm_storel_pi((__m64 *)out, v);
+	_mm_store_ss(out + 2, _mm_movehl_ps(v, v));
+}
+#else
 static inline void rgb_mix(const struct scaled *s, int x0, float fx, int y0, float fy, float out[3])
 {
 	const size_t stride = (size_t)s->w * 3;
@@ -88,6 +120,7 @@ static inline void rgb_mix(const struct scaled *s, int x0, float fx, int y0, flo
 		out[c] = a + fy * (b - a);
 	}
 }
+#endif
 
 /* Nearest reading of a binarised cell (on = one colour, its complement the
  * other) over the rows in rowmask: d is its distance in pixels, d2 that of
@@ -109,12 +142,11 @@ static struct near nearest(const struct glyphset *gs, const uint16_t *on, unsign
 		keep[r] = rowmask >> r & 1 ? gs->full : 0;
 	const struct packed m = glyph_pack(keep, gs->cw), c = glyph_pack(on, gs->cw);
 	const int total = NEAR_UNIT * (pop64(m.lo) + pop64(m.hi)) + (nine_w ? pop64(m.nine) : 0);
-	int dn[256];
+	int dn[256], d9[256];
 	struct near best = { 0x20, 0, total + 1, total + 1 };
+	glyph_distances(gs, &c, &m, dn, d9);
 	for (int i = 0; i < gs->nuniq; i++) {
-		const struct packed *g = &gs->pk[gs->uniq[i]];
-		const int d = NEAR_UNIT * (pop64((g->lo ^ c.lo) & m.lo) + pop64((g->hi ^ c.hi) & m.hi)) +
-			      pop64((uint64_t)((g->nine ^ c.nine) & m.nine));
+		const int d = NEAR_UNIT * dn[i] + d9[i];
 		dn[i] = d;
 		for (int sw = 0; sw < 2; sw++) {
 			int dd = sw ? total - d : d;
@@ -415,7 +447,8 @@ static void stroke_colours(const float raw[][3], const uint8_t *in1, int np,
 		rmean[1][c] = cnt[1] ? s1[c] / (float)cnt[1] : empty[1][c];
 	}
 	/* Each sample's distance from the other side's mean, and each side's
-	 * furthest. */
+	 * furthest (the other side's distances taken as 0, no distance being
+	 * less: branch-free too). */
 	float dist[9 * CELL_H], dmax0 = 0, dmax1 = 0;
 	for (int k = 0; k < np; k++) {
 		const int one = in1[k];
@@ -425,8 +458,9 @@ static void stroke_colours(const float raw[][3], const uint8_t *in1, int np,
 			d += (raw[k][c] - o) * (raw[k][c] - o);
 		}
 		dist[k] = d;
-		dmax1 = one && d > dmax1 ? d : dmax1;
-		dmax0 = !one && d > dmax0 ? d : dmax0;
+		const float d1 = one ? d : 0.0f, d0 = one ? 0.0f : d;
+		dmax1 = d1 > dmax1 ? d1 : dmax1;
+		dmax0 = d0 > dmax0 ? d0 : dmax0;
 	}
 	float ref = 0;
 	for (int c = 0; c < 3; c++)
@@ -437,12 +471,12 @@ static void stroke_colours(const float raw[][3], const uint8_t *in1, int np,
 	int m0 = 0, m1 = 0;
 	for (int k = 0; k < np; k++) {
 		const int one = in1[k];
-		const int far1 = one && dist[k] >= cut1, far0 = !one && dist[k] >= cut0;
+		const int far1 = one & (dist[k] >= cut1), far0 = !one & (dist[k] >= cut0);
 		m1 += far1;
 		m0 += far0;
 		for (int c = 0; c < 3; c++) {
-			f1[c] += far1 ? raw[k][c] : 0.0f;
-			f0[c] += far0 ? raw[k][c] : 0.0f;
+			f1[c] += keep_if(raw[k][c], far1);
+			f0[c] += keep_if(raw[k][c], far0);
 		}
 	}
 	for (int c = 0; c < 3; c++) {
@@ -502,12 +536,12 @@ static int read_scaled_fast(const struct glyphset *gs, const struct grid *g,
 	return 1;
 }
 
-/* rp: the response to re-rank through (step 7); NULL: not yet learned,
- * *defer then set where a re-ranking is due. A re-ranking leaves the
- * cell's footprint in *fp and sets *have_fp. */
+/* rp: the glyphs drawn through the response to re-rank through (step 7);
+ * NULL: not yet learned, *defer then set where a re-ranking is due. A
+ * re-ranking leaves the cell's footprint in *fp and sets *have_fp. */
 static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 			      const struct grid *g, int col, int row, float lift,
-			      const struct response *rp, int *defer, struct text_cell *tc,
+			      struct drawings *rp, int *defer, struct text_cell *tc,
 			      struct footprint *fp, int *have_fp)
 {
 	const int cw = g->cw, np = cw * CELL_H, total = np;
@@ -820,7 +854,8 @@ static int text_colour(const uint8_t c[3])
  * slower, and wrong on grey dashes that were right). */
 static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 			     const struct grid *g, int col, int row, float lift,
-			     const struct response *rp, int *defer, struct text_cell *tc)
+			     struct drawings *rp, struct drawings *guess, int *defer,
+			     struct text_cell *tc)
 {
 	struct footprint fp;
 	int have_fp = 0;
@@ -831,8 +866,7 @@ static void read_scaled_cell(const struct scaled *s, const struct glyphset *gs,
 		capture_footprint(s, g, col, row, &fp);
 	int pal[2];
 	if (fp.n >= 32) {
-		const struct response rp = guess_response(g);
-		capture_fit_glyph(gs, tc->code, &fp, &rp, pal);
+		capture_fit_glyph(gs, tc->code, &fp, guess, pal);
 		memcpy(tc->fg, vga16[pal[1]], 3);
 		memcpy(tc->bg, vga16[pal[0]], 3);
 	}
@@ -909,15 +943,18 @@ int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const
 	 * Some cells only: the response of the whole reading before. No
 	 * resp: no re-ranking (the number of doubtful cells does not depend
 	 * on it). A response known before the cells are read re-ranks them
-	 * as they are read; one to learn, after (rp NULL: deferred). */
+	 * as they are read; one to learn, after (rp NULL: deferred). Each
+	 * drawn (struct drawings) the first time a cell asks. */
 	const struct response guess = guess_response(g);
-	const struct response *rp = NULL;
-	if (only)
-		rp = resp ? resp : &guess;
-	else if (resp && learn == RESP_GUESS)
-		rp = &guess;
-	else if (resp && learn == RESP_KEEP)
-		rp = resp;
+	struct drawings dg, dr, *rp = NULL;
+	capture_drawings_init(&dg, &guess);
+	dr.m = NULL;
+	if ((only && !resp) || (!only && resp && learn == RESP_GUESS)) {
+		rp = &dg;
+	} else if (only || (resp && learn == RESP_KEEP)) {
+		capture_drawings_init(&dr, resp);
+		rp = &dr;
+	}
 	for (int r = 0; r < GRID_ROWS; r++) {
 		const uint8_t *row_only = only ? only + r * GRID_COLS : NULL;
 		if (!only)
@@ -929,7 +966,7 @@ int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const
 				doubtful += tc->confidence < TEXTMODE_TRUST;
 				continue;
 			}
-			read_scaled_cell(s, cg, g, c, r, lift[r], rp, &dc, tc);
+			read_scaled_cell(s, cg, g, c, r, lift[r], rp, &dg, &dc, tc);
 			if (!only) {
 				defer[r * GRID_COLS + c] = (uint8_t)dc;
 				deferred += dc;
@@ -943,23 +980,24 @@ int capture_read_grid(const struct glyphset gs[2], const struct scaled *s, const
 			doubtful += tc->confidence < TEXTMODE_TRUST;
 		}
 	}
-	if (only || !resp)
-		return doubtful;
-	if (learn != RESP_KEEP)
+	if (!only && resp && learn != RESP_KEEP)
 		*resp = guess;
-	if (!deferred)
-		return doubtful;
-	capture_learn_response(cg, s, g, out, resp);
-	for (int r = 0; r < GRID_ROWS; r++)
-		for (int c = 0; c < GRID_COLS; c++) {
-			if (!defer[r * GRID_COLS + c])
-				continue;
-			struct text_cell *tc = &out->cell[r][c];
-			int dc = 0;
-			read_scaled_cell(s, cg, g, c, r, lift[r], resp, &dc, tc);
-			if ((g->sx < LOW_SCALE || g->sy < LOW_SCALE) &&
-			    tc->confidence > LOW_SCALE_CONFIDENCE)
-				tc->confidence = LOW_SCALE_CONFIDENCE;
-		}
+	if (!only && resp && deferred) {
+		capture_learn_response(cg, s, g, out, resp);
+		capture_drawings_init(&dr, resp);
+		for (int r = 0; r < GRID_ROWS; r++)
+			for (int c = 0; c < GRID_COLS; c++) {
+				if (!defer[r * GRID_COLS + c])
+					continue;
+				struct text_cell *tc = &out->cell[r][c];
+				int dc = 0;
+				read_scaled_cell(s, cg, g, c, r, lift[r], &dr, &dg, &dc, tc);
+				if ((g->sx < LOW_SCALE || g->sy < LOW_SCALE) &&
+				    tc->confidence > LOW_SCALE_CONFIDENCE)
+					tc->confidence = LOW_SCALE_CONFIDENCE;
+			}
+	}
+	capture_drawings_release(&dg);
+	capture_drawings_release(&dr);
 	return doubtful;
 }

@@ -16,8 +16,10 @@
  * The drawing's spread (struct response) is a guess, or learned from the
  * frame's trusted cells (capture_learn_response()).
  *
- * Ownership: every function works on its arguments and keeps nothing;
- * scratch memory is freed before returning. */
+ * Ownership: a struct drawings' memory is allocated by
+ * capture_drawings_init() and freed by capture_drawings_release(); every
+ * other function works on its arguments and keeps nothing, its scratch
+ * memory freed before returning. */
 #include "capture_int.h"
 
 #include <math.h>
@@ -50,6 +52,77 @@ static void add_weights(double *w, double (*ww)[3], int i, double f)
 	ww[i + 1][1] += f * f;
 }
 
+/* Four lines of a footprint at once, one a vector lane: each lane's sums
+ * are those of its line alone, in the same order. */
+#define LINES 4
+typedef float lines_f __attribute__((vector_size(LINES * sizeof(float))));
+typedef int lines_i __attribute__((vector_size(LINES * sizeof(int))));
+
+/* The n lines y[] (at text-mode rows j[], weights fv[] on the next) of
+ * the nx pixels from x (text-mode columns xc[], weights xu[] on the
+ * next), added to fp's sums line by line. */
+static void add_lines(const struct scaled *s, int cw, int n, const int *y, const int *j,
+		      const double *fv, int x, int nx, const int *xc, const float *xu,
+		      struct footprint *fp)
+{
+	const uint8_t *q[LINES];
+	for (int l = 0; l < LINES; l++)
+		q[l] = s->rgb + ((size_t)y[l < n ? l : 0] * (size_t)s->w + (size_t)x) * 3;
+	/* The lines' pixels, weighted per text-mode column: in float (a
+	 * line's few dozen pixels), added to the cell's sums in double. The
+	 * pixels come column by column (xc[] never decreases): each column's
+	 * are summed in registers (a and b, its weight and the next
+	 * column's), then added to rs[]. */
+	lines_f rs[9][3] = { { { 0 } } }, ls[3] = { { 0 } }, lss[3] = { { 0 } };
+	lines_f a[3] = { { 0 } }, b[3] = { { 0 } };
+	int at = nx ? xc[0] : 0;
+	for (int k = 0; k < nx; k++) {
+		lines_f yc[3];
+		{
+			const lines_i r = { q[0][3 * k], q[1][3 * k], q[2][3 * k], q[3][3 * k] };
+			const lines_i gr = { q[0][3 * k + 1], q[1][3 * k + 1], q[2][3 * k + 1],
+					     q[3][3 * k + 1] };
+			const lines_i bl = { q[0][3 * k + 2], q[1][3 * k + 2], q[2][3 * k + 2],
+					     q[3][3 * k + 2] };
+			const lines_f rf = __builtin_convertvector(r, lines_f);
+			const lines_f bf = __builtin_convertvector(bl, lines_f);
+			yc[0] = 0.299f * rf + 0.587f * __builtin_convertvector(gr, lines_f) + 0.114f * bf;
+			yc[1] = 0.5f * (bf - yc[0]); /* chroma at half weight: JPEG */
+			yc[2] = 0.5f * (rf - yc[0]); /* halves its resolution */
+		}
+		if (xc[k] != at) {
+			for (int c = 0; c < 3; c++) {
+				rs[at][c] += a[c];
+				rs[at + 1][c] += b[c];
+				a[c] = b[c] = (lines_f){ 0 };
+			}
+			at = xc[k];
+		}
+		const float fu = xu[k];
+		for (int c = 0; c < 3; c++) {
+			a[c] += (1 - fu) * yc[c];
+			b[c] += fu * yc[c];
+			ls[c] += yc[c];
+			lss[c] += yc[c] * yc[c];
+		}
+	}
+	for (int c = 0; c < 3 && nx; c++) {
+		rs[at][c] += a[c];
+		rs[at + 1][c] += b[c];
+	}
+	for (int l = 0; l < n; l++) {
+		for (int c = 0; c < 3; c++) {
+			fp->sy[c] += ls[c][l];
+			fp->syy[c] += lss[c][l];
+		}
+		for (int i = 0; i < cw; i++)
+			for (int c = 0; c < 3; c++) {
+				fp->wy[j[l] * cw + i][c] += (1 - fv[l]) * rs[i][c][l];
+				fp->wy[(j[l] + 1) * cw + i][c] += fv[l] * rs[i][c][l];
+			}
+	}
+}
+
 void capture_footprint(const struct scaled *s, const struct grid *g, int col, int row,
 		       struct footprint *fp)
 {
@@ -58,8 +131,10 @@ void capture_footprint(const struct scaled *s, const struct grid *g, int col, in
 	const int ya = (int)ceil(y0), yb = (int)floor(y0 + CELL_H * g->sy);
 	const int cw = g->cw;
 	memset(fp, 0, sizeof *fp);
-	/* The frame pixels are whole rows times whole columns. */
-	int xi[RERANK_W], xc[RERANK_W], nx = 0;
+	/* The frame pixels are whole rows times whole columns: a run of
+	 * columns from x1 (those whose drawing needs the neighbouring cells
+	 * are at its ends). */
+	int x1 = 0, xc[RERANK_W], nx = 0;
 	float xu[RERANK_W];
 	double *wx = fp->wx, (*wwx)[3] = fp->wwx, *wyr = fp->wr, (*wwy)[3] = fp->wwr;
 	for (int x = xa < 0 ? 0 : xa; x < xb && x < s->w && nx < RERANK_W; x++) {
@@ -68,12 +143,13 @@ void capture_footprint(const struct scaled *s, const struct grid *g, int col, in
 		if (i < 0 || i + 1 > cw - 1)
 			continue;
 		const double f = u - i;
-		xi[nx] = x;
+		x1 = nx ? x1 : x;
 		xc[nx] = i;
 		xu[nx++] = (float)f;
 		add_weights(wx, wwx, i, f);
 	}
-	int ny = 0;
+	int ny = 0, n = 0, ly[LINES], lj[LINES];
+	double lfv[LINES];
 	for (int y = ya < 0 ? 0 : ya; y < yb && y < s->h; y++) {
 		double v = (y + 0.5 - y0) / g->sy - 0.5;
 		int j = (int)floor(v);
@@ -82,51 +158,16 @@ void capture_footprint(const struct scaled *s, const struct grid *g, int col, in
 		const double fv = v - j;
 		ny++;
 		add_weights(wyr, wwy, j, fv);
-		/* This line's pixels, weighted per text-mode column: in float
-		 * (a line's few dozen pixels), added to the cell's sums in
-		 * double. The pixels come column by column (xc[] never
-		 * decreases): each column's are summed in registers (a and b,
-		 * its weight and the next column's), then added to rs[]. */
-		float rs[9][3] = { { 0 } }, ls[3] = { 0, 0, 0 }, lss[3] = { 0, 0, 0 };
-		float a[3] = { 0, 0, 0 }, b[3] = { 0, 0, 0 };
-		int at = nx ? xc[0] : 0;
-		const uint8_t *line = s->rgb + (size_t)y * (size_t)s->w * 3;
-		for (int k = 0; k < nx; k++) {
-			const uint8_t *p = line + (size_t)xi[k] * 3;
-			float yc[3];
-			yc[0] = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
-			yc[1] = 0.5f * (p[2] - yc[0]); /* chroma at half weight: JPEG */
-			yc[2] = 0.5f * (p[0] - yc[0]); /* halves its resolution */
-			if (xc[k] != at) {
-				for (int c = 0; c < 3; c++) {
-					rs[at][c] += a[c];
-					rs[at + 1][c] += b[c];
-					a[c] = b[c] = 0;
-				}
-				at = xc[k];
-			}
-			const float fu = xu[k];
-			for (int c = 0; c < 3; c++) {
-				a[c] += (1 - fu) * yc[c];
-				b[c] += fu * yc[c];
-				ls[c] += yc[c];
-				lss[c] += yc[c] * yc[c];
-			}
+		ly[n] = y;
+		lj[n] = j;
+		lfv[n++] = fv;
+		if (n == LINES) {
+			add_lines(s, cw, n, ly, lj, lfv, x1, nx, xc, xu, fp);
+			n = 0;
 		}
-		for (int c = 0; c < 3 && nx; c++) {
-			rs[at][c] += a[c];
-			rs[at + 1][c] += b[c];
-		}
-		for (int c = 0; c < 3; c++) {
-			fp->sy[c] += ls[c];
-			fp->syy[c] += lss[c];
-		}
-		for (int i = 0; i < cw; i++)
-			for (int c = 0; c < 3; c++) {
-				fp->wy[j * cw + i][c] += (1 - fv) * rs[i][c];
-				fp->wy[(j + 1) * cw + i][c] += fv * rs[i][c];
-			}
 	}
+	if (n)
+		add_lines(s, cw, n, ly, lj, lfv, x1, nx, xc, xu, fp);
 	fp->n = nx * ny;
 }
 
@@ -155,6 +196,33 @@ static void draw_glyph(const struct glyphset *gs, int code, const struct respons
 		for (int i = 0; i < cw; i++)
 			m[r][i] = (1 - 2 * ky) * m1[r][i] +
 				  ky * (m1[r > 0 ? r - 1 : r][i] + m1[r < CELL_H - 1 ? r + 1 : r][i]);
+}
+
+void capture_drawings_init(struct drawings *d, const struct response *rp)
+{
+	d->rp = *rp;
+	memset(d->drawn, 0, sizeof d->drawn);
+	d->m = malloc(256 * sizeof *d->m);
+}
+
+void capture_drawings_release(struct drawings *d)
+{
+	free(d->m);
+	d->m = NULL;
+}
+
+/* Glyph code drawn through d's response (mix 0). */
+static const float (*drawing(struct drawings *d, const struct glyphset *gs, int code))[9]
+{
+	if (!d->m) {
+		draw_glyph(gs, code, &d->rp, 0, d->one);
+		return (const float (*)[9])d->one;
+	}
+	if (!d->drawn[code]) {
+		draw_glyph(gs, code, &d->rp, 0, d->m[code]);
+		d->drawn[code] = 1;
+	}
+	return (const float (*)[9])d->m[code];
 }
 
 /* What a fit of two colours to drawing m needs of the footprint: the sums
@@ -203,16 +271,13 @@ static double residual(const struct footprint *fp, const struct fit_sums *f, con
 	return res;
 }
 
-/* The residual of the frame pixels after the best fit of glyph code drawn
- * in two text colours; those colours in pal[] (vga16 indices: 0 the
- * background, 1 the foreground). */
-float capture_fit_glyph(const struct glyphset *gs, int code, const struct footprint *fp,
-			const struct response *rp, int pal[2])
+/* The residual of the frame pixels after the best fit of drawing m in two
+ * text colours; those colours in pal[] (vga16 indices: 0 the background,
+ * 1 the foreground). */
+static float fit_drawing(const struct footprint *fp, int cw, const float m[CELL_H][9], int pal[2])
 {
-	float m[CELL_H][9];
 	struct fit_sums f;
-	draw_glyph(gs, code, rp, 0, m);
-	fit_sums(fp, gs->cw, m, &f);
+	fit_sums(fp, cw, m, &f);
 	/* The least-squares colours, then the same with each snapped to the
 	 * nearest text colour: a free fit would let a bigger blot in a
 	 * paler colour pass for a small dot (0x07 for 0xF9), and one colour
@@ -242,6 +307,12 @@ float capture_fit_glyph(const struct glyphset *gs, int code, const struct footpr
 		pal[side] = bq;
 	}
 	return (float)residual(fp, &f, col[0], col[1]);
+}
+
+float capture_fit_glyph(const struct glyphset *gs, int code, const struct footprint *fp,
+			struct drawings *d, int pal[2])
+{
+	return fit_drawing(fp, gs->cw, drawing(d, gs, code), pal);
 }
 
 /* The residual of the frame pixels after the best fit of glyph code drawn
@@ -308,7 +379,9 @@ int capture_fit_dither(const struct glyphset *gs, const struct footprint *fp,
 	if (fp->n < 32)
 		return -1;
 	int one[2];
-	float res = capture_fit_glyph(gs, 0x20, fp, rp, one);
+	float m[CELL_H][9];
+	draw_glyph(gs, 0x20, rp, 0, m);
+	float res = fit_drawing(fp, gs->cw, (const float (*)[9])m, one);
 	return fit_dithers(gs, fp, rp, &res, pal);
 }
 
@@ -316,21 +389,22 @@ int capture_fit_dither(const struct glyphset *gs, const struct footprint *fp,
  * drawing fits the frame best; -1 if the footprint is too small to say.
  * With dither, the dithers too (fit_dithers(); their colours there). */
 int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct footprint *fp,
-		   const struct response *rp, int dither[2])
+		   struct drawings *d, int dither[2])
 {
 	if (fp->n < 32)
 		return -1;
 	int code[RERANK_K], dist[RERANK_K], n = 0;
 	const int total = gs->cw * CELL_H;
+	/* Packed (glyph_pack()): a few 64-bit counts a glyph, not 16. */
+	const struct packed cell = glyph_pack(on, gs->cw), all = { ~0ull, ~0ull, 0xFFFF };
+	int dm[256], d9[256];
+	glyph_distances(gs, &cell, &all, dm, d9);
 	for (int q = 0; q < gs->nuniq; q++) {
-		const uint16_t *g = gs->row[gs->uniq[q]];
-		int d = 0;
-		for (int r = 0; r < CELL_H; r++)
-			d += pop((unsigned)(g[r] ^ on[r]) & gs->full);
-		if (total - d < d)
-			d = total - d;
+		int hd = dm[q] + d9[q];
+		if (total - hd < hd)
+			hd = total - hd;
 		int at = n < RERANK_K ? n++ : RERANK_K;
-		while (at > 0 && dist[at - 1] > d) {
+		while (at > 0 && dist[at - 1] > hd) {
 			if (at < RERANK_K) {
 				dist[at] = dist[at - 1];
 				code[at] = code[at - 1];
@@ -338,7 +412,7 @@ int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct f
 			at--;
 		}
 		if (at < RERANK_K) {
-			dist[at] = d;
+			dist[at] = hd;
 			code[at] = gs->uniq[q];
 		}
 	}
@@ -346,14 +420,14 @@ int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct f
 	float bres = 0;
 	for (int q = 0; q < n; q++) {
 		int pal[2];
-		float res = capture_fit_glyph(gs, code[q], fp, rp, pal);
+		float res = capture_fit_glyph(gs, code[q], fp, d, pal);
 		if (best < 0 || res < bres) {
 			best = code[q];
 			bres = res;
 		}
 	}
 	if (dither) {
-		int c = fit_dithers(gs, fp, rp, &bres, dither);
+		int c = fit_dithers(gs, fp, &d->rp, &bres, dither);
 		best = c >= 0 ? c : best;
 	}
 	return best;

@@ -24,6 +24,8 @@
 
 #include "glyphset.h"
 
+#include <string.h>
+
 #define GRID_COLS 80
 #define GRID_ROWS 25
 #define BORDER_FRAC 0.05    /* at most this much of a dimension is border */
@@ -105,12 +107,24 @@ static inline void tap(double u, int n, int *i0, float *w)
 	*w = (float)(u - i);
 }
 
+/* v if keep (1), else +0 (keep 0), without a branch: where a cell's
+ * samples fall either way at random, GCC's branch for "keep ? v : 0" is
+ * mispredicted at random. */
+static inline float keep_if(float v, int keep)
+{
+	uint32_t bits;
+	memcpy(&bits, &v, sizeof bits);
+	bits &= -(uint32_t)keep;
+	memcpy(&v, &bits, sizeof v);
+	return v;
+}
+
 /* Split n grey values into two levels (2-means from the extremes). 0 if
  * they are one colour. */
 static inline int split_grey(const float *v, int n, float *lo, float *hi)
 {
 	/* Branch-free: the sums take 0 where a value is on the other side
-	 * (a cell's samples fall either way at random). */
+	 * (keep_if()). */
 	float mn = v[0], mx = v[0];
 	for (int i = 1; i < n; i++) {
 		mn = v[i] < mn ? v[i] : mn;
@@ -125,8 +139,8 @@ static inline int split_grey(const float *v, int n, float *lo, float *hi)
 		int nb = 0;
 		for (int i = 0; i < n; i++) {
 			const int up = v[i] > t;
-			sb += up ? v[i] : 0.0f;
-			sa += up ? 0.0f : v[i];
+			sb += keep_if(v[i], up);
+			sa += keep_if(v[i], !up);
 			nb += up;
 		}
 		const int na = n - nb;
@@ -198,20 +212,31 @@ struct footprint {
 				     * frame's Y, Cb, Cr */
 	double sy[3], syy[3];       /* sums of the frame's Y, Cb, Cr and their squares */
 };
+/* One glyph set's glyphs drawn through one response, each the first time
+ * it is asked for: a reading fits hundreds of cells to the same few dozen
+ * glyphs. Ownership: capture_drawings_init() allocates, _release() frees. */
+struct drawings {
+	struct response rp;
+	uint8_t drawn[256];
+	float (*m)[CELL_H][9];  /* the 256 drawings; NULL (out of memory): */
+	float one[CELL_H][9];   /* each drawn afresh here */
+};
+void capture_drawings_init(struct drawings *d, const struct response *rp);
+void capture_drawings_release(struct drawings *d);
 /* The footprint of cell (col, row): the sums capture_fit_glyph() needs. */
 void capture_footprint(const struct scaled *s, const struct grid *g, int col, int row,
 		       struct footprint *fp);
 /* The residual of fp's pixels after the best fit of glyph code drawn in
- * two text colours through response rp; those colours in pal[] (indices
- * of the 16: 0 the background, 1 the foreground). */
+ * two text colours as d draws it; those colours in pal[] (indices of the
+ * 16: 0 the background, 1 the foreground). */
 float capture_fit_glyph(const struct glyphset *gs, int code, const struct footprint *fp,
-			const struct response *rp, int pal[2]);
+			struct drawings *d, int pal[2]);
 /* The code among the glyphs nearest the binarised cell (on) whose drawing
  * fits fp best; -1 if the footprint is too small to say. With dither (not
  * NULL) the dithers are tried too, through a late sampling phase, and if
  * one is the reading its colours are put there as capture_fit_glyph()'s. */
 int capture_rerank(const struct glyphset *gs, const uint16_t *on, const struct footprint *fp,
-		   const struct response *rp, int dither[2]);
+		   struct drawings *d, int dither[2]);
 /* The dither (0xB0-0xB2) that, drawn as capture_rerank() tries them, fits
  * fp better than one text colour, its colours in pal[]; -1 if none. */
 int capture_fit_dither(const struct glyphset *gs, const struct footprint *fp,

@@ -19,6 +19,46 @@ struct packed glyph_pack(const uint16_t *rows, int cw)
 	return p;
 }
 
+/* glyph_distances(), counting bits with the processor's popcnt (hw) or
+ * without (pop64()). */
+static inline __attribute__((always_inline)) void distances(const struct glyphset *gs,
+							      const struct packed *c,
+							      const struct packed *m, int *d8,
+							      int *nine, int hw)
+{
+	for (int i = 0; i < gs->nuniq; i++) {
+		const struct packed *g = &gs->pk[gs->uniq[i]];
+		const uint64_t lo = (g->lo ^ c->lo) & m->lo, hi = (g->hi ^ c->hi) & m->hi;
+		const uint64_t n9 = (uint64_t)((g->nine ^ c->nine) & m->nine);
+		d8[i] = hw ? __builtin_popcountll(lo) + __builtin_popcountll(hi) : pop64(lo) + pop64(hi);
+		nine[i] = hw ? __builtin_popcountll(n9) : pop64(n9);
+	}
+}
+
+#if defined(__x86_64__)
+/* A few instructions a glyph, not a few dozen: the capture reader's
+ * nearest glyphs are counted for every cell it reads in full. */
+__attribute__((target("popcnt"))) static void distances_popcnt(const struct glyphset *gs,
+							       const struct packed *c,
+							       const struct packed *m, int *d8,
+							       int *nine)
+{
+	distances(gs, c, m, d8, nine, 1);
+}
+#endif
+
+void glyph_distances(const struct glyphset *gs, const struct packed *c, const struct packed *m,
+		     int *d8, int *nine)
+{
+#if defined(__x86_64__)
+	if (__builtin_cpu_supports("popcnt")) {
+		distances_popcnt(gs, c, m, d8, nine);
+		return;
+	}
+#endif
+	distances(gs, c, m, d8, nine, 0);
+}
+
 static uint64_t hash_rows(const uint16_t *rows)
 {
 	uint64_t h = 0;

@@ -91,6 +91,11 @@ void glyphset_build(struct glyphset *gs, const struct vgafont *font, int cw,
 		    enum ninth_column_rule rule);
 /* A glyph's rows packed (struct packed). */
 struct packed glyph_pack(const uint16_t *rows, int cw);
+/* How far packed rows c are from each distinct glyph (gs->uniq[i]) on
+ * the pixels of mask m: the differing pixels of the first 8 columns in
+ * d8[i], of the 9th in nine[i]. */
+void glyph_distances(const struct glyphset *gs, const struct packed *c, const struct packed *m,
+		     int *d8, int *nine);
 /* The canonical code of the glyph drawn by rows exactly, or -1. */
 int glyph_lookup(const struct glyphset *gs, const uint16_t *rows);
 
