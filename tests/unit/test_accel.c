@@ -108,7 +108,10 @@ START_TEST(side_by_side_one_trial)
 	int remembered = strstr(reason, "remembered") != NULL;
 	if (pid == 0) {
 		char c = remembered ? 'r' : a[0];
-		_exit(write(fds[1], &c, 1) == 1 ? 0 : 1);
+		int ok = write(fds[1], &c, 1) == 1;
+		free(cache); /* the parent removes the directory */
+		free(dir);
+		_exit(ok ? 0 : 1);
 	}
 	int status;
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
