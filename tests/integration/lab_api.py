@@ -59,6 +59,21 @@ def builder_id(url, name):
     die(f"no builder '{name}'")
 
 
+def rpc(url, path, method, params, what):
+    """A JSON-RPC call on the REST API's path; its answer, or die saying what."""
+    body = json.dumps({"jsonrpc": "2.0", "method": method, "id": 1, "params": params}).encode()
+    req = urllib.request.Request(f"{url}/api/v2/{path}", data=body,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            answer = json.load(r)
+    except OSError as e:
+        die(f"{what}: POST {path}: {e}")
+    if "error" in answer:
+        die(f"{what}: {answer['error']}")
+    return answer
+
+
 def main(url, cmd, *args):
     if cmd == "workers":
         n, timeout = int(args[0]), args[1]
@@ -72,18 +87,9 @@ def main(url, cmd, *args):
         until(timeout, f"{n} connected workers", connected)
     elif cmd == "force":
         sched, builder = args
-        body = json.dumps({"jsonrpc": "2.0", "method": "force", "id": 1,
-                           "params": {"builderid": builder_id(url, builder),
-                                      "reason": "lab_buildbot.sh"}}).encode()
-        req = urllib.request.Request(f"{url}/api/v2/forceschedulers/{sched}", data=body,
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                answer = json.load(r)
-        except OSError as e:
-            die(f"POST forceschedulers/{sched} for {builder}: {e}")
-        if "error" in answer:
-            die(f"force {builder}: {answer['error']}")
+        answer = rpc(url, f"forceschedulers/{sched}", "force",
+                     {"builderid": builder_id(url, builder), "reason": "lab_buildbot.sh"},
+                     f"force {builder}")
         _, brids = answer["result"]
         print(list(brids.values())[0])
     elif cmd == "wait":
@@ -107,17 +113,8 @@ def main(url, cmd, *args):
         print(builder, number, RESULTS[b["results"]], b["state_string"].replace(" ", "_"))
     elif cmd == "stop":
         builder, number = args
-        body = json.dumps({"jsonrpc": "2.0", "method": "stop", "id": 1,
-                           "params": {"reason": "lab_buildbot.sh"}}).encode()
-        req = urllib.request.Request(f"{url}/api/v2/builders/{builder_id(url, builder)}/builds/{number}",
-                                     data=body, headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                answer = json.load(r)
-        except OSError as e:
-            die(f"stopping build {number} of {builder}: {e}")
-        if "error" in answer:
-            die(f"stop {builder} {number}: {answer['error']}")
+        rpc(url, f"builders/{builder_id(url, builder)}/builds/{number}", "stop",
+            {"reason": "lab_buildbot.sh"}, f"stop {builder} {number}")
     elif cmd == "builds":
         names = {b["builderid"]: b["name"] for b in get(url, "builders")["builders"]}
         for b in sorted(get(url, "builds")["builds"], key=lambda b: (names[b["builderid"]], b["number"])):
