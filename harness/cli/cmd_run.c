@@ -2,8 +2,8 @@
  * physical card sits (its station), the plan of cells (journalled, so that
  * a host that goes down resumes it), then each cell run (run/run.h) with
  * retries, and a summary. Several cards (--card a,b,c, --all) share one
- * plan and run in worker processes, -j at once (fanout.h), each through
- * the one-card path. Also hilrun resume, which runs what the journal says
+ * plan and run a worker process per cell, -j at once (fanout.h), each
+ * through the one-card path. Also hilrun resume, which runs what the journal says
  * was left undone through the same path.
  *
  * Ownership: an invocation owns its cells, keys, readers, journal, lock
@@ -44,12 +44,14 @@ struct run_args {
 	const char *watchdog;
 };
 
-/* A card's share of a larger invocation, run in a worker process: where
- * its cells sit in the whole plan (for their labels), and the pipe its
- * summary, records and live line go to (fanout.h). */
+/* A cell of a larger invocation, run in a worker process: which (the
+ * card's others are left to other workers), where the card's cells sit in
+ * the whole plan (for their labels), and the pipe its summary, records
+ * and live line go to (fanout.h). */
 struct part {
 	int control_fd;
 	size_t first, total;
+	const char *only; /* the cell's key */
 };
 
 /* While a plan that already exists runs: its id, and the cells it already
@@ -246,7 +248,7 @@ static int check_filter(const struct card *card, const struct cell_filter *f)
  * --guest, its absence is an error; else its cells are left out of the
  * plan, said once. Returns -1 on the error. */
 static int plan_without_missing_images(struct cell *cells, size_t *n, const struct where *w,
-				       const struct cell_filter *f)
+				       const struct cell_filter *f, int quiet)
 {
 	if (w->windows_image)
 		return 0;
@@ -264,8 +266,9 @@ static int plan_without_missing_images(struct cell *cells, size_t *n, const stru
 		say_error("guest %s runs a lab's own Windows image, and none is named: %s", f->guest, how);
 		return -1;
 	}
-	say_error("note: %zu windows cell%s left out: no Windows image is named (%s)", dropped,
-		  dropped == 1 ? "" : "s", how);
+	if (!quiet)
+		say_error("note: %zu windows cell%s left out: no Windows image is named (%s)", dropped,
+			  dropped == 1 ? "" : "s", how);
 	*n = kept;
 	return 0;
 }
@@ -691,7 +694,7 @@ static int run_card(const struct card *card, const struct run_args *a, const str
 	if (locate(cat, inv.card, a, &inv.where) < 0)
 		goto out;
 	inv.ncells = plan_cells(inv.card, &a->filter, &inv.cells);
-	if (plan_without_missing_images(inv.cells, &inv.ncells, &inv.where, &a->filter) < 0)
+	if (plan_without_missing_images(inv.cells, &inv.ncells, &inv.where, &a->filter, part != NULL) < 0)
 		goto out;
 	if (!inv.ncells) {
 		say_error("card %s has no cell matching the options given", inv.card->id);
@@ -729,6 +732,8 @@ static int run_card(const struct card *card, const struct run_args *a, const str
 	for (size_t i = 0; i < inv.ncells && !inv.interrupted; i++) {
 		snprintf(inv.prog.label, sizeof inv.prog.label, "[%zu/%zu] %s", first + i + 1, total,
 			 inv.keys[i]);
+		if (part && strcmp(inv.keys[i], part->only))
+			continue;
 		if (resuming && json_object_get(resuming->finished, inv.keys[i])) {
 			fprintf(stderr, "%s: done before (%s)\n", inv.prog.label,
 				json_string_value(json_object_get(resuming->finished, inv.keys[i])));
@@ -765,11 +770,16 @@ out:
 
 /* Several cards' invocation: each card's cells planned and checked here
  * (a bad option or card fails before anything runs), one plan journalled
- * for all, then a worker per card. */
+ * for all, then a worker per cell (fanout.h), the longest first as the
+ * last runs took (OUT/cell-times.json), never two of one card at once. */
 struct several {
 	const struct card **cards;
 	size_t *first; /* each card's first cell in the plan */
 	size_t ncards, ncells;
+	char **keys;   /* the plan's cells */
+	size_t *card_of;
+	size_t *order; /* worker i runs cell order[i] */
+	size_t *group; /* worker i's card */
 	const struct run_args *a;
 	const struct catalog *cat;
 	const struct settings *s;
@@ -778,25 +788,93 @@ struct several {
 	char plan_id[64];
 };
 
-static const char *several_card(void *ctx, size_t i)
+static const char *several_cell(void *ctx, size_t i)
 {
 	const struct several *v = ctx;
-	return v->cards[i]->id;
+	return v->keys[v->order[i]];
 }
 
-/* In the worker process: card i, through the one-card path. */
+/* In the worker process: its cell, through the one-card path. */
 static int several_work(void *ctx, size_t i, int control_fd)
 {
 	struct several *v = ctx;
-	const struct part part = { control_fd, v->first[i], v->ncells };
+	const size_t cell = v->order[i], card = v->card_of[cell];
+	const struct part part = { control_fd, v->first[card], v->ncells, v->keys[cell] };
 	json_t *none = json_object();
 	struct resume r = { v->plan_id, resuming ? resuming->finished : none, &part };
 	resuming = &r;
 	struct run_args a = *v->a;
 	a.watchdog = NULL; /* the parent pets it */
-	int rc = run_card(v->cards[i], &a, v->cat, v->s, v->argc, v->argv);
+	int rc = run_card(v->cards[card], &a, v->cat, v->s, v->argc, v->argv);
 	json_decref(none);
 	return rc;
+}
+
+/* How long each cell's worker took last time, by key: what orders them. */
+#define CELL_TIMES "cell-times.json"
+
+static json_t *cell_times_load(const char *out_dir)
+{
+	char *path = xasprintf("%s/" CELL_TIMES, out_dir);
+	json_error_t jerr;
+	json_t *t = json_load_file(path, 0, &jerr);
+	free(path);
+	if (!json_is_object(t)) {
+		json_decref(t);
+		t = json_object();
+	}
+	return t;
+}
+
+static void cell_times_store(const char *out_dir, json_t *t)
+{
+	char *path = xasprintf("%s/" CELL_TIMES, out_dir);
+	char *text = json_dumps(t, JSON_INDENT(2) | JSON_SORT_KEYS);
+	struct hil_err err;
+	if (text && write_file_atomic(path, text, strlen(text), &err) < 0)
+		say_error("warning: %s", err.msg);
+	free(text);
+	free(path);
+}
+
+static const json_t *sort_times;
+static const struct several *sort_plan;
+
+/* Longest first; a cell never timed before first of all (it may be
+ * long), in plan order. */
+static int longest_first(const void *pa, const void *pb)
+{
+	const size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	const json_t *ta = json_object_get(sort_times, sort_plan->keys[a]);
+	const json_t *tb = json_object_get(sort_times, sort_plan->keys[b]);
+	const json_int_t ma = json_is_integer(ta) ? json_integer_value(ta) : INT64_MAX;
+	const json_int_t mb = json_is_integer(tb) ? json_integer_value(tb) : INT64_MAX;
+	if (ma != mb)
+		return ma > mb ? -1 : 1;
+	return a < b ? -1 : a > b;
+}
+
+/* The workers: the plan's cells not finished before, longest first. The
+ * finished ones are said here, as a one-card hilrun says them. */
+static size_t order_cells(struct several *v, json_t *times)
+{
+	size_t n = 0;
+	v->order = xcalloc(v->ncells, sizeof *v->order);
+	v->group = xcalloc(v->ncells, sizeof *v->group);
+	for (size_t c = 0; c < v->ncells; c++) {
+		const json_t *done = resuming ? json_object_get(resuming->finished, v->keys[c]) : NULL;
+		if (done)
+			fprintf(stderr, "[%zu/%zu] %s: done before (%s)\n", c + 1, v->ncells, v->keys[c],
+				json_string_value(done));
+		else
+			v->order[n++] = c;
+	}
+	sort_times = times;
+	sort_plan = v;
+	qsort(v->order, n, sizeof *v->order, longest_first);
+	for (size_t i = 0; i < n; i++)
+		v->group[i] = v->card_of[v->order[i]];
+	return n;
 }
 
 static int run_cards(struct several *v)
@@ -805,7 +883,6 @@ static int run_cards(struct several *v)
 	const struct settings *s = v->s;
 	/* The plan: every card's cells; the cards --all brings with no cell
 	 * the options select are left out. */
-	char **keys = NULL;
 	size_t kept_cards = 0;
 	int rc = EXIT_USAGE, earlier = EXIT_OK, wdfd = -1, sfd = -1;
 	struct journal j = { .fd = -1 };
@@ -819,7 +896,7 @@ static int run_cards(struct several *v)
 		if (locate(v->cat, card, a, &w) < 0)
 			goto out;
 		size_t n = plan_cells(card, &a->filter, &cells);
-		if (plan_without_missing_images(cells, &n, &w, &a->filter) < 0) {
+		if (plan_without_missing_images(cells, &n, &w, &a->filter, 0) < 0) {
 			free(cells);
 			goto out;
 		}
@@ -833,9 +910,12 @@ static int run_cards(struct several *v)
 				free(cells);
 				goto out;
 			}
-			keys = xrealloc(keys, (v->ncells + n) * sizeof *keys);
-			for (size_t i = 0; i < n; i++)
-				keys[v->ncells + i] = plan_cell_key(&cells[i]);
+			v->keys = xrealloc(v->keys, (v->ncells + n) * sizeof *v->keys);
+			v->card_of = xrealloc(v->card_of, (v->ncells + n) * sizeof *v->card_of);
+			for (size_t i = 0; i < n; i++) {
+				v->keys[v->ncells + i] = plan_cell_key(&cells[i]);
+				v->card_of[v->ncells + i] = kept_cards;
+			}
 			v->first[kept_cards] = v->ncells;
 			v->cards[kept_cards++] = card;
 			v->ncells += n;
@@ -856,7 +936,7 @@ static int run_cards(struct several *v)
 	if (rc)
 		goto out;
 	char **kept = kept_argv(v->argc, v->argv);
-	start_plan(&j, v->argc, kept, keys, v->ncells, v->plan_id, sizeof v->plan_id);
+	start_plan(&j, v->argc, kept, v->keys, v->ncells, v->plan_id, sizeof v->plan_id);
 	free_kept(kept, v->argc);
 	struct hil_err err;
 	rc = EXIT_LAB;
@@ -865,13 +945,25 @@ static int run_cards(struct several *v)
 		goto out;
 	}
 	sfd = signals_as_fd();
+	json_t *times = cell_times_load(s->out_dir);
 	const struct fanout_opts fo = {
-		.workers = v->ncards, .jobs = a->jobs, .tty = isatty(2), .signal_fd = sfd,
-		.watchdog_fd = wdfd, .work = several_work, .ctx = v, .name = several_card,
+		.workers = order_cells(v, times), .group = v->group, .jobs = a->jobs, .tty = isatty(2),
+		.signal_fd = sfd, .watchdog_fd = wdfd, .work = several_work, .ctx = v,
+		.name = several_cell,
 	};
 	struct fanout_result res;
-	if (fanout_run(&fo, &res) == 0)
-		end_plan(&j, v->plan_id, res.interrupted);
+	if (!fo.workers || fanout_run(&fo, &res) == 0)
+		end_plan(&j, v->plan_id, fo.workers ? res.interrupted : 0);
+	if (!fo.workers) {
+		json_decref(times);
+		rc = earlier;
+		goto out;
+	}
+	for (size_t i = 0; i < fo.workers; i++)
+		if (res.ms[i] >= 0)
+			json_object_set_new(times, v->keys[v->order[i]], json_integer(res.ms[i]));
+	cell_times_store(s->out_dir, times);
+	json_decref(times);
 	print_summary(res.summary);
 	if (a->json)
 		print_records(res.records);
@@ -887,8 +979,11 @@ out:
 	if (j.fd >= 0)
 		journal_close(&j);
 	for (size_t i = 0; i < v->ncells; i++)
-		free(keys[i]);
-	free(keys);
+		free(v->keys[i]);
+	free(v->keys);
+	free(v->card_of);
+	free(v->order);
+	free(v->group);
 	free(v->first);
 	return rc;
 }

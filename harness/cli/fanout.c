@@ -20,6 +20,8 @@
 
 struct worker {
 	pid_t pid;                 /* 0: not started, or reaped */
+	int started;
+	int64_t t0;                /* when it started */
 	int err_fd, ctl_fd;        /* -1 at end of file */
 	struct strbuf err, ctl;    /* each pipe's line in progress */
 	char *live;                /* its running cell's live line */
@@ -184,7 +186,8 @@ static int start(struct fanout *f, size_t i)
 		close(ctlp[0]);
 		return -1;
 	}
-	*w = (struct worker){ .pid = pid, .err_fd = errp[0], .ctl_fd = ctlp[0] };
+	*w = (struct worker){ .pid = pid, .started = 1, .t0 = now_ms(), .err_fd = errp[0],
+			      .ctl_fd = ctlp[0] };
 	return 0;
 }
 
@@ -192,22 +195,24 @@ static int start(struct fanout *f, size_t i)
 static void reap(struct fanout *f, size_t i)
 {
 	struct worker *w = &f->w[i];
-	const char *card = f->o->name(f->o->ctx, i);
+	const char *cell = f->o->name(f->o->ctx, i);
 	int status = 0, rc;
 	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (WIFEXITED(status)) {
 		rc = WEXITSTATUS(status);
+		if (rc != EXIT_INTERRUPTED) /* a cell cut short says nothing of its length */
+			f->res->ms[i] = now_ms() - w->t0;
 		if (rc != EXIT_OK && !w->summarised) {
-			char *s = xasprintf("card %s: exit %d, before any cell ended (see above)", card, rc);
+			char *s = xasprintf("%s: exit %d, before its cell ended (see above)", cell, rc);
 			summarise(f, i, s);
 			free(s);
 		}
 	} else {
 		rc = EXIT_LAB;
-		char *s = xasprintf("lab error: card %s: its worker was killed by signal %d; the next "
+		char *s = xasprintf("lab error: %s: its worker was killed by signal %d; the next "
 				    "hilrun records the run it left",
-				    card, WTERMSIG(status));
+				    cell, WTERMSIG(status));
 		summarise(f, i, s);
 		say_line(f, s);
 		free(s);
@@ -220,7 +225,24 @@ static void reap(struct fanout *f, size_t i)
 	live_draw(f);
 }
 
-/* A signal for the invocation: no card starts any more; the running ones
+/* The first worker not yet started whose group has none running;
+ * f->o->workers if there is none. */
+static size_t startable(const struct fanout *f)
+{
+	const struct fanout_opts *o = f->o;
+	for (size_t i = 0; i < o->workers; i++) {
+		if (f->w[i].started)
+			continue;
+		int busy = 0;
+		for (size_t k = 0; o->group && k < o->workers && !busy; k++)
+			busy = f->w[k].pid && o->group[k] == o->group[i];
+		if (!busy)
+			return i;
+	}
+	return o->workers;
+}
+
+/* A signal for the invocation: no cell starts any more; the running ones
  * end their cells as a one-card hilrun would (records written). */
 static void interrupt(struct fanout *f)
 {
@@ -232,30 +254,35 @@ static void interrupt(struct fanout *f)
 		if (f->w[i].pid)
 			kill(f->w[i].pid, SIGTERM);
 	say_line(f, "hilrun: interrupted: the running cells are stopping (their records are "
-		    "written); no further card starts");
+		    "written); no further cell starts");
 }
 
 int fanout_run(const struct fanout_opts *o, struct fanout_result *res)
 {
-	*res = (struct fanout_result){ json_array(), json_array(), EXIT_OK, 0 };
+	*res = (struct fanout_result){ json_array(), json_array(), EXIT_OK, 0,
+				       xcalloc(o->workers, sizeof *res->ms) };
+	for (size_t i = 0; i < o->workers; i++)
+		res->ms[i] = -1;
 	struct fanout f = { o, res, xcalloc(o->workers, sizeof *f.w), 0 };
 	struct pollfd *pfd = xcalloc(1 + 2 * o->workers, sizeof *pfd);
 	size_t *owner = xcalloc(1 + 2 * o->workers, sizeof *owner);
-	size_t next = 0, running = 0, started = 0;
+	size_t running = 0, started = 0;
 	for (;;) {
-		while (!res->interrupted && running < (size_t)o->jobs && next < o->workers) {
+		size_t next;
+		while (!res->interrupted && running < (size_t)o->jobs &&
+		       (next = startable(&f)) < o->workers) {
 			if (start(&f, next) == 0) {
 				running++;
 				started++;
-			} else {
-				char *s = xasprintf("lab error: card %s: no worker could be started: %s",
-						    o->name(o->ctx, next), strerror(errno));
-				summarise(&f, next, s);
-				say_line(&f, s);
-				free(s);
-				res->exit_code = exit_worse(res->exit_code, EXIT_LAB);
+				continue;
 			}
-			next++;
+			f.w[next].started = 1; /* not again */
+			char *s = xasprintf("lab error: %s: no worker could be started: %s",
+					    o->name(o->ctx, next), strerror(errno));
+			summarise(&f, next, s);
+			say_line(&f, s);
+			free(s);
+			res->exit_code = exit_worse(res->exit_code, EXIT_LAB);
 		}
 		if (!running)
 			break;
@@ -304,6 +331,8 @@ void fanout_result_release(struct fanout_result *res)
 	json_decref(res->summary);
 	json_decref(res->records);
 	res->summary = res->records = NULL;
+	free(res->ms);
+	res->ms = NULL;
 }
 
 void fanout_send(int control_fd, char kind, const char *text)

@@ -1,9 +1,10 @@
 /* fanout: an invocation of several cards (hilrun --all, --card a,b,c):
- * one worker process per card, at most `jobs` at once, each running its
- * card's cells in order as a one-card hilrun does (the card's lock stays,
- * so the cells of one card never overlap). Processes rather than threads:
- * a worker that crashes or is killed takes only its card's cell with it,
- * and the journal recovers that run as it would a dead hilrun's.
+ * one worker process per cell, at most `jobs` at once, each running its
+ * cell as a one-card hilrun does, never two of one card at once (a
+ * worker's group: the card's lock stays). The next worker to start is the
+ * first in the caller's order whose group is idle. Processes rather than
+ * threads: a worker that crashes or is killed takes only its cell with
+ * it, and the journal recovers that run as it would a dead hilrun's.
  *
  * A worker's stderr and a control pipe come back to the parent, which
  * alone writes to the terminal: each line whole, as it ends; on a terminal
@@ -23,9 +24,11 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct fanout_opts {
-	size_t workers;   /* how many (one per card) */
+	size_t workers;   /* how many */
+	const size_t *group; /* worker i's group: one of a group at a time */
 	int jobs;         /* at most this many at once */
 	int tty;          /* stderr is a terminal: live lines */
 	int signal_fd;    /* SIGINT/SIGTERM/SIGHUP: stop starting, pass it on */
@@ -34,7 +37,7 @@ struct fanout_opts {
 	 * stderr is the pipe; control_fd takes control lines. */
 	int (*work)(void *ctx, size_t i, int control_fd);
 	void *ctx;
-	const char *(*name)(void *ctx, size_t i); /* worker i's card, for messages */
+	const char *(*name)(void *ctx, size_t i); /* worker i's cell, for messages */
 };
 
 struct fanout_result {
@@ -42,6 +45,7 @@ struct fanout_result {
 	json_t *records;  /* array of run records */
 	int exit_code;    /* the worst of the workers' (cli.h exit_worse) */
 	int interrupted;  /* a signal stopped the invocation */
+	int64_t *ms;      /* each worker's wall time, start to end; -1 not run or died */
 };
 
 /* Run every worker; -1 if none could be started (say_error said why). */

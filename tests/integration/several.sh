@@ -1,9 +1,10 @@
 #!/bin/sh
-# several.sh HILRUN: several cards in one invocation, with real QEMU:
+# several.sh HILRUN: several cards in one invocation, with real QEMU (a
+# worker per cell, never two of one card at once):
 #   1 bad --card lists, -j and --all with --card: exit 2, said
 #   2 --card a,b,c -j2 without a terminal: one whole line per finished cell,
 #     one journalled plan of every cell, cells of two cards at once; -j1:
-#     never two at once
+#     never two at once; cells never timed first, then the longest
 #   3 --all: every emulated card and every card with a station, no other
 #   4 on a terminal: a live line per running cell, cleared, then the lines
 #   5 the whole invocation killed mid-way (SIGKILL to every process): resume
@@ -76,6 +77,16 @@ check "--all with a list naming a guest no card runs: exit 0 (got $rc)" [ "$rc" 
 check "  and each card's cells of the rest" [ "$(ls "$OUT/r2all/runs" | wc -l)" -eq 3 ]
 "$HILRUN" --card several-a,several-b -j1 $C --out "$OUT/r2j1" 2>/dev/null
 check "-j1: never two at once" no_overlap "$OUT/r2j1/runs"
+
+# The order: cells never timed first (in plan order), then the longest as
+# the last runs took (OUT/cell-times.json), which each run updates.
+mkdir -p "$OUT/r2t"
+echo '{"several-c seabios/bios-post second": 9000, "several-a seabios/bios-post default": 100}' \
+	>"$OUT/r2t/cell-times.json"
+"$HILRUN" --card several-a,several-c -j1 $C --out "$OUT/r2t" 2>/dev/null
+check "cells never timed first, then the longest" [ "$(jq -rs 'sort_by(.started_at) | map(.card.id + " " + .variant) | join(",")' "$OUT"/r2t/runs/*/run.json)" = \
+	"several-a second,several-c default,several-c second,several-a default" ]
+check "every cell's time remembered" [ "$(jq '[.[] | select(type == "number" and . > 0 and . < 9000)] | length' "$OUT/r2t/cell-times.json")" -eq 4 ]
 
 echo "== 3. --all"
 cp "$(dirname "$0")/../../cards/g98.card" "$OUT/cards/"
