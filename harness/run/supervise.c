@@ -310,6 +310,14 @@ int supervise(struct vm *vm, struct engine *e, const struct supervise_opts *o)
 		if (!engine_done(e) &&
 		    ((pfd[i_feed].revents & (POLLIN | POLLHUP | POLLERR)) || feed_has_buffered(vm->feed)))
 			on_capture(&l);
+		/* QEMU's answer may have come while hilrun was busy with a frame
+		 * (seconds, in a sanitizer build on a loaded host): read what the
+		 * monitor holds before calling QEMU hung. */
+		if (!engine_done(e) && l.ping_id && now_ms() >= l.ping_sent + l.hang_ms) {
+			struct pollfd q = { .fd = qmp_fd(vm->qmp), .events = POLLIN };
+			if (poll(&q, 1, 0) > 0)
+				on_monitor(&l);
+		}
 		if (!engine_done(e) && l.ping_id && now_ms() >= l.ping_sent + l.hang_ms &&
 		    !proc_poll(&vm->qemu)) {
 			char state[64];
