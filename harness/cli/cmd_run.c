@@ -945,6 +945,10 @@ static int run_cards(struct several *v)
 		goto out;
 	}
 	sfd = signals_as_fd();
+	/* Asked once, here: every worker inherits the answer (qemu_sandbox()
+	 * keeps it), rather than each starting a QEMU to ask. */
+	char note[512];
+	qemu_sandbox(s->qemu, note, sizeof note);
 	json_t *times = cell_times_load(s->out_dir);
 	const struct fanout_opts fo = {
 		.workers = order_cells(v, times), .group = v->group, .jobs = a->jobs, .tty = isatty(2),
