@@ -33,9 +33,10 @@ const char *accel_probe_dev_kvm(char *reason, size_t n)
 
 const char *const accel_trial_names[] = { "ran", "stopped", "exited", "silent", "error" };
 
-/* The trial: firmware_bin under accel with nothing to boot, or with a
- * kernel (extra, NULL-terminated, QEMU options) whose console must say
- * needle (NULL: anything) to count as running. */
+/* The trial: firmware_bin under accel with nothing to boot, or booting a
+ * guest (extra: its QEMU options, NULL-terminated) whose console must say
+ * needle (NULL: anything) to count as running; *took_ms how long it took
+ * to decide. */
 static enum accel_trial trial(const char *qemu, const char *firmware_bin, const char *accel,
 			      const char *const *extra, int memory_mb, const char *needle,
 			      int window_ms, int64_t *took_ms, char *reason, size_t n)
@@ -272,15 +273,19 @@ const char *accel_choose_timed(const struct accel_timed *t, const char *cache_pa
 				 "(tcg: %s; kvm: %s): using KVM", lead, t->guest, t->firmware_bin,
 				 tcg_words, kvm_words);
 		}
-		char when[32];
-		utc_iso8601(when);
-		json_object_set_new(cache, key, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "accel",
-							  res, "reason", reason, "tcg",
-							  accel_trial_names[tt], "kvm",
-							  accel_trial_names[kt], "tcg_ms",
-							  (json_int_t)tcg_ms, "kvm_ms",
-							  (json_int_t)kvm_ms, "probed_at", when));
-		cache_store(cache_path, cache);
+		/* Kept only if something ran: a guest image not built yet, say,
+		 * teaches nothing about this host. */
+		if (tcg_ran || kt == TRIAL_RAN) {
+			char when[32];
+			utc_iso8601(when);
+			json_object_set_new(cache, key,
+					    json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "accel", res,
+						      "reason", reason, "tcg", accel_trial_names[tt],
+						      "kvm", accel_trial_names[kt], "tcg_ms",
+						      (json_int_t)tcg_ms, "kvm_ms", (json_int_t)kvm_ms,
+						      "probed_at", when));
+			cache_store(cache_path, cache);
+		}
 	}
 	json_decref(cache);
 	free(key);

@@ -77,10 +77,10 @@ static const char *choose_accel(const struct run *r, char *reason, size_t n)
 	char *kernel = g->kernel ? xasprintf("%s/%s", o->guest_dir, g->kernel) : NULL;
 	char *drive = xasprintf("if=ide,format=%s,snapshot=on,file=%s", qemu_disk_format(image), image);
 	/* What the cell's QEMU boots (qemu_argv.c), without the card. */
-	const char *const disk_boot[] = { "-device", "VGA", "-drive", drive, "-boot", "order=c,strict=on",
-				     NULL };
+	const char *const disk_boot[] = { "-device", "VGA", "-drive", drive,
+					  "-boot", "order=c,strict=on", NULL };
 	const char *const kernel_boot[] = { "-device", "VGA", "-kernel", kernel, "-initrd", image,
-				      "-append", "console=ttyS0,115200 hilrun.trial", NULL };
+					    "-append", "console=ttyS0,115200 hilrun.trial", NULL };
 	const struct accel_timed t = {
 		.qemu = o->qemu,
 		.firmware_bin = qemu_firmware_bin(r->cell->firmware),

@@ -135,16 +135,22 @@ START_TEST(unloadable_firmware_wins_nothing)
 	char reason[640], dev_reason[320];
 	const char *dev = accel_probe_dev_kvm(dev_reason, sizeof dev_reason);
 	const struct accel_timed t = bios_post("/nonexistent/bios.bin");
-	const char *a = accel_choose_timed(&t, NULL, reason, sizeof reason);
+	char *dir = test_tmpdir();
+	char *cache = test_path(dir, "accel-cache.json");
+	const char *a = accel_choose_timed(&t, cache, reason, sizeof reason);
 	if (!strcmp(dev, "kvm")) {
 		ck_assert_str_eq(a, "kvm");
 		ck_assert_msg(strstr(reason, "reached its hello under neither accelerator") &&
 				      strstr(reason, "QEMU exited"),
 			      "%s", reason);
+		ck_assert(!test_exists(cache)); /* nothing learned, nothing kept */
 	} else {
 		ck_assert_str_eq(a, "tcg");
 		ck_assert_str_eq(reason, dev_reason);
 	}
+	test_rmdir(dir);
+	free(cache);
+	free(dir);
 }
 END_TEST
 
