@@ -264,6 +264,15 @@ void engine_feed(struct engine *e, const struct event *ev)
 	if (!t->act)
 		return;
 	e->now = ev->t;
+	/* A check judges only a frame asked for after it began: one asked for
+	 * while the guest was still drawing (a watch frame in flight when the
+	 * hold line came) can show the screen part-drawn, and a calibration
+	 * learned from it has blank glyphs. Ask again at once. */
+	if (ev->kind == EV_FRAME && engine_phases[e->phase].kind == PK_CHECK && ev->asked_at &&
+	    ev->asked_at < e->check_started) {
+		e->next_frame_at = e->now;
+		return;
+	}
 	switch (t->act(e, ev)) {
 	case STAY:
 		break;

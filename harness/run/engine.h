@@ -90,6 +90,7 @@ struct event {
 				    * under the same accelerator (the host is at
 				    * fault), or NULL if it does not */
 	const struct frame *frame; /* EV_FRAME */
+	int64_t asked_at;          /* EV_FRAME: when it was asked for; 0: not known */
 	int status;                /* EV_QEMU_EXIT: wait status */
 	int64_t waited_ms, window_ms; /* EV_QEMU_HANG */
 };

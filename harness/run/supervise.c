@@ -24,6 +24,7 @@ struct loop {
 	struct engine *e;
 	const struct supervise_opts *o;
 	int frame_pending;      /* a whole-frame request is outstanding */
+	int64_t frame_asked_at; /* when the last one was sent */
 	unsigned long ping_id;  /* query-status in flight, 0 if none */
 	int64_t ping_sent, next_ping, hang_ms;
 	int status_wanted;      /* QEMU said STOP: ask for the status now */
@@ -180,10 +181,12 @@ static void ask_for_frame(struct loop *l)
 	struct hil_err err;
 	if (!engine_wants_frames(l->e) || l->frame_pending || now_ms() < l->e->next_frame_at)
 		return;
-	if (feed_request_full(l->vm->feed, &err) < 0)
+	if (feed_request_full(l->vm->feed, &err) < 0) {
 		capture_trouble(l, err.msg);
-	else
+	} else {
 		l->frame_pending = 1;
+		l->frame_asked_at = now_ms();
+	}
 }
 
 /* QEMU's monitor must answer: a frozen QEMU answers nothing. */
@@ -253,7 +256,7 @@ static void on_capture(struct loop *l)
 	struct frame f;
 	frame_init(&f);
 	if (feed_take_frame(l->vm->feed, &f) == 0)
-		feed(l, (struct event){ .kind = EV_FRAME, .frame = &f });
+		feed(l, (struct event){ .kind = EV_FRAME, .frame = &f, .asked_at = l->frame_asked_at });
 	frame_release(&f);
 }
 

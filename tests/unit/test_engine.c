@@ -611,6 +611,29 @@ START_TEST(progress_extends_the_window)
 }
 END_TEST
 
+/* A check judges only a frame asked for after it began: the calibration
+ * screen seen in a watch frame asked for while the guest was still drawing
+ * it is not learned from (it may be part-drawn); another is asked for at
+ * once, and that one is. */
+START_TEST(check_ignores_frames_asked_before_it)
+{
+	struct engine e;
+	drive(&e, PH_CHECK_CALIB);
+	const int64_t started = e.check_started;
+	feed(&e, (struct event){ .kind = EV_FRAME, .frame = &calib_frame, .asked_at = started - 1 });
+	ck_assert_int_eq(e.phase, PH_CHECK_CALIB);
+	ck_assert_int_eq(e.next_frame_at, clock_ms);
+	ck_assert_ptr_null(json_object_get(e.stages[ST_TEXT].info, "calibration"));
+	feed(&e, (struct event){ .kind = EV_FRAME, .frame = &calib_frame, .asked_at = started });
+	ck_assert_int_eq(e.phase, PH_WAIT_GRAPHICS);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(e.stages[ST_TEXT].info,
+									       "calibration"),
+							   "glyphs_differing_from_font")),
+			 0);
+	done_with(&e);
+}
+END_TEST
+
 /* QEMU's placeholder at OVMF's post hold (ati-vga: no driver) settles the
  * check ENGINE_PLACEHOLDER_MS after it began, scaled as the display is:
  * under TCG (windows x3) still 3 s, not 9. */
@@ -972,6 +995,7 @@ int main(void)
 	tcase_add_test(tc, progress_extends_the_window);
 	tcase_add_test(tc, check_fails_then_goes_on);
 	tcase_add_test(tc, placeholder_settles_unslowed_by_tcg);
+	tcase_add_test(tc, check_ignores_frames_asked_before_it);
 	tcase_add_test(tc, vm_stopped_blames_host_or_card);
 	tcase_add_test(tc, report_lines);
 	tcase_add_test(tc, qemu_exit);
