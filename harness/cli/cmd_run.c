@@ -103,7 +103,7 @@ static int parse_args(int argc, char **argv, struct settings *s, struct run_args
 			char *end;
 			long n = strtol(optarg, &end, 10);
 			if (*end || end == optarg || n < 1 || n > 64) {
-				say_error("-j/--jobs: expected a number of cards at once from 1 to 64, got '%s'",
+				say_error("-j/--jobs: expected a number of cells at once from 1 to 64, got '%s'",
 					  optarg);
 				return -1;
 			}

@@ -70,7 +70,7 @@ const char usage_text[] =
 	"Run options:\n"
 	"  --card ID[,ID...]    card(s) to test (see 'hilrun list'); all their cells unless narrowed\n"
 	"  --all                every emulated card and every card with a station (--stations)\n"
-	"  -j, --jobs N         run up to N cards at once, each in a worker (default 1)\n"
+	"  -j, --jobs N         run up to N cells at once (never two of one card; default 1)\n"
 	"  --guest G[,G...]     only these reference guests\n"
 	"  --firmware F[,F...]  only this firmware (seabios, ovmf)\n"
 	"  --variant V[,V...]   only these variants (default, kvm-hidden, ...)\n"

@@ -52,7 +52,7 @@ keys() { jq -r '.card.id + " " + .firmware + "/" + .guest + " " + .variant' "$1"
 ALL_KEYS=$(for c in a b c; do for v in default second; do echo "several-$c seabios/bios-post $v"; done; done | sort)
 
 echo "== 1. bad options"
-expect_usage "-j/--jobs: expected a number of cards at once from 1 to 64, got '0'" --card several-a -j 0
+expect_usage "-j/--jobs: expected a number of cells at once from 1 to 64, got '0'" --card several-a -j 0
 expect_usage "--card and --all: give one or the other" --card several-a --all
 expect_usage "no card 'nope' in" --card several-a,nope
 expect_usage "--card: several-b is named twice" --card several-b,several-a,several-b
