@@ -837,21 +837,20 @@ static void cell_times_store(const char *out_dir, json_t *t)
 	free(path);
 }
 
-static const json_t *sort_times;
-static const struct several *sort_plan;
+/* A cell to run and how long it took last time (INT64_MAX: never timed,
+ * so it goes first: it may be long). */
+struct timed_cell {
+	int64_t ms;
+	size_t cell;
+};
 
-/* Longest first; a cell never timed before first of all (it may be
- * long), in plan order. */
+/* Longest first; equal times in plan order. */
 static int longest_first(const void *pa, const void *pb)
 {
-	const size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-	const json_t *ta = json_object_get(sort_times, sort_plan->keys[a]);
-	const json_t *tb = json_object_get(sort_times, sort_plan->keys[b]);
-	const json_int_t ma = json_is_integer(ta) ? json_integer_value(ta) : INT64_MAX;
-	const json_int_t mb = json_is_integer(tb) ? json_integer_value(tb) : INT64_MAX;
-	if (ma != mb)
-		return ma > mb ? -1 : 1;
-	return a < b ? -1 : a > b;
+	const struct timed_cell *a = pa, *b = pb;
+	if (a->ms != b->ms)
+		return a->ms > b->ms ? -1 : 1;
+	return a->cell < b->cell ? -1 : a->cell > b->cell;
 }
 
 /* The workers: the plan's cells not finished before, longest first. The
@@ -859,21 +858,25 @@ static int longest_first(const void *pa, const void *pb)
 static size_t order_cells(struct several *v, json_t *times)
 {
 	size_t n = 0;
-	v->order = xcalloc(v->ncells, sizeof *v->order);
-	v->group = xcalloc(v->ncells, sizeof *v->group);
+	struct timed_cell *todo = xcalloc(v->ncells, sizeof *todo);
 	for (size_t c = 0; c < v->ncells; c++) {
 		const json_t *done = resuming ? json_object_get(resuming->finished, v->keys[c]) : NULL;
-		if (done)
+		if (done) {
 			fprintf(stderr, "[%zu/%zu] %s: done before (%s)\n", c + 1, v->ncells, v->keys[c],
 				json_string_value(done));
-		else
-			v->order[n++] = c;
+			continue;
+		}
+		const json_t *ms = json_object_get(times, v->keys[c]);
+		todo[n++] = (struct timed_cell){ json_is_integer(ms) ? json_integer_value(ms) : INT64_MAX, c };
 	}
-	sort_times = times;
-	sort_plan = v;
-	qsort(v->order, n, sizeof *v->order, longest_first);
-	for (size_t i = 0; i < n; i++)
-		v->group[i] = v->card_of[v->order[i]];
+	qsort(todo, n, sizeof *todo, longest_first);
+	v->order = xcalloc(v->ncells, sizeof *v->order);
+	v->group = xcalloc(v->ncells, sizeof *v->group);
+	for (size_t i = 0; i < n; i++) {
+		v->order[i] = todo[i].cell;
+		v->group[i] = v->card_of[todo[i].cell];
+	}
+	free(todo);
 	return n;
 }
 

@@ -100,6 +100,29 @@ const char *qemu_sandbox(const char *qemu, char *note, size_t n)
 	return NULL;
 }
 
+void qemu_guest_boot(struct argv *out, const struct guest *guest, const char *image,
+		     const char *image_format, const char *kernel, const char *append)
+{
+	switch (guest->media) {
+	case MEDIA_DISK:
+		/* snapshot=on: the guest may write, the image never changes. */
+		argv_push(out, "-drive");
+		argv_pushf(out, "if=ide,format=%s,snapshot=on,file=%s", image_format ? image_format : "raw",
+			   image);
+		argv_push(out, "-boot");
+		argv_push(out, "order=c,strict=on");
+		break;
+	case MEDIA_KERNEL:
+		argv_push(out, "-kernel");
+		argv_push(out, kernel);
+		argv_push(out, "-initrd");
+		argv_push(out, image);
+		argv_push(out, "-append");
+		argv_push(out, append);
+		break;
+	}
+}
+
 int qemu_argv(struct argv *out, const struct cell *cell, const struct qemu_env *env,
 	      struct hil_err *err)
 {
@@ -162,24 +185,8 @@ int qemu_argv(struct argv *out, const struct cell *cell, const struct qemu_env *
 	argv_push(out, "-action");
 	argv_push(out, "panic=pause");
 
-	switch (cell->guest->media) {
-	case MEDIA_DISK:
-		/* snapshot=on: the guest may write, the image never changes. */
-		argv_push(out, "-drive");
-		argv_pushf(out, "if=ide,format=%s,snapshot=on,file=%s",
-			   env->guest_image_format ? env->guest_image_format : "raw", env->guest_image);
-		argv_push(out, "-boot");
-		argv_push(out, "order=c,strict=on");
-		break;
-	case MEDIA_KERNEL:
-		argv_push(out, "-kernel");
-		argv_push(out, env->guest_kernel);
-		argv_push(out, "-initrd");
-		argv_push(out, env->guest_image);
-		argv_push(out, "-append");
-		argv_push(out, cell->guest->cmdline);
-		break;
-	}
+	qemu_guest_boot(out, cell->guest, env->guest_image, env->guest_image_format,
+			env->guest_kernel, cell->guest->cmdline);
 
 	if (card->kind == CARD_EMULATED) {
 		argv_push(out, "-device");

@@ -47,6 +47,12 @@ int qemu_guest_exit_status(int code);
 int qemu_argv(struct argv *out, const struct cell *cell, const struct qemu_env *env,
 	      struct hil_err *err);
 
+/* The options that boot guest: its disk image (image_format: QEMU's name,
+ * NULL raw), or its kernel and initramfs with append as the command line.
+ * What qemu_argv() boots, and the accelerator's timed trials too. */
+void qemu_guest_boot(struct argv *out, const struct guest *guest, const char *image,
+		     const char *image_format, const char *kernel, const char *append);
+
 /* The QEMU format of a disk image from its first bytes (qcow2, vmdk, vhdx,
  * vpc), else "raw": a lab's Windows image is often not raw. */
 const char *qemu_disk_format(const char *path);

@@ -75,22 +75,25 @@ static const char *choose_accel(const struct run *r, char *reason, size_t n)
 	char *cache = xasprintf("%s/accel-cache.json", o->out_dir);
 	char *image = xasprintf("%s/%s", o->guest_dir, g->image);
 	char *kernel = g->kernel ? xasprintf("%s/%s", o->guest_dir, g->kernel) : NULL;
-	char *drive = xasprintf("if=ide,format=%s,snapshot=on,file=%s", qemu_disk_format(image), image);
-	/* What the cell's QEMU boots (qemu_argv.c), without the card. */
-	const char *const disk_boot[] = { "-device", "VGA", "-drive", drive,
-					  "-boot", "order=c,strict=on", NULL };
-	const char *const kernel_boot[] = { "-device", "VGA", "-kernel", kernel, "-initrd", image,
-					    "-append", "console=ttyS0,115200 hilrun.trial", NULL };
+	/* What the cell's QEMU boots, with the std VGA for its card; a
+	 * kernel guest's agent says hello and powers off (hilrun.trial). */
+	char *append = g->cmdline ? xasprintf("%s hilrun.trial", g->cmdline) : NULL;
+	struct argv boot = ARGV_INIT;
+	argv_push(&boot, "-device");
+	argv_push(&boot, "VGA");
+	qemu_guest_boot(&boot, g, image, g->media == MEDIA_DISK ? qemu_disk_format(image) : NULL,
+			kernel, append);
 	const struct accel_timed t = {
 		.qemu = o->qemu,
 		.firmware_bin = qemu_firmware_bin(r->cell->firmware),
 		.guest = g->id,
-		.boot = g->media == MEDIA_KERNEL ? kernel_boot : disk_boot,
+		.boot = (const char *const *)boot.v,
 		.memory_mb = qemu_memory_mb(g, r->cell->firmware),
 		.needle = "HILRUN/1 guest hello",
 	};
 	const char *accel = accel_choose_timed(&t, cache, reason, n);
-	free(drive);
+	argv_release(&boot);
+	free(append);
 	free(kernel);
 	free(image);
 	free(cache);
