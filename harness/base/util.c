@@ -402,30 +402,34 @@ char *read_file(const char *path, size_t max, size_t *len_out, struct hil_err *e
 		hil_seterr(err, "cannot open %s: %s", path, strerror(errno));
 		return NULL;
 	}
+	char *data = read_fd(fd, path, max, len_out, err);
+	close(fd);
+	return data;
+}
+
+char *read_fd(int fd, const char *path, size_t max, size_t *len_out, struct hil_err *err)
+{
 	struct strbuf sb = STRBUF_INIT;
 	char buf[65536];
 	for (;;) {
 		ssize_t n = read_full(fd, buf, sizeof buf);
 		if (n < 0) {
 			hil_seterr(err, "cannot read %s: %s", path, strerror(errno));
-			goto fail;
+			sb_release(&sb);
+			return NULL;
 		}
 		if (n == 0)
 			break;
 		if (sb.len + (size_t)n > max) {
 			hil_seterr(err, "%s: larger than %zu bytes", path, max);
-			goto fail;
+			sb_release(&sb);
+			return NULL;
 		}
 		sb_add(&sb, buf, (size_t)n);
 	}
-	close(fd);
 	if (len_out)
 		*len_out = sb.len;
 	return sb_detach(&sb);
-fail:
-	close(fd);
-	sb_release(&sb);
-	return NULL;
 }
 
 int mkdir_p(const char *path, struct hil_err *err)

@@ -89,6 +89,8 @@ int write_all(int fd, const void *data, size_t len);
 ssize_t read_full(int fd, void *buf, size_t n);
 /* Read a whole file up to max bytes (NUL-terminated); caller frees. */
 char *read_file(const char *path, size_t max, size_t *len_out, struct hil_err *err);
+/* The same from an open fd, to its end (path names it in errors). */
+char *read_fd(int fd, const char *path, size_t max, size_t *len_out, struct hil_err *err);
 int mkdir_p(const char *path, struct hil_err *err);
 /* fsync a directory so that a rename inside it is durable. */
 int fsync_dir(const char *path);

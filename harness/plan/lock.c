@@ -9,18 +9,23 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "confine.h"
+
 int card_lock(struct card_lock *l, const char *out_dir, const char *card_id, int wait,
 	      const char *cmdline, char *holder, size_t n, struct hil_err *err)
 {
 	l->fd = -1;
 	char *dir = xasprintf("%s/locks", out_dir);
 	char *path = xasprintf("%s/%s.lock", dir, card_id);
+	char *rel = xasprintf("locks/%s.lock", card_id);
 	int rc = -1;
-	if (mkdir_p(dir, err) < 0)
+	if (confine_mkdir(out_dir, "locks", err) < 0)
 		goto out;
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int fd = confine_open(out_dir, rel, O_RDWR | O_CREAT, 0644, err);
 	if (fd < 0) {
-		hil_seterr(err, "cannot open the card lock %s: %s", path, strerror(errno));
+		char *why = xstrdup(err->msg);
+		hil_seterr(err, "the card lock: %s", why);
+		free(why);
 		goto out;
 	}
 	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
@@ -50,6 +55,7 @@ int card_lock(struct card_lock *l, const char *out_dir, const char *card_id, int
 	l->fd = fd;
 	rc = 0;
 out:
+	free(rel);
 	free(path);
 	free(dir);
 	return rc;

@@ -102,8 +102,10 @@ static int index_runs(sqlite3 *db, const char *root, const char *rel, const char
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	for (size_t i = 0; i < names.n; i++) {
 		char *path = xasprintf("%s/%s/%s", runs, names.v[i], RECORD_FILE);
+		char *in_root = xasprintf("%s/%s/%s", rel, names.v[i], RECORD_FILE);
 		struct hil_err lerr;
-		json_t *rec = record_load(path, &lerr);
+		json_t *rec = record_load_in(root, in_root, &lerr);
+		free(in_root);
 		if (!rec) {
 			char *msg = xasprintf("%s; skipped", lerr.msg);
 			if (warn)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "confine.h"
 #include "matrix.h"
 #include "record.h"
 
@@ -250,11 +251,15 @@ static void write_junit(json_t *m, struct strbuf *sb)
 	sb_adds(sb, "</testsuite>\n");
 }
 
-static void html_file(struct strbuf *sb, const char *path, size_t max)
+/* The file run_dir/name of the store at root, beneath it (confine.h). */
+static void html_file(struct strbuf *sb, const char *root, const char *run_dir, const char *name,
+		      size_t max)
 {
 	size_t len = 0;
 	struct hil_err err;
-	char *text = read_file(path, 64 << 20, &len, &err);
+	char *rel = xasprintf("%s/%s", run_dir, name);
+	char *text = confine_read(root, rel, 64 << 20, &len, &err);
+	free(rel);
 	if (!text) {
 		sb_adds(sb, "<p class=\"none\">(not in this record)</p>");
 		return;
@@ -307,9 +312,14 @@ static int write_run_page(json_t *c, const char *cell, const char *out_dir, int 
 	char root[PATH_MAX];
 	if (!realpath(str(c, "root"), root))
 		snprintf(root, sizeof root, "%s", str(c, "root"));
-	char *rdir = xasprintf("%s/%s", root, str(c, "run_dir"));
-	char *recpath = xasprintf("%s/%s", rdir, RECORD_FILE);
-	json_t *rec = json_load_file(recpath, 0, NULL);
+	const char *run_dir = str(c, "run_dir");
+	char *rdir = xasprintf("%s/%s", root, run_dir);
+	char *recrel = xasprintf("%s/%s", run_dir, RECORD_FILE);
+	size_t reclen = 0;
+	struct hil_err recerr;
+	char *rectext = confine_read(root, recrel, 64 << 20, &reclen, &recerr);
+	json_t *rec = rectext ? json_loadb(rectext, reclen, 0, NULL) : NULL;
+	free(rectext);
 	struct strbuf sb = STRBUF_INIT;
 	sb_adds(&sb, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
 	sb_add_escaped(&sb, cell);
@@ -369,11 +379,8 @@ static int write_run_page(json_t *c, const char *cell, const char *out_dir, int 
 			sb_adds(&sb, "<p class=\"none\">(the frame stays with the lab's records)</p>");
 		sb_release(&src);
 		const char *text = str(st, "screen_text");
-		if (plain_name(text)) {
-			char *p = xasprintf("%s/%s", rdir, text);
-			html_file(&sb, p, PAGE_LOG_MAX);
-			free(p);
-		}
+		if (plain_name(text))
+			html_file(&sb, root, run_dir, text, PAGE_LOG_MAX);
 		/* A first reading that the verdict did not rest on, marked so. */
 		json_t *old = json_object_get(st, "superseded");
 		const char *first = str(old, "screen_text");
@@ -383,20 +390,14 @@ static int write_run_page(json_t *c, const char *cell, const char *out_dir, int 
 			sb_adds(&sb, "): ");
 			sb_add_escaped(&sb, str(old, "why"));
 			sb_adds(&sb, "</summary>");
-			char *p = xasprintf("%s/%s", rdir, first);
-			html_file(&sb, p, PAGE_LOG_MAX);
-			free(p);
+			html_file(&sb, root, run_dir, first, PAGE_LOG_MAX);
 			sb_adds(&sb, "</details>");
 		}
 	}
 	sb_adds(&sb, "<h2>Serial log</h2>");
-	char *p = xasprintf("%s/serial.log", rdir);
-	html_file(&sb, p, PAGE_LOG_MAX);
-	free(p);
+	html_file(&sb, root, run_dir, "serial.log", PAGE_LOG_MAX);
 	sb_adds(&sb, "<h2>QEMU</h2>");
-	p = xasprintf("%s/qemu-argv.txt", rdir);
-	html_file(&sb, p, PAGE_LOG_MAX);
-	free(p);
+	html_file(&sb, root, run_dir, "qemu-argv.txt", PAGE_LOG_MAX);
 	sb_adds(&sb, "<h2>History</h2>\n<table><tr><th>run</th><th>verdict</th><th>started</th><th>host</th></tr>\n");
 	const char *newer = str(c, "verdict");
 	json_t *h;
@@ -421,7 +422,7 @@ static int write_run_page(json_t *c, const char *cell, const char *out_dir, int 
 	free(page_dir);
 	sb_release(&sb);
 	json_decref(rec);
-	free(recpath);
+	free(recrel);
 	free(rdir);
 	return rc;
 }

@@ -35,7 +35,9 @@ struct journal {
 	unsigned long long pid_start;
 };
 
-/* Open (create) OUT/journal.jsonl for appending. */
+/* Open (create) OUT/journal.jsonl for appending; -1 and err if it, or
+ * anything else a run writes in OUT (runs/, locks/, the caches), is a
+ * link that leads out of OUT (confine.h). */
 int journal_open(struct journal *j, const char *out_dir, struct hil_err *err);
 void journal_close(struct journal *j);
 /* Append event e with the fields of obj (borrowed; may be NULL). */

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "confine.h"
+
 const char *const stage_names[ST_COUNT] = { "start", "post", "text", "graphics", "driver",
 					     "shutdown" };
 
@@ -301,17 +303,10 @@ int record_schema_known(const char *schema)
 	return 1;
 }
 
-json_t *record_load(const char *path, struct hil_err *err)
+/* rec checked as record_load() says (path names it); NULL if not, rec
+ * freed. */
+static json_t *record_check(json_t *rec, const char *path, struct hil_err *err)
 {
-	json_error_t jerr;
-	json_t *rec = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!rec) {
-		if (jerr.line < 0) /* jansson's mark for "could not open the file" */
-			hil_seterr(err, "cannot open %s: %s", path, strerror(errno));
-		else
-			hil_seterr(err, "%s:%d: %s", path, jerr.line, jerr.text);
-		return NULL;
-	}
 	const char *schema = json_string_value(json_object_get(rec, "schema"));
 	if (!record_schema_known(schema)) {
 		hil_seterr(err, "%s: expected schema '%s', got '%s'", path, RECORD_SCHEMA_MAJOR,
@@ -326,5 +321,37 @@ json_t *record_load(const char *path, struct hil_err *err)
 			return NULL;
 		}
 	}
+	return rec;
+}
+
+json_t *record_load(const char *path, struct hil_err *err)
+{
+	json_error_t jerr;
+	json_t *rec = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!rec) {
+		if (jerr.line < 0) /* jansson's mark for "could not open the file" */
+			hil_seterr(err, "cannot open %s: %s", path, strerror(errno));
+		else
+			hil_seterr(err, "%s:%d: %s", path, jerr.line, jerr.text);
+		return NULL;
+	}
+	return record_check(rec, path, err);
+}
+
+json_t *record_load_in(const char *root, const char *rel, struct hil_err *err)
+{
+	size_t len;
+	char *text = confine_read(root, rel, RECORD_MAX, &len, err);
+	if (!text)
+		return NULL;
+	char *path = xasprintf("%s/%s", root, rel);
+	json_error_t jerr;
+	json_t *rec = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
+	if (!rec)
+		hil_seterr(err, "%s:%d: %s", path, jerr.line, jerr.text);
+	else
+		rec = record_check(rec, path, err);
+	free(path);
 	return rec;
 }

@@ -100,5 +100,9 @@ int record_schema_known(const char *schema);
 extern const char *const record_required[];
 /* Read and check a run.json: schema (major 1), required fields. */
 json_t *record_load(const char *path, struct hil_err *err);
+/* The same for root/rel of a results store, never leaving root
+ * (confine.h); a record is at most RECORD_MAX bytes there. */
+#define RECORD_MAX (64u << 20)
+json_t *record_load_in(const char *root, const char *rel, struct hil_err *err);
 
 #endif

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "accel.h"
+#include "confine.h"
 #include "plan.h"
 #include "engine.h"
 #include "supervise.h"
@@ -240,8 +241,12 @@ int run_cell(const struct cell *cell, const struct run_opts *opts, struct run_re
 	/* Assembled in OUT/runs/.tmp-RUNID, renamed whole to OUT/runs/RUNID. */
 	char *tmp_dir = xasprintf("%s/runs/.tmp-%s", opts->out_dir, res->run_id);
 	char *final_dir = xasprintf("%s/runs/%s", opts->out_dir, res->run_id);
+	char *tmp_rel = xasprintf("runs/.tmp-%s", res->run_id);
 	vm_init(&r.vm);
-	if (mkdir_p(tmp_dir, err) < 0 || vm_prepare(&r.vm, tmp_dir, err) < 0) {
+	/* beneath OUT (confine.h): never a run written through a link out */
+	const int made = confine_mkdir(opts->out_dir, tmp_rel, err);
+	free(tmp_rel);
+	if (made < 0 || vm_prepare(&r.vm, tmp_dir, err) < 0) {
 		snprintf(res->verdict, sizeof res->verdict, "error:record");
 		vm_release(&r.vm);
 		free(tmp_dir);

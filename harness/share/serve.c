@@ -15,6 +15,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "confine.h"
 #include "findings.h"
 #include "keys.h"
 #include "republish.h"
@@ -345,15 +346,13 @@ static void row(struct strbuf *sb, const char *label, json_t *value, json_t *mor
 static enum MHD_Result run_page(struct server *s, struct MHD_Connection *c, struct req *r,
 				const char *contributor, const char *run_id)
 {
-	char *dir = store_run_dir(&s->store, contributor, run_id);
-	char *path = xasprintf("%s/%s", dir, BUNDLE_RECORD);
+	char *path = xasprintf("runs/%s/%s/%s", contributor, run_id, BUNDLE_RECORD);
 	size_t len;
 	struct hil_err err;
-	char *text = read_file(path, BUNDLE_MAX_FILE, &len, &err);
+	char *text = confine_read(s->store.dir, path, BUNDLE_MAX_FILE, &len, &err);
 	json_t *rec = text ? json_loadb(text, len, 0, NULL) : NULL;
 	free(text);
 	free(path);
-	free(dir);
 	if (!rec)
 		return not_found(c, r, "no such run\n");
 	struct strbuf sb = STRBUF_INIT;
@@ -407,13 +406,11 @@ static enum MHD_Result run_page(struct server *s, struct MHD_Connection *c, stru
 static enum MHD_Result run_file(struct server *s, struct MHD_Connection *c, struct req *r,
 				const char *contributor, const char *run_id, const char *name)
 {
-	char *dir = store_run_dir(&s->store, contributor, run_id);
-	char *path = xasprintf("%s/%s", dir, name);
+	char *path = xasprintf("runs/%s/%s/%s", contributor, run_id, name);
 	size_t len;
 	struct hil_err err;
-	char *data = read_file(path, BUNDLE_MAX_FILE, &len, &err);
+	char *data = confine_read(s->store.dir, path, BUNDLE_MAX_FILE, &len, &err);
 	free(path);
-	free(dir);
 	if (!data)
 		return not_found(c, r, "no such file\n");
 	enum MHD_Result ret = answer(c, r, MHD_HTTP_OK, type_of(name), data, len);
@@ -425,9 +422,9 @@ static enum MHD_Result run_file(struct server *s, struct MHD_Connection *c, stru
  * checked by the caller), or NULL if there is none. */
 static char *matrix_file(struct server *s, const char *name, size_t *len)
 {
-	char *path = xasprintf("%s/%s/%s", s->cfg->store_dir, REPUBLISH_DIR, name);
+	char *path = xasprintf("%s/%s", REPUBLISH_DIR, name);
 	struct hil_err err;
-	char *data = read_file(path, SERVE_MATRIX_MAX, len, &err);
+	char *data = confine_read(s->store.dir, path, SERVE_MATRIX_MAX, len, &err);
 	free(path);
 	return data;
 }

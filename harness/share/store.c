@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "confine.h"
 #include "store.h"
 
 /* Largest run.json store_list reads (the bundle's per-file cap). */
@@ -264,9 +265,10 @@ out:
 	return r;
 }
 
-static json_t *list_entry(const char *rdir, const char *contributor, const char *run_id);
+static json_t *list_entry(const struct store *s, const char *contributor, const char *run_id);
 
 struct list_ctx {
+	const struct store *s;
 	json_t *all;
 	const char *card;
 };
@@ -274,7 +276,8 @@ struct list_ctx {
 static void list_run(void *ctx, const char *rdir, const char *contributor, const char *run_id)
 {
 	struct list_ctx *l = ctx;
-	json_t *o = list_entry(rdir, contributor, run_id);
+	(void)rdir;
+	json_t *o = list_entry(l->s, contributor, run_id);
 	const char *c = json_string_value(json_object_get(o, "card"));
 	if (!l->card || (c && !strcmp(c, l->card)))
 		json_array_append(l->all, o);
@@ -282,12 +285,12 @@ static void list_run(void *ctx, const char *rdir, const char *contributor, const
 }
 
 /* One run of the list, from its run.json. */
-static json_t *list_entry(const char *rdir, const char *contributor, const char *run_id)
+static json_t *list_entry(const struct store *s, const char *contributor, const char *run_id)
 {
-	char *path = xasprintf("%s/%s", rdir, BUNDLE_RECORD);
+	char *path = xasprintf("runs/%s/%s/%s", contributor, run_id, BUNDLE_RECORD);
 	size_t len;
 	struct hil_err ignored;
-	char *text = read_file(path, STORE_RECORD_MAX, &len, &ignored);
+	char *text = confine_read(s->dir, path, STORE_RECORD_MAX, &len, &ignored);
 	json_t *rec = text ? json_loadb(text, len, 0, NULL) : NULL;
 	json_t *card = json_object_get(json_object_get(rec, "card"), "id");
 	json_t *verdict = json_object_get(rec, "verdict");
@@ -306,7 +309,7 @@ static json_t *list_entry(const char *rdir, const char *contributor, const char 
 
 json_t *store_list(struct store *s, const char *card)
 {
-	struct list_ctx ctx = { json_array(), card };
+	struct list_ctx ctx = { s, json_array(), card };
 	for_each_run(s, list_run, &ctx);
 	return ctx.all;
 }

@@ -152,6 +152,19 @@ grep -q "^GET /x?POST?/api/v1/runs?201?alice 404 " "$LOG" || { cat "$LOG"; fail 
 check "no such run: 404" [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/runs/alice/nosuch")" = 404 ]
 check "a traversal in a GET: 404" \
 	[ "$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "$URL/runs/alice/../../keys.txt")" = 404 ]
+# Links placed in the store by someone who can write there: one out of it
+# (a stored file, and a whole run directory) is never served; one that
+# stays inside is.
+echo "not the store's" >"$OUT/secret"
+ln -s "$OUT/secret" "$STORED/planted.log"
+ln -s "$OUT" "$ST/runs/alice/planted-run"
+ln -s serial.log "$STORED/inside.log"
+check "a stored link out of the store: 404" \
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/runs/alice/$ID0/planted.log")" = 404 ]
+check "a run directory linked out of the store: 404" \
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/runs/alice/planted-run/secret")" = 404 ]
+curl -sf "$URL/runs/alice/$ID0/inside.log" | cmp -s - "$FIXTURE/serial.log" || fail "a link inside the store was not served"
+rm "$STORED/planted.log" "$ST/runs/alice/planted-run" "$STORED/inside.log"
 variant "$OUT/xss" "run-xss" "" '<script>alert("x")</script>'
 up 0 "accepted:" $ALICE "$OUT/xss"
 curl -sf "$URL/runs/alice/run-xss" >"$OUT/page.html"

@@ -25,7 +25,8 @@ static const struct folder {
 	const char *name, *what;
 	const char *modules[16];
 } pipeline[] = {
-	{ "base", "foundations every step uses", { "util", "sha256", "sock", "proc", "image", "imagefmt" } },
+	{ "base", "foundations every step uses",
+	  { "util", "confine", "sha256", "sock", "proc", "image", "imagefmt" } },
 	{ "catalog", "what can be run, and whether a station is ready", { "catalog", "rom", "romdump", "preflight" } },
 	{ "plan", "what one invocation runs, and how QEMU is started for each cell",
 	  { "plan", "qemu_argv", "accel", "lock" } },

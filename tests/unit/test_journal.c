@@ -290,6 +290,41 @@ START_TEST(recovery_of_a_windows_driver_install)
 }
 END_TEST
 
+/* OUT's journal, or its runs/, a link out of OUT: nothing opened, nothing
+ * written there, and the error names it. */
+START_TEST(links_out_of_out_refused)
+{
+	char *out = test_path(dir, "out"), *elsewhere = test_path(dir, "elsewhere");
+	struct hil_err err;
+	ck_assert(mkdir_p(out, &err) == 0 && mkdir_p(elsewhere, &err) == 0);
+	char *journal = test_path(out, JOURNAL_FILE), *target = test_path(elsewhere, "j");
+	ck_assert(symlink(target, journal) == 0);
+	struct journal j;
+	ck_assert_int_lt(journal_open(&j, out, &err), 0);
+	ck_assert_msg(strstr(err.msg, "the journal") && strstr(err.msg, JOURNAL_FILE), "%s", err.msg);
+	ck_assert(!test_exists(target));
+	ck_assert(unlink(journal) == 0);
+	char *runs = test_path(out, "runs");
+	ck_assert(symlink(elsewhere, runs) == 0);
+	ck_assert_int_lt(journal_open(&j, out, &err), 0);
+	ck_assert_msg(strstr(err.msg, "runs") && strstr(err.msg, "leads out"), "%s", err.msg);
+	ck_assert(!test_exists(journal));
+	/* a link that stays inside is fine */
+	ck_assert(unlink(runs) == 0);
+	char *inside = test_path(out, "runs.real");
+	ck_assert(mkdir_p(inside, &err) == 0);
+	ck_assert(symlink("runs.real", runs) == 0);
+	ck_assert_msg(journal_open(&j, out, &err) == 0, "%s", err.msg);
+	journal_close(&j);
+	free(inside);
+	free(runs);
+	free(journal);
+	free(target);
+	free(out);
+	free(elsewhere);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("journal");
@@ -301,6 +336,7 @@ int main(void)
 	tcase_add_test(tc, recovery);
 	tcase_add_test(tc, recovery_of_undecided);
 	tcase_add_test(tc, recovery_of_a_windows_driver_install);
+	tcase_add_test(tc, links_out_of_out_refused);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

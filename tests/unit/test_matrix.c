@@ -129,13 +129,38 @@ START_TEST(classes)
 	ck_assert(mkdir_p(bad, &err) == 0);
 	test_write_str(bad, "run.json", "{\"schema\":\"other/9\"}");
 	free(bad);
+	/* A good record outside the results, reached through a run directory
+	 * that is a link out, and through a run.json that is: skipped, named
+	 * (the store never follows a link out of itself). */
+	char *elsewhere = test_tmpdir();
+	run_in(elsewhere, "lab1", "z", "default", 5, "pass", "pass");
+	char *target = xasprintf("%s/20261124T000500Z-z-seabios-bios-post-default-0000", elsewhere);
+	char *link = xasprintf("%s/runs/20261124T009902Z-z", dir);
+	ck_assert(symlink(target, link) == 0);
+	free(link);
+	bad = xasprintf("%s/runs/20261124T009903Z-w", dir);
+	ck_assert(mkdir_p(bad, &err) == 0);
+	link = xasprintf("%s/run.json", bad);
+	char *target_rec = xasprintf("%s/run.json", target);
+	ck_assert(symlink(target_rec, link) == 0);
+	free(target_rec);
+	free(link);
+	free(bad);
+	free(target);
 
 	char *db = test_path(dir, "index.sqlite");
 	nwarn = 0;
 	json_t *m = matrix_build(dir, db, NULL, warn, NULL, &err);
 	ck_assert_msg(m != NULL, "%s", err.msg);
-	ck_assert_int_eq(nwarn, 2);
-	ck_assert_int_eq(json_array_size(json_object_get(m, "skipped")), 2);
+	ck_assert_int_eq(nwarn, 4);
+	ck_assert_int_eq(json_array_size(json_object_get(m, "skipped")), 4);
+	for (size_t k = 2; k < 4; k++) {
+		const char *why = json_string_value(
+			json_object_get(json_array_get(json_object_get(m, "skipped"), k), "error"));
+		ck_assert_msg(strstr(why, "leads out of") != NULL, "%s", why);
+	}
+	test_rmdir(elsewhere);
+	free(elsewhere);
 	ck_assert_int_eq(json_integer_value(json_object_get(m, "runs_indexed")), 20);
 	ck_assert_int_eq(json_array_size(json_object_get(m, "cells")), 10);
 	ck_assert_str_eq(cls(m, "i seabios/bios-post default"), "flaky");
