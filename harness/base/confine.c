@@ -21,9 +21,9 @@ static int beneath(const char *root, const char *a)
 	return !strncmp(a, root, n) && (a[n] == '/' || a[n] == '\0');
 }
 
-/* The fallback (confine.h): root/rel resolved first. A missing last component (a
- * file to create) is resolved through its parent and must not be a
- * dangling link; anything else missing is open()'s to report. */
+/* The fallback (confine.h): root/rel resolved first. A missing last
+ * component (a file to create) is resolved through its parent and must
+ * not be a dangling link; anything else missing is reported as missing. */
 int confine_open_resolved(const char *root, const char *rel, int flags, mode_t mode,
 			  struct hil_err *err)
 {
@@ -68,12 +68,9 @@ int confine_open_resolved(const char *root, const char *rel, int flags, mode_t m
 		goto out;
 	}
 	fd = open(target, flags | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0) {
-		e = errno;
+	e = fd < 0 ? errno : 0;
+	if (fd < 0)
 		hil_seterr(err, "cannot open %s: %s", path, strerror(e));
-	}
-	else
-		e = 0;
 out:
 	free(path);
 	errno = e;
@@ -89,7 +86,9 @@ int confine_open(const char *root, const char *rel, int flags, mode_t mode, stru
 	}
 	int dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
-		hil_seterr(err, "cannot open %s: %s", root, strerror(errno));
+		const int e = errno;
+		hil_seterr(err, "cannot open %s: %s", root, strerror(e));
+		errno = e;
 		return -1;
 	}
 	struct open_how how = { .flags = (unsigned long long)(flags | O_CLOEXEC),
