@@ -12,9 +12,10 @@
  *
  * Through openat2(RESOLVE_BENEATH), which the kernel checks as it
  * resolves (no race); where that is missing (a kernel before 5.6, a
- * seccomp filter), by resolving the path first (realpath) and opening
- * what it resolved to without following a last link (a race with a
- * writer of the store remains there: stores are not world-writable).
+ * seccomp filter, valgrind 3.19, which says "unhandled syscall 437"), by
+ * resolving the path first (realpath) and opening what it resolved to
+ * without following a last link (a race with a writer of the store
+ * remains there: stores are not world-writable).
  *
  * Ownership: returns file descriptors and buffers the caller owns. */
 #ifndef HIL_CONFINE_H
