@@ -23,6 +23,11 @@
  *    HIL_DEFAULT_*_DIR (the configured prefix's) if /proc is missing. */
 static const char *default_cards_dir = HIL_DEFAULT_CARDS_DIR;
 static const char *default_guest_dir = HIL_DEFAULT_GUEST_DIR;
+#ifdef HIL_INSTALLED
+static const char *const data_origin = "installed";
+#else
+static const char *const data_origin = "build tree";
+#endif
 
 static void find_default_dirs(void)
 {
@@ -192,8 +197,16 @@ static int cmd_help(int argc, char **argv, struct settings *s)
 static int cmd_version(int argc, char **argv, struct settings *s)
 {
 	(void)argc, (void)argv;
-	(void)s;
+	/* Where this hilrun's data comes from: a lab checks what it runs. */
 	printf("hilrun %s (tesseract %s)\n", HILRUN_VERSION, ocr_version());
+	printf("cards:     %s (%s)\n", s->cards_dir,
+	       getenv("HILRUN_CARDS") ? "$HILRUN_CARDS" : data_origin);
+	printf("guests:    %s (%s)\n", s->guest_dir,
+	       getenv("HILRUN_GUESTS") ? "$HILRUN_GUESTS" : data_origin);
+	printf("tesseract: %s (%s)\n", ocr_version(), ocr_library());
+	char *data = ocr_data();
+	printf("tessdata:  %s\n", data);
+	free(data);
 	return EXIT_OK;
 }
 

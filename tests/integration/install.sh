@@ -4,6 +4,7 @@
 # hilrun finding its cards and guests under P (not in the source or build
 # tree) from any directory, the systemd units naming P's binary, every
 # override (--cards/--guests, $HILRUN_CARDS/$HILRUN_GUESTS) still winning,
+# and `hilrun --version` saying where each comes from; the build tree's
 # hilrun still using the trees. No QEMU is started.
 . "$(dirname "$0")/lib.sh"
 BUILD=$1 HILRUN=$2
@@ -32,6 +33,17 @@ cd "$T/elsewhere"
 unset HILRUN_CARDS HILRUN_GUESTS
 "$P/bin/hilrun" list >"$T/list" || fail "installed hilrun list"
 check "installed hilrun lists the installed cards" grep -q '^std-vga ' "$T/list"
+"$P/bin/hilrun" --version >"$T/version" || fail "installed hilrun --version"
+cat "$T/version"
+check "--version: cards from the prefix" grep -qxF "cards:     $P/share/hilrun/cards (installed)" "$T/version"
+check "--version: guests from the prefix" grep -qxF "guests:    $P/share/hilrun/guests (installed)" "$T/version"
+check "--version: tesseract's version and library" grep -q '^tesseract: [0-9][^ ]* (libtesseract\.so\.[0-9]*)$' "$T/version"
+check "--version: tesseract's data" grep -q '^tessdata:  /.*("eng" model loaded)$' "$T/version"
+HILRUN_TESSERACT_LIB=libc.so.6 "$P/bin/hilrun" --version >"$T/version-notess"
+check "--version: a tesseract that cannot load" grep -qxF "tesseract: not loadable (libc.so.6)" "$T/version-notess"
+check "--version: no data without tesseract" grep -qxF "tessdata:  none (tesseract not loadable)" "$T/version-notess"
+TESSDATA_PREFIX=$T/nodata "$P/bin/hilrun" --version >"$T/version-nodata"
+check "--version: \$TESSDATA_PREFIX without the model" grep -qxF "tessdata:  no \"eng\" model in $T/nodata" "$T/version-nodata"
 "$P/bin/hilrun" help >"$T/help"
 check "help names the installed default cards dir" grep -qF "else $P/share/hilrun/cards)" "$T/help"
 "$P/bin/hilrun" --card std-vga --dry-run >"$T/dry" || fail "installed dry run"
@@ -56,18 +68,23 @@ mkdir -p "$T/cards" "$T/guests"
 cp "$SRC/cards/std-vga.card" "$T/cards/"
 check "--cards overrides" [ "$("$P/bin/hilrun" list --cards "$T/cards" | sed -n '2,/^$/p' | grep -c .)" -eq 1 ]
 check "\$HILRUN_CARDS overrides" [ "$(HILRUN_CARDS=$T/cards "$P/bin/hilrun" list | sed -n '2,/^$/p' | grep -c .)" -eq 1 ]
+HILRUN_CARDS=$T/cards HILRUN_GUESTS=$T/guests "$P/bin/hilrun" --version >"$T/version2"
+check "--version names \$HILRUN_CARDS" grep -qxF "cards:     $T/cards (\$HILRUN_CARDS)" "$T/version2"
+check "--version names \$HILRUN_GUESTS" grep -qxF "guests:    $T/guests (\$HILRUN_GUESTS)" "$T/version2"
 "$P/bin/hilrun" --card std-vga --dry-run --guests "$T/guests" >"$T/dry2"
 check "--guests overrides" grep -qF "$T/guests/bios-post/bios-post.img" "$T/dry2"
 
 # The installed binary moved with its data still finds it (--prefix need
 # not be the configured one: this one was not).
 mv "$P" "$T/moved"
-check "a moved prefix still finds its cards" sh -c "'$T/moved/bin/hilrun' help | grep -qF 'else $T/moved/share/hilrun/cards)'"
+check "a moved prefix still finds its cards" grep -qxF "cards:     $T/moved/share/hilrun/cards (installed)" "$("$T/moved/bin/hilrun" --version >"$T/version3"; echo "$T/version3")"
 mv "$T/moved" "$P"
 
 # The build tree's hilrun is as it was: the source tree's cards, the build
 # tree's guests.
 "$HILRUN" help >"$T/help4"
-check "build-tree hilrun: the source tree's cards" grep -qF "else $SRC/cards)" "$T/help4"
-check "build-tree hilrun: the build tree's guests" grep -qF "else $(realpath "$BUILD")/guests)" "$T/help4"
+check "build-tree hilrun help: the source tree's cards" grep -qF "else $SRC/cards)" "$T/help4"
+"$HILRUN" --version >"$T/version4"
+check "build-tree hilrun: the source tree's cards" grep -qxF "cards:     $SRC/cards (build tree)" "$T/version4"
+check "build-tree hilrun: the build tree's guests" grep -qxF "guests:    $(realpath "$BUILD")/guests (build tree)" "$T/version4"
 echo "ok: install"
