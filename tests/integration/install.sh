@@ -17,7 +17,8 @@ cmake --install "$BUILD" --prefix "$P" >"$T/install.log" || { cat "$T/install.lo
 for f in bin/hilrun share/hilrun/cards/std-vga.card share/hilrun/cards/g98.card \
 	share/hilrun/guests/bios-post/bios-post.img share/hilrun/guests/uefi-gop/uefi-gop.img \
 	share/doc/hilrun/README.md share/doc/hilrun/docs/run-record.md \
-	lib/systemd/system/hilrun-serve.service lib/systemd/system/hilrun-resume.service; do
+	lib/systemd/system/hilrun-serve.service lib/systemd/system/hilrun-resume.service \
+	share/man/man1/hilrun.1; do
 	check "installed $f" [ -s "$P/$f" ]
 done
 check "every card file installed" [ "$(ls "$P/share/hilrun/cards" | wc -l)" -eq "$(ls "$SRC"/cards/*.card | wc -l)" ]
