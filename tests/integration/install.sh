@@ -18,7 +18,7 @@ for f in bin/hilrun share/hilrun/cards/std-vga.card share/hilrun/cards/g98.card 
 	share/hilrun/guests/bios-post/bios-post.img share/hilrun/guests/uefi-gop/uefi-gop.img \
 	share/doc/hilrun/README.md share/doc/hilrun/docs/run-record.md \
 	lib/systemd/system/hilrun-serve.service lib/systemd/system/hilrun-resume.service \
-	share/man/man1/hilrun.1; do
+	share/man/man1/hilrun.1 share/bash-completion/completions/hilrun; do
 	check "installed $f" [ -s "$P/$f" ]
 done
 check "every card file installed" [ "$(ls "$P/share/hilrun/cards" | wc -l)" -eq "$(ls "$SRC"/cards/*.card | wc -l)" ]
@@ -63,6 +63,12 @@ if command -v systemd-analyze >/dev/null; then
 		echo "ok: systemd-analyze verify $(basename "$u")"
 	done
 fi
+
+# The installed completion offers the installed cards (the installed
+# hilrun's default) when hilrun is that one on PATH.
+bash -c '. "$1/share/bash-completion/completions/hilrun"; PATH=$1/bin:$PATH
+	COMP_WORDS=(hilrun --card std); COMP_CWORD=2; _hilrun; echo "${COMPREPLY[*]}"' sh "$P" >"$T/comp"
+check "installed completion: card ids from the installed cards" grep -qx "std-vga" "$T/comp"
 
 # Every override still wins over the installed defaults.
 mkdir -p "$T/cards" "$T/guests"
