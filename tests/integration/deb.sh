@@ -94,7 +94,7 @@ done
 
 # 5. remove it: nothing left but the results
 apt-get purge -y -q -o DPkg::Lock::Timeout=120 hilrun >"$T/apt-purge" 2>&1 || { cat "$T/apt-purge"; fail "apt-get purge hilrun"; }
-tail -3 "$T/apt-purge"
+grep -v "Reading database" "$T/apt-purge" | tail -3
 check "dpkg no longer knows hilrun" sh -c "! dpkg-query -W -f '\${Status}' hilrun 2>/dev/null | grep -q 'installed\|config-files'"
 left=
 while read -r f; do
