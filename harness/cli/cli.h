@@ -30,7 +30,8 @@ struct settings {
 };
 
 void settings_defaults(struct settings *s);
-extern const char usage_text[];
+/* hilrun help: the default paths filled in by main(). */
+extern const char *usage_text;
 
 /* "hilrun: MESSAGE" on stderr. */
 void say_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -2,6 +2,8 @@
  * argument that starts with '-' means "run" (hilrun --card g98). Exit codes
  * are in cli.h. */
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +12,44 @@
 #include "cli.h"
 #include "ocr.h"
 
+/* Where the card files and guest images are when neither --cards/--guests
+ * nor $HILRUN_CARDS/$HILRUN_GUESTS say. Two builds of this file:
+ *  - the build tree's hilrun (build/harness/hilrun): the source tree's
+ *    cards/ and the build tree's guests/ (HIL_DEFAULT_*_DIR);
+ *  - the installed hilrun (HIL_INSTALLED, built apart for `cmake
+ *    --install`): DATADIR/hilrun/{cards,guests} found from where the binary
+ *    is (HIL_BIN_TO_DATA, e.g. "../share/hilrun" from bin/), so that
+ *    `cmake --install --prefix P` works whatever prefix was configured;
+ *    HIL_DEFAULT_*_DIR (the configured prefix's) if /proc is missing. */
+static const char *default_cards_dir = HIL_DEFAULT_CARDS_DIR;
+static const char *default_guest_dir = HIL_DEFAULT_GUEST_DIR;
+#ifdef HIL_INSTALLED
+static const char *const data_origin = "installed";
+#else
+static const char *const data_origin = "build tree";
+#endif
+
+static void find_default_dirs(void)
+{
+#ifdef HIL_INSTALLED
+	static int found;
+	char exe[PATH_MAX], data[PATH_MAX];
+	if (found++ || !realpath("/proc/self/exe", exe))
+		return;
+	char *guess = xasprintf("%s/%s", dirname(exe), HIL_BIN_TO_DATA);
+	if (realpath(guess, data)) {
+		default_cards_dir = xasprintf("%s/cards", data);
+		default_guest_dir = xasprintf("%s/guests", data);
+	}
+	free(guess);
+#endif
+}
+
 void settings_defaults(struct settings *s)
 {
-	s->cards_dir = getenv("HILRUN_CARDS") ?: HIL_DEFAULT_CARDS_DIR;
-	s->guest_dir = getenv("HILRUN_GUESTS") ?: HIL_DEFAULT_GUEST_DIR;
+	find_default_dirs();
+	s->cards_dir = getenv("HILRUN_CARDS") ?: default_cards_dir;
+	s->guest_dir = getenv("HILRUN_GUESTS") ?: default_guest_dir;
 	s->qemu = getenv("HILRUN_QEMU") ?: "qemu-system-x86_64";
 	s->out_dir = "results";
 	s->stations = NULL;
@@ -51,21 +87,24 @@ int exit_worse(int a, int b)
 	return a;
 }
 
-const char usage_text[] =
+const char *usage_text;
+
+static const char usage_format[] =
 	"usage: hilrun --card ID[,ID...] | --all [-j N] [--guest G] [--firmware F] [--variant V]\n"
 	"              [--out DIR] [options]\n"
 	"       hilrun resume [--out DIR]\n"
 	"       hilrun matrix [--results DIR]... [--store DIR]... --out OUT [--check] [--cards DIR]\n"
 	"       hilrun list [--cards DIR]\n"
 	"       hilrun decode IMAGE [--json] [--font ROM|CALIBRATION-FRAME] [--ninth qemu|vga]\n"
-	"       hilrun grab ENDPOINT [-o FILE.png] [--json] [--timeout S]\n"
+	"       hilrun grab ENDPOINT [-o|--output FILE.png] [--json] [--timeout S]\n"
 	"       hilrun station check [--stations FILE] [--json] [--grab-timeout S] [--cards DIR]\n"
-	"       hilrun rom dump BDF -o FILE [--cards DIR]\n"
+	"       hilrun rom dump BDF -o|--output FILE [--cards DIR]\n"
 	"       hilrun key new --id NAME [--dir DIR]\n"
 	"       hilrun upload --server URL [--key FILE] [--json] [--attempts N] [--cacert FILE] RUN_DIR...\n"
 	"       hilrun upload --dry-run [--save DIR] [--key FILE] [--json] [--cards DIR] RUN_DIR...\n"
 	"       hilrun serve --store DIR --keys FILE [--listen ADDR:PORT] [serve options]\n"
-	"       hilrun help | version\n"
+	"       hilrun help | version (where the cards, guests and tesseract come from)\n"
+	"See hilrun(1) for all of it.\n"
 	"\n"
 	"Run options:\n"
 	"  --card ID[,ID...]    card(s) to test (see 'hilrun list'); all their cells unless narrowed\n"
@@ -95,8 +134,8 @@ const char usage_text[] =
 	"  --windows-image FILE the lab's Windows image with hilrun's agent (guest windows;\n"
 	"                       booted with snapshot=on: never changed); default: the station's\n"
 	"Paths:\n"
-	"  --cards DIR          card files (default: " HIL_DEFAULT_CARDS_DIR ", or $HILRUN_CARDS)\n"
-	"  --guests DIR         built guest images (default: " HIL_DEFAULT_GUEST_DIR ", or $HILRUN_GUESTS)\n"
+	"  --cards DIR          card files (default: $HILRUN_CARDS, else %s)\n"
+	"  --guests DIR         built guest images (default: $HILRUN_GUESTS, else %s)\n"
 	"  --qemu BIN           QEMU binary (default: qemu-system-x86_64, or $HILRUN_QEMU)\n"
 	"\n"
 	"Sharing results (docs/upload.md):\n"
@@ -112,7 +151,8 @@ const char usage_text[] =
 	"  serve                the results server: --store DIR --keys FILE --listen ADDR:PORT\n"
 	"                       [--max-contributor-bytes N] [--rate UPLOADS-A-MINUTE]\n"
 	"                       [--timeout S] [--upload-time S] [--max-connections N]\n"
-	"                       [--tls-cert F --tls-key F]; SIGHUP reloads the keys\n"
+	"                       [--tls-cert F --tls-key F] [--cards DIR] [--results DIR]...\n"
+	"                       [--republish S]; SIGHUP reloads the keys\n"
 	"\n"
 	"Exit codes: 0 as expected, 1 a cell failed unexpectedly, 2 usage or configuration\n"
 	"error, 3 harness or lab failure, 130 interrupted.\n";
@@ -158,8 +198,17 @@ static int cmd_help(int argc, char **argv, struct settings *s)
 
 static int cmd_version(int argc, char **argv, struct settings *s)
 {
-	(void)argc, (void)argv, (void)s;
+	(void)argc, (void)argv;
+	/* Where this hilrun's data comes from: a lab checks what it runs. */
 	printf("hilrun %s (tesseract %s)\n", HILRUN_VERSION, ocr_version());
+	printf("cards:     %s (%s)\n", s->cards_dir,
+	       getenv("HILRUN_CARDS") ? "$HILRUN_CARDS" : data_origin);
+	printf("guests:    %s (%s)\n", s->guest_dir,
+	       getenv("HILRUN_GUESTS") ? "$HILRUN_GUESTS" : data_origin);
+	printf("tesseract: %s (%s)\n", ocr_version(), ocr_library());
+	char *data = ocr_data();
+	printf("tessdata:  %s\n", data);
+	free(data);
 	return EXIT_OK;
 }
 
@@ -186,6 +235,7 @@ int main(int argc, char **argv)
 {
 	struct settings s;
 	settings_defaults(&s);
+	usage_text = xasprintf(usage_format, default_cards_dir, default_guest_dir);
 	if (argc < 2) {
 		fputs(usage_text, stderr);
 		return EXIT_USAGE;

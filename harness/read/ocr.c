@@ -55,6 +55,7 @@ static struct {
 	void (*Clear)(TessBaseAPI *);
 	void (*End)(TessBaseAPI *);
 	void (*DeleteText)(const char *);
+	const char *(*GetDatapath)(TessBaseAPI *); /* optional: hilrun --version */
 	void (*omp_set_num_threads)(int), (*omp_set_dynamic)(int);
 } tess;
 
@@ -64,9 +65,7 @@ static int tess_load(struct hil_err *err)
 		return 0;
 	/* $HILRUN_TESSERACT_LIB: a tesseract installed elsewhere (or, in
 	 * tests, none at all). */
-	const char *name = getenv("HILRUN_TESSERACT_LIB");
-	if (!name || !*name)
-		name = HIL_TESSERACT_SONAME;
+	const char *name = ocr_library();
 	void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
 	if (!lib) {
 		hil_seterr(err, "cannot load tesseract (%s): %s", name, dlerror());
@@ -105,6 +104,7 @@ static int tess_load(struct hil_err *err)
 	 * dependencies (limit_openmp_threads()). */
 	*(void **)&tess.omp_set_num_threads = dlsym(lib, "omp_set_num_threads");
 	*(void **)&tess.omp_set_dynamic = dlsym(lib, "omp_set_dynamic");
+	*(void **)&tess.GetDatapath = dlsym(lib, "TessBaseAPIGetDatapath");
 	tess.lib = lib;
 	return 0;
 }
@@ -127,6 +127,35 @@ static void limit_openmp_threads(void)
 		tess.omp_set_num_threads(1);
 		tess.omp_set_dynamic(1);
 	}
+}
+
+const char *ocr_library(void)
+{
+	const char *name = getenv("HILRUN_TESSERACT_LIB");
+	return name && *name ? name : HIL_TESSERACT_SONAME;
+}
+
+char *ocr_data(void)
+{
+	struct hil_err err;
+	if (tess_load(&err) < 0)
+		return xstrdup("none (tesseract not loadable)");
+	const char *prefix = getenv("TESSDATA_PREFIX");
+	TessBaseAPI *api = tess.Create();
+	tess.SetVariable(api, "debug_file", "/dev/null");
+	char *s;
+	if (tess.Init2(api, NULL, "eng", OEM_LSTM_ONLY) != 0) {
+		s = xasprintf("no \"eng\" model in %s", prefix && *prefix ? prefix
+				: "the default tessdata directory");
+		tess.Delete(api);
+		return s;
+	}
+	const char *path = tess.GetDatapath ? tess.GetDatapath(api) : NULL;
+	s = xasprintf("%s (\"eng\" model loaded%s)", path ? path : "?",
+		      prefix && *prefix ? ", from $TESSDATA_PREFIX" : "");
+	tess.End(api);
+	tess.Delete(api);
+	return s;
 }
 
 const char *ocr_version(void)

@@ -30,6 +30,11 @@ char *ocr_read_cell(struct ocr *o, const struct frame *f, int x, int y, int w, i
 		    struct hil_err *err);
 /* tesseract's version string, for the run record. */
 const char *ocr_version(void);
+/* The library loaded: $HILRUN_TESSERACT_LIB, else the soname built against. */
+const char *ocr_library(void);
+/* Where tesseract finds its "eng" model, as it says after loading it
+ * (hilrun --version); or why it cannot. The caller frees it. */
+char *ocr_data(void);
 void ocr_close(struct ocr *o);
 
 #endif
