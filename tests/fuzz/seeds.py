@@ -104,6 +104,12 @@ whole = (jl("plan", plan="P1", argv=["hilrun", "--card", "std-vga"], cwd="/", ce
          + jl("finish", plan="P1", cell=cells[0], run_id="R1", verdict="pass", run_dir="/x/runs/R1"))
 out("journal", "whole", whole + jl("plan-done", plan="P1"))
 out("journal", "cut-short", whole + jl("start", **dict(start, run_id="R2", cell=cells[1]))[:-30])
+# orphans for recovery: one from another boot (the host went down), one
+# from this boot (fuzz_journal.c's: hilrun died), every stage decided
+orphan = dict(start, run_id="R2", cell=cells[1])
+out("journal", "orphans", whole + jl("start", **orphan) + jl("stage", run_id="R2", stage="start", outcome="pass")
+    + jl("start", **dict(orphan, run_id="R3", stages="start post")).replace("boot-then", "fuzz-boot-now")
+    + "".join(jl("stage", run_id="R3", stage=st, outcome="pass") for st in ("start", "post")))
 out("journal", "bad-lines", "not json\n{}\n[1]\n" + jl("stage", run_id="R9", stage="x", outcome="y")
     + jl("plan-done", plan="P9") + '{"e": 1}\n' + jl("finish", run_id="R8"))
 
