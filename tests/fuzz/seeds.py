@@ -212,10 +212,10 @@ for path, opts in (("tests/fixtures/frames/bios-post-stdvga-text.png", 0),
                    ("tests/fixtures/frames/calibration-stdvga.png", 4),
                    ("tests/fixtures/runs/std-vga-bios-post/text.png", 3)):
     frame = png_rgb(read(path))
-    if frame and frame[0] <= 800 and frame[1] <= 500:
+    if frame and frame[0] <= 768 and frame[1] <= 432:
         out("decode", os.path.basename(path), decode_seed(*frame, opts))
 out("decode", "blank-720x400", struct.pack("<HHB", 720, 400, 0) + bytes((255, 1)))
-out("decode", "bars-800x500", struct.pack("<HHB", 800, 500, 2) + bytes((99, 15, 99, 0, 40, 4)))
+out("decode", "bars-768x432", struct.pack("<HHB", 768, 432, 0) + bytes((99, 15, 99, 0, 40, 4)))
 
 # vnc: what a server says to fuzz_vnc.c's client, RFB 3.3, 3.7 and 3.8: the
 # handshake, ServerInit, then updates (the client asks for 32 bpp, depth
