@@ -253,6 +253,7 @@ out("vnc", "tight-fill", HELLO["3.8"] + server_init() + update(tight_fill) + b"\
 out("vnc", "rre-hextile", HELLO["3.8"] + server_init() + update(rre) + update(hextile) + b"\x02")
 out("vnc", "resize", HELLO["3.8"] + server_init() + update(resize) + update(raw(0, 0, 32, 16)) + b"\x04")
 out("vnc", "too-large", HELLO["3.8"] + server_init(9000, 16) + b"\x04")
+out("vnc", "largest", HELLO["3.8"] + server_init(8192, 8192) + update(rect(0, 0, 8192, 8192, 7, b"\x80\x20\x40\x60")) + b"\x05")
 out("vnc", "refused", b"RFB 003.008\n" + b"\x00" + struct.pack(">I", 11) + b"not welcome")
 out("vnc", "password", b"RFB 003.008\n" + bytes((1, 2)) + bytes(16) + struct.pack(">I", 1))
 out("vnc", "not-rfb", b"SSH-2.0-OpenSSH_9.2\r\n")
