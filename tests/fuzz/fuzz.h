@@ -15,6 +15,7 @@
 #define HIL_FUZZ_H
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -121,10 +122,12 @@ static inline void fuzz_tree_cards(struct catalog *cat)
 
 /* A peer for a client under test: fuzz_peer_start gives the client's end
  * of a socketpair; a thread writes data on the other end (in pieces of
- * piece bytes, so that messages arrive split), shuts down its writing
- * side (the client reads EOF), then reads and discards what the client
- * sends until the client closes its end. fuzz_peer_join waits for the
- * thread and closes the peer's end: call it after closing the client's. */
+ * piece bytes, so that messages arrive split) while reading and
+ * discarding what the client sends (a client that writes as it reads,
+ * VNC's update requests, would otherwise block with the peer), then shuts
+ * down its writing side (the client reads EOF) and reads on until the
+ * client closes its end. fuzz_peer_join waits for the thread and closes
+ * the peer's end: call it after closing the client's. */
 struct fuzz_peer {
 	pthread_t thread;
 	int fd;
@@ -135,21 +138,35 @@ struct fuzz_peer {
 static inline void *fuzz_peer_run(void *arg)
 {
 	struct fuzz_peer *p = arg;
-	for (size_t at = 0; at < p->size;) {
-		size_t n = p->size - at < p->piece ? p->size - at : p->piece;
-		/* MSG_NOSIGNAL: the client may close before all is written */
-		ssize_t w = send(p->fd, p->data + at, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		at += (size_t)w;
-	}
-	shutdown(p->fd, SHUT_WR);
 	char buf[4096];
-	ssize_t r;
-	while ((r = read(p->fd, buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR))
-		;
+	size_t at = 0;
+	int writing = 1;
+	for (;;) {
+		if (writing && at == p->size) {
+			shutdown(p->fd, SHUT_WR);
+			writing = 0;
+		}
+		struct pollfd pfd = { .fd = p->fd, .events = POLLIN | (writing ? POLLOUT : 0) };
+		if (poll(&pfd, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t r = recv(p->fd, buf, sizeof buf, MSG_DONTWAIT);
+			if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
+				break; /* the client closed its end */
+		}
+		if (writing && (pfd.revents & POLLOUT)) {
+			size_t n = p->size - at < p->piece ? p->size - at : p->piece;
+			/* MSG_NOSIGNAL: the client may close before all is written */
+			ssize_t w = send(p->fd, p->data + at, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w > 0)
+				at += (size_t)w;
+			else if (w < 0 && errno != EINTR && errno != EAGAIN)
+				at = p->size; /* the client is gone: stop writing */
+		}
+	}
 	return NULL;
 }
 
