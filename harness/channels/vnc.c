@@ -656,7 +656,12 @@ struct vnc *vnc_open_as(const char *endpoint, enum vnc_source source, int64_t de
 	int fd = connect_endpoint(endpoint, &ep, deadline, err);
 	if (fd < 0)
 		return NULL;
+	return vnc_open_fd(fd, endpoint, source, deadline, err);
+}
 
+struct vnc *vnc_open_fd(int fd, const char *endpoint, enum vnc_source source, int64_t deadline,
+			struct hil_err *err)
+{
 	lib_enter();
 	rfbClient *cl = rfbGetClient(8, 3, 4); /* 32 bpp, depth 24, true colour */
 	if (!cl) {

@@ -33,6 +33,13 @@ enum vnc_source { VNC_QEMU, VNC_CAPTURE_DEVICE };
 struct vnc *vnc_open_as(const char *endpoint, enum vnc_source source, int64_t deadline,
 			struct hil_err *err);
 
+/* The same on a socket already connected to the server (fd, which it takes
+ * over: closed on error and by vnc_close); endpoint names it in messages.
+ * It exists for the fuzzer (tests/fuzz/fuzz_vnc.c) and tests, which play
+ * the server on the other end of a socketpair. */
+struct vnc *vnc_open_fd(int fd, const char *endpoint, enum vnc_source source, int64_t deadline,
+			struct hil_err *err);
+
 /* The socket, for the caller's poll loop (POLLIN). */
 int vnc_fd(const struct vnc *v);
 /* True if libvncclient holds unread bytes: handle them without polling. */

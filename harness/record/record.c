@@ -321,6 +321,15 @@ static json_t *record_check(json_t *rec, const char *path, struct hil_err *err)
 			return NULL;
 		}
 	}
+	/* The matrix names the run's page after it (OUT/runs/RUN_ID.html):
+	 * one plain file name, never a path out of OUT/runs/. */
+	const char *id = json_string_value(json_object_get(rec, "run_id"));
+	if (!id || !*id || *id == '.' || strchr(id, '/')) {
+		hil_seterr(err, "%s: expected a run_id that names one file (not empty, no '/', "
+				"not starting with '.')", path);
+		json_decref(rec);
+		return NULL;
+	}
 	return rec;
 }
 

@@ -98,7 +98,8 @@ int record_commit_or_shed(json_t *rec, const char *tmp_dir, const char *final_di
 int record_schema_known(const char *schema);
 /* The fields every record has, NULL-terminated. */
 extern const char *const record_required[];
-/* Read and check a run.json: schema (major 1), required fields. */
+/* Read and check a run.json: schema (major 1), required fields, a run_id
+ * that names one file (the matrix names a page after it). */
 json_t *record_load(const char *path, struct hil_err *err);
 /* The same for root/rel of a results store, never leaving root
  * (confine.h); a record is at most RECORD_MAX bytes there. */

@@ -11,7 +11,10 @@
 #   OUT/validate/  the same runs as fuzz_validate's file lists ("@@@ NAME"
 #                  lines, tests/fuzz/fuzz_validate.c), and ways to break
 #                  the record and the manifest
-# ci/fuzz TARGET --seed merges them into the checked-in corpus
+#   OUT/card/ ... OUT/vnc/   the other targets' seeds, made from the
+#                  fixtures by seeds.py (Python alone; run it by itself
+#                  as seeds.py SRC OUT)
+# ci/fuzz TARGET --merge OUT/TARGET merges them into the checked-in corpus
 # (tests/fuzz/README.md).
 set -eu
 HILRUN=$1 OUT=$2
@@ -113,4 +116,8 @@ lst("listed-twice", dict(small, **{"run.json": json.dumps(rec).encode()}))
 lst("record-not-json", dict(small, **{"run.json": b"{\"schema\": \"hilrun-run/1.2\", "}))
 lst("nothing", {})
 EOP
+python3 "$(dirname "$0")/seeds.py" "$(realpath "$(dirname "$0")/../..")" "$OUT"
 echo "seeds.sh: $(ls "$OUT/bundle" | wc -l) bundle seeds, $(ls "$OUT/validate" | wc -l) validate seeds in $OUT"
+for t in "$OUT"/*/; do
+	case $t in */bundle/|*/validate/) ;; *) echo "seeds.sh: $(ls "$t" | wc -l) $(basename "$t") seeds" ;; esac
+done

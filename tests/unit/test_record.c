@@ -532,6 +532,30 @@ START_TEST(load_missing_field)
 }
 END_TEST
 
+/* A run_id that is no plain file name (the matrix writes
+ * OUT/runs/RUN_ID.html) is refused: found while writing fuzz_record, a
+ * record with run_id "../../x" had the matrix write its page outside OUT. */
+START_TEST(load_run_id_not_a_name)
+{
+	static const char *const ids[] = { "", "../../x", "a/b", ".hidden", "..", "/abs" };
+	json_t *rec = minimal_record("x");
+	json_object_set_new(rec, "artifacts", json_array());
+	for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) {
+		json_object_set_new(rec, "run_id", json_string(ids[i]));
+		char *text = json_dumps(rec, JSON_INDENT(2));
+		expect_load_error("id.json", text, ": ",
+				  "expected a run_id that names one file (not empty, no '/', not starting with '.')");
+		free(text);
+	}
+	json_object_set_new(rec, "run_id", json_integer(7));
+	char *text = json_dumps(rec, JSON_INDENT(2));
+	expect_load_error("id.json", text, ": ",
+			  "expected a run_id that names one file (not empty, no '/', not starting with '.')");
+	free(text);
+	json_decref(rec);
+}
+END_TEST
+
 /* ---- regressions: bugs found by these tests, since fixed ---------------- */
 
 /* record.c record_commit: when stat() of an artifact fails, the message is
@@ -607,6 +631,7 @@ static Suite *record_suite(void)
 	tcase_add_test(tc, load_bad_json);
 	tcase_add_test(tc, load_bad_schema);
 	tcase_add_test(tc, load_minor_versions);
+	tcase_add_test(tc, load_run_id_not_a_name);
 	tcase_add_loop_test(tc, load_missing_field, 0, (int)(sizeof required / sizeof *required));
 	suite_add_tcase(s, tc);
 
