@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,19 @@ static inline void fuzz_findings(const struct findings *f)
 	if (getenv("HILRUN_FUZZ_VERBOSE")) /* what an input comes to */
 		fprintf(stderr, "%zu findings:\n%s", f->n, lines);
 	free(lines);
+}
+
+/* err reads "NAME:LINE: ...": a parser's refusal names file and line. */
+static inline int fuzz_says_where(const struct hil_err *err, const char *name)
+{
+	const size_t n = strlen(name);
+	if (strncmp(err->msg, name, n) || err->msg[n] != ':' ||
+	    !isdigit((unsigned char)err->msg[n + 1]))
+		return 0;
+	const char *p = err->msg + n + 1;
+	while (isdigit((unsigned char)*p))
+		p++;
+	return p[0] == ':' && p[1] == ' ';
 }
 
 /* The input as a NUL-terminated string (the parsers of text take one);

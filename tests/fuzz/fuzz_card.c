@@ -16,18 +16,6 @@
 
 #define NAME "fuzz.card"
 
-/* err reads "fuzz.card:LINE: ..." */
-static int says_where(const struct hil_err *err)
-{
-	size_t n = strlen(NAME);
-	const char *p = err->msg + n + 1;
-	if (strncmp(err->msg, NAME ":", n + 1) || !isdigit((unsigned char)*p))
-		return 0;
-	while (isdigit((unsigned char)*p))
-		p++;
-	return p[0] == ':' && p[1] == ' ';
-}
-
 /* An argv is NULL-ended once it holds a word (an empty one has no array). */
 static int null_ended(const struct argv *a)
 {
@@ -86,10 +74,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_card(&c);
 		/* The same card again: its id is taken. */
 		fuzz_check(catalog_add_card_text(&c, NAME, text, &err) == -1 && c.ncards == 1 &&
-				   says_where(&err) && strstr(err.msg, "already defined"),
+				   fuzz_says_where(&err, NAME) && strstr(err.msg, "already defined"),
 			   "a card id defined twice was accepted, or the message does not say so");
 	} else {
-		fuzz_check(says_where(&err), "a refused card's message is not FILE:LINE: ...");
+		fuzz_check(fuzz_says_where(&err, NAME), "a refused card's message is not FILE:LINE: ...");
 	}
 	if (getenv("HILRUN_FUZZ_VERBOSE"))
 		fprintf(stderr, "%s\n", rc == 0 ? "card accepted" : err.msg);

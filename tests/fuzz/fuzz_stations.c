@@ -19,17 +19,6 @@
 
 static struct catalog tree; /* the cards, loaded once */
 
-static int says_where(const struct hil_err *err)
-{
-	size_t n = strlen(NAME);
-	const char *p = err->msg + n + 1;
-	if (strncmp(err->msg, NAME ":", n + 1) || !isdigit((unsigned char)*p))
-		return 0;
-	while (isdigit((unsigned char)*p))
-		p++;
-	return p[0] == ':' && p[1] == ' ';
-}
-
 static void check_station(const struct catalog *c, const struct station *s)
 {
 	fuzz_check(s->path && !strcmp(s->path, NAME) && s->line > 0 && s->name && s->card,
@@ -70,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < c.nstations; i++)
 			check_station(&c, &c.stations[i]);
 	else
-		fuzz_check(says_where(&err), "a refused stations file's message is not FILE:LINE: ...");
+		fuzz_check(fuzz_says_where(&err, NAME), "a refused stations file's message is not FILE:LINE: ...");
 	if (getenv("HILRUN_FUZZ_VERBOSE"))
 		fprintf(stderr, "%s (%zu stations)\n", rc == 0 ? "accepted" : err.msg, c.nstations);
 	c.cards = NULL;
