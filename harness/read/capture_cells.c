@@ -38,6 +38,95 @@
 #include <emmintrin.h>
 #endif
 
+/* A cell's samples in vectors of four floats (vec4.h), in two layouts:
+ * - px4: one sample's R, G, B (its fourth lane 0), as sampled and
+ *   sharpened (each lane the scalar sums, in the same order);
+ * - struct planes: four samples' R, or G, or B (f4), where a step works
+ *   sample by sample (2-means, stroke_colours()): no sums across lanes
+ *   until the end. A side's sums then add in another order than one by
+ *   one, which moves means by a float's last bits. */
+typedef f4 px4;
+#define RING_W 12 /* samples of a row with its ring: cw + 2, padded to whole vectors */
+#define NV (9 * CELL_H / 4) /* vectors of a cell's samples, one channel */
+struct planes {
+	f4 c[3][NV];
+};
+
+/* The sum of squares of a's R, G, B, in that order. */
+static inline float px4_norm2(px4 a)
+{
+	const px4 q = a * a;
+	return q[0] + q[1] + q[2];
+}
+
+static inline float px4_luma(px4 a)
+{
+	return LUMA(a[0], a[1], a[2]);
+}
+
+/* Four px4 samples from p, as their R, G and B. */
+static inline void px4_transpose(const px4 *p, f4 *r, f4 *g, f4 *b)
+{
+#if defined(__SSE2__)
+	__m128 a0 = (__m128)p[0], a1 = (__m128)p[1], a2 = (__m128)p[2], a3 = (__m128)p[3];
+	_MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+	*r = (f4)a0;
+	*g = (f4)a1;
+	*b = (f4)a2;
+#else
+	for (int j = 0; j < 4; j++) {
+		(*r)[j] = p[j][0];
+		(*g)[j] = p[j][1];
+		(*b)[j] = p[j][2];
+	}
+#endif
+}
+
+/* The np samples v (a multiple of 4) as planes. */
+static void to_planes(const px4 *v, int np, struct planes *pl)
+{
+	for (int k = 0; k < np / 4; k++)
+		px4_transpose(v + 4 * k, &pl->c[0][k], &pl->c[1][k], &pl->c[2][k]);
+}
+
+/* The luma of samples k..k+3 of pl. */
+static inline f4 planes_luma(const struct planes *pl, int k)
+{
+	return 0.299f * pl->c[0][k] + 0.587f * pl->c[1][k] + 0.114f * pl->c[2][k];
+}
+
+/* The squared RGB distance of samples k..k+3 of pl from colour c. */
+static inline f4 planes_dist2(const struct planes *pl, int k, px4 c)
+{
+	const f4 r = pl->c[0][k] - c[0], g = pl->c[1][k] - c[1], b = pl->c[2][k] - c[2];
+	return r * r + g * g + b * b;
+}
+
+/* Which samples of a cell lie inside its outer ring (-1), cw 9 and 8. */
+#define RING9 0, 0, 0, 0, 0, 0, 0, 0, 0
+#define INNER9 0, -1, -1, -1, -1, -1, -1, -1, 0
+#define RING8 0, 0, 0, 0, 0, 0, 0, 0
+#define INNER8 0, -1, -1, -1, -1, -1, -1, 0
+#define FOURTEEN(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x
+static const int32_t inner9[9 * CELL_H] __attribute__((aligned(16))) = {
+	RING9, FOURTEEN(INNER9), RING9
+};
+static const int32_t inner8[8 * CELL_H] __attribute__((aligned(16))) = {
+	RING8, FOURTEEN(INNER8), RING8
+};
+
+static inline const m4 *inner_mask(int cw)
+{
+	return (const m4 *)(cw == 9 ? inner9 : inner8);
+}
+
+/* The masks of a split (-1: the sample is on side 1) as one byte a sample. */
+static void mask_bytes(const m4 *m, int np, uint8_t *in1)
+{
+	for (int k = 0; k < np; k++)
+		in1[k] = (uint8_t)(m[k / 4][k % 4] & 1);
+}
+
 #define LUMA_SPLIT 8.0f    /* luma difference from which cells split by luma */
 #define LOW_SCALE 1.3        /* below this scale (either axis) ... */
 #define LOW_SCALE_CONFIDENCE 0.98f /* ... no cell is more certain than this */
@@ -99,26 +188,29 @@ static inline __m128 rgb_lerp(const uint8_t *p, __m128 fx)
 	return _mm_add_ps(_mm_cvtepi32_ps(p0), _mm_mul_ps(fx, _mm_cvtepi32_ps(_mm_sub_epi32(p1, p0))));
 }
 
-static inline void rgb_mix(const struct scaled *s, int x0, float fx, int y0, float fy, float out[3])
+static inline px4 rgb_mix(const struct scaled *s, int x0, float fx, int y0, float fy)
 {
 	const size_t stride = (size_t)s->w * 3;
 	const uint8_t *p = s->rgb + (size_t)y0 * stride + (size_t)x0 * 3;
 	const __m128 wx = _mm_set1_ps(fx);
 	const __m128 a = rgb_lerp(p, wx), b = rgb_lerp(p + stride, wx);
 	const __m128 v = _mm_add_ps(a, _mm_mul_ps(_mm_set1_ps(fy), _mm_sub_ps(b, a)));
-	_mm_storel_pi((__m64 *)out, v);
-	_mm_store_ss(out + 2, _mm_movehl_ps(v, v));
+	/* The fourth lane is the next pixel's red: 0 instead. */
+	const __m128 rgb = _mm_castsi128_ps(_mm_set_epi32(0, -1, -1, -1));
+	return (px4)_mm_and_ps(v, rgb);
 }
 #else
-static inline void rgb_mix(const struct scaled *s, int x0, float fx, int y0, float fy, float out[3])
+static inline px4 rgb_mix(const struct scaled *s, int x0, float fx, int y0, float fy)
 {
 	const size_t stride = (size_t)s->w * 3;
 	const uint8_t *p = s->rgb + (size_t)y0 * stride + (size_t)x0 * 3;
+	px4 out = { 0, 0, 0, 0 };
 	for (int c = 0; c < 3; c++) {
 		float a = p[c] + fx * (float)(p[c + 3] - p[c]);
 		float b = p[stride + c] + fx * (float)(p[stride + c + 3] - p[stride + c]);
 		out[c] = a + fy * (b - a);
 	}
+	return out;
 }
 #endif
 
@@ -190,6 +282,12 @@ static uint8_t vga_level(float v)
 }
 
 static void put_levels(uint8_t out[3], const float c[3])
+{
+	for (int i = 0; i < 3; i++)
+		out[i] = vga_level(c[i]);
+}
+
+static void put_px4_levels(uint8_t out[3], px4 c)
 {
 	for (int i = 0; i < 3; i++)
 		out[i] = vga_level(c[i]);
@@ -347,27 +445,43 @@ static void off_palette(const struct scaled *s, const struct glyphset *gs, const
 /* Undo the resampling blur in a cell's samples, per axis, as far as
  * sharpen_k() says: e holds them with the ring of the neighbouring cells'
  * samples at the edges, CELL_H + 2 rows of 11 samples (the first cw + 2
- * used) of nc channels (3: RGB, 1: grey); v gets the cell's CELL_H rows of
- * cw, clamped to 0..255. */
-static inline void sharpen_samples(const float *e, int nc, int cw, const struct grid *g, float *v)
+ * used); v gets the cell's CELL_H rows of cw, clamped to 0..255. In grey
+ * (sharpen_grey()) or RGB (sharpen_rgb()): the same sums. */
+#define SHARPEN_SAMPLES(T, e, cw, g, v, clamp)                                              \
+	do {                                                                                 \
+		const float kx = sharpen_k((g)->sx), nx = 1.0f / (1.0f - 2.0f * kx);         \
+		const float ky = sharpen_k((g)->sy), ny = 1.0f / (1.0f - 2.0f * ky);         \
+		T h[CELL_H + 2][9];                                                          \
+		for (int y = 0; y < CELL_H + 2; y++)                                         \
+			for (int i = 0; i < (cw); i++)                                       \
+				h[y][i] = ((e)[y][i + 1] - kx * ((e)[y][i] + (e)[y][i + 2])) * nx; \
+		for (int y = 0; y < CELL_H; y++)                                             \
+			for (int i = 0; i < (cw); i++)                                       \
+				(v)[y * (cw) + i] =                                          \
+					clamp((h[y + 1][i] - ky * (h[y][i] + h[y + 2][i])) * ny); \
+	} while (0)
+
+static inline float clamp_level(float x)
 {
-	const float kx = sharpen_k(g->sx), nx = 1.0f / (1.0f - 2.0f * kx);
-	const float ky = sharpen_k(g->sy), ny = 1.0f / (1.0f - 2.0f * ky);
-	float h[(CELL_H + 2) * 9 * 3];
-	for (int y = 0; y < CELL_H + 2; y++)
-		for (int i = 0; i < cw; i++)
-			for (int c = 0; c < nc; c++) {
-				const float *p = e + (y * 11 + i) * nc + c;
-				h[(y * 9 + i) * nc + c] = (p[nc] - kx * (p[0] + p[2 * nc])) * nx;
-			}
-	for (int y = 0; y < CELL_H; y++)
-		for (int i = 0; i < cw; i++)
-			for (int c = 0; c < nc; c++) {
-				const float *p = h + (y * 9 + i) * nc + c;
-				float x = (p[9 * nc] - ky * (p[0] + p[18 * nc])) * ny;
-				x = x > 0.0f ? x : 0.0f;
-				v[(y * cw + i) * nc + c] = x < 255.0f ? x : 255.0f;
-			}
+	x = x > 0.0f ? x : 0.0f;
+	return x < 255.0f ? x : 255.0f;
+}
+
+static inline px4 clamp_levels(px4 x)
+{
+	const px4 zero = { 0, 0, 0, 0 }, top = { 255.0f, 255.0f, 255.0f, 255.0f };
+	/* As clamp_level(), lane by lane: x > 0 ? x : 0, then x < 255 ? x : 255. */
+	return f4_min(f4_max(x, zero), top);
+}
+
+static inline void sharpen_grey(const float e[CELL_H + 2][RING_W], int cw, const struct grid *g, float *v)
+{
+	SHARPEN_SAMPLES(float, e, cw, g, v, clamp_level);
+}
+
+static inline void sharpen_rgb(const px4 e[CELL_H + 2][RING_W], int cw, const struct grid *g, px4 *v)
+{
+	SHARPEN_SAMPLES(px4, e, cw, g, v, clamp_levels);
 }
 
 /* The RGB samples of cell (col, row) at its text-mode pixel centres
@@ -376,7 +490,7 @@ static inline void sharpen_samples(const float *e, int nc, int cw, const struct 
  * frame once, here: its grey, its colours and their sharpening all start
  * from these. */
 static void sample_ringed(const struct scaled *s, const struct grid *g, int col, int row,
-			  float e[CELL_H + 2][9 + 2][3])
+			  px4 e[CELL_H + 2][RING_W])
 {
 	const int cw = g->cw;
 	int x0[11];
@@ -389,23 +503,33 @@ static void sample_ringed(const struct scaled *s, const struct grid *g, int col,
 		float fy;
 		rgb_tap((float)(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy), s->h, &y0, &fy);
 		for (int i = 0; i < cw + 2; i++)
-			rgb_mix(s, x0[i], fx[i], y0, fy, e[y + 1][i]);
+			e[y + 1][i] = rgb_mix(s, x0[i], fx[i], y0, fy);
+		for (int i = cw + 2; i < RING_W; i++)
+			e[y + 1][i] = (px4){ 0, 0, 0, 0 };
 	}
 }
 
 /* The cell's own samples of e (sample_ringed()), row-major, cw per row. */
-static void inner_samples(const float e[CELL_H + 2][9 + 2][3], int cw, float v[][3])
+static void inner_samples(const px4 e[CELL_H + 2][RING_W], int cw, px4 *v)
 {
 	for (int y = 0; y < CELL_H; y++)
-		memcpy(v[y * cw], e[y + 1][1], (size_t)cw * sizeof v[0]);
+		memcpy(&v[y * cw], &e[y + 1][1], (size_t)cw * sizeof v[0]);
+}
+
+static void rgb_out(const px4 *v, int n, float out[][3])
+{
+	for (int k = 0; k < n; k++)
+		for (int c = 0; c < 3; c++)
+			out[k][c] = v[k][c];
 }
 
 void capture_sample_cell(const struct scaled *s, const struct grid *g, int col, int row,
 			 float v[][3])
 {
-	float e[CELL_H + 2][9 + 2][3];
+	px4 e[CELL_H + 2][RING_W], in[9 * CELL_H];
 	sample_ringed(s, g, col, row, e);
-	inner_samples(e, g->cw, v);
+	inner_samples(e, g->cw, in);
+	rgb_out(in, g->cw * CELL_H, v);
 }
 
 /* Resampling spreads each text-mode pixel into its neighbours' samples
@@ -415,9 +539,10 @@ void capture_sample_cell(const struct scaled *s, const struct grid *g, int col, 
 void capture_sharpen_cell(const struct scaled *s, const struct grid *g, int col, int row,
 			  float v[][3])
 {
-	float e[CELL_H + 2][9 + 2][3];
+	px4 e[CELL_H + 2][RING_W], sharp[9 * CELL_H];
 	sample_ringed(s, g, col, row, e);
-	sharpen_samples(&e[0][0][0], 3, g->cw, g, &v[0][0]);
+	sharpen_rgb(e, g->cw, g, sharp);
+	rgb_out(sharp, g->cw * CELL_H, v);
 }
 
 /* The two colours of a cell whose samples raw (as sampled: sharpening
@@ -425,64 +550,66 @@ void capture_sharpen_cell(const struct scaled *s, const struct grid *g, int col,
  * towards the other colour, so each is the mean of its samples furthest
  * from the other side's mean (within 80 % of the furthest, and not nearer
  * than its own mean). A side with no samples takes empty[side]. */
-static void stroke_colours(const float raw[][3], const uint8_t *in1, int np,
-			   const float empty[2][3], float colour[2][3])
+static void stroke_colours(const struct planes *raw, const m4 *in1, int np, const px4 empty[2],
+			   px4 colour[2])
 {
-	/* Branch-free, the sums in registers: each side's sum takes 0 where
-	 * a sample is on the other (a cell's samples fall either way at
-	 * random). */
-	float s0[3] = { 0, 0, 0 }, s1[3] = { 0, 0, 0 }, rmean[2][3];
-	int n1 = 0;
-	for (int k = 0; k < np; k++) {
-		const int one = in1[k];
-		n1 += one;
+	/* Branch-free: each side's sum takes 0 where a sample is on the
+	 * other (a cell's samples fall either way at random). */
+	const int nv = np / 4;
+	f4 s0[3] = { { 0 } }, s1[3] = { { 0 } };
+	m4 ones = { 0 };
+	for (int k = 0; k < nv; k++) {
+		ones += in1[k];
 		for (int c = 0; c < 3; c++) {
-			s1[c] += one ? raw[k][c] : 0.0f;
-			s0[c] += one ? 0.0f : raw[k][c];
+			s1[c] += f4_keep(raw->c[c][k], in1[k]);
+			s0[c] += f4_keep(raw->c[c][k], ~in1[k]);
 		}
 	}
-	const int cnt[2] = { np - n1, n1 };
+	const int n1 = m4_count(ones), cnt[2] = { np - n1, n1 };
+	px4 rmean[2] = { empty[0], empty[1] };
 	for (int c = 0; c < 3; c++) {
-		rmean[0][c] = cnt[0] ? s0[c] / (float)cnt[0] : empty[0][c];
-		rmean[1][c] = cnt[1] ? s1[c] / (float)cnt[1] : empty[1][c];
+		if (cnt[0])
+			rmean[0][c] = f4_sum(s0[c]) / (float)cnt[0];
+		if (cnt[1])
+			rmean[1][c] = f4_sum(s1[c]) / (float)cnt[1];
 	}
 	/* Each sample's distance from the other side's mean, and each side's
 	 * furthest (the other side's distances taken as 0, no distance being
-	 * less: branch-free too). */
-	float dist[9 * CELL_H], dmax0 = 0, dmax1 = 0;
-	for (int k = 0; k < np; k++) {
-		const int one = in1[k];
-		float d = 0;
+	 * less). */
+	f4 dist[NV], dmax0 = { 0 }, dmax1 = { 0 };
+	for (int k = 0; k < nv; k++) {
+		const m4 one = in1[k];
+		f4 d = { 0 };
 		for (int c = 0; c < 3; c++) {
-			const float o = one ? rmean[0][c] : rmean[1][c];
-			d += (raw[k][c] - o) * (raw[k][c] - o);
+			const f4 o = f4_select(one, f4_all(rmean[0][c]), f4_all(rmean[1][c]));
+			const f4 x = raw->c[c][k] - o;
+			d += x * x;
 		}
 		dist[k] = d;
-		const float d1 = one ? d : 0.0f, d0 = one ? 0.0f : d;
-		dmax1 = d1 > dmax1 ? d1 : dmax1;
-		dmax0 = d0 > dmax0 ? d0 : dmax0;
+		dmax1 = f4_max(dmax1, f4_keep(d, one));
+		dmax0 = f4_max(dmax0, f4_keep(d, ~one));
 	}
-	float ref = 0;
-	for (int c = 0; c < 3; c++)
-		ref += (rmean[0][c] - rmean[1][c]) * (rmean[0][c] - rmean[1][c]);
-	const float cut0 = 0.64f * dmax0 > ref ? 0.64f * dmax0 : ref;
-	const float cut1 = 0.64f * dmax1 > ref ? 0.64f * dmax1 : ref;
-	float f0[3] = { 0, 0, 0 }, f1[3] = { 0, 0, 0 };
-	int m0 = 0, m1 = 0;
-	for (int k = 0; k < np; k++) {
-		const int one = in1[k];
-		const int far1 = one & (dist[k] >= cut1), far0 = !one & (dist[k] >= cut0);
-		m1 += far1;
-		m0 += far0;
+	const float max0 = f4_hmax(dmax0), max1 = f4_hmax(dmax1);
+	const float ref = px4_norm2(rmean[0] - rmean[1]);
+	const f4 cut0 = f4_all(0.64f * max0 > ref ? 0.64f * max0 : ref);
+	const f4 cut1 = f4_all(0.64f * max1 > ref ? 0.64f * max1 : ref);
+	f4 f0[3] = { { 0 } }, f1[3] = { { 0 } };
+	m4 far0n = { 0 }, far1n = { 0 };
+	for (int k = 0; k < nv; k++) {
+		const m4 far1 = in1[k] & (dist[k] >= cut1), far0 = ~in1[k] & (dist[k] >= cut0);
+		far1n += far1;
+		far0n += far0;
 		for (int c = 0; c < 3; c++) {
-			f1[c] += keep_if(raw[k][c], far1);
-			f0[c] += keep_if(raw[k][c], far0);
+			f1[c] += f4_keep(raw->c[c][k], far1);
+			f0[c] += f4_keep(raw->c[c][k], far0);
 		}
 	}
+	const int m0 = m4_count(far0n), m1 = m4_count(far1n);
 	for (int c = 0; c < 3; c++) {
-		colour[0][c] = m0 ? f0[c] / (float)m0 : rmean[0][c];
-		colour[1][c] = m1 ? f1[c] / (float)m1 : rmean[1][c];
+		colour[0][c] = m0 ? f4_sum(f0[c]) / (float)m0 : rmean[0][c];
+		colour[1][c] = m1 ? f4_sum(f1[c]) / (float)m1 : rmean[1][c];
 	}
+	colour[0][3] = colour[1][3] = 0;
 }
 
 /* The common case, cheaply: the luma of the cell's samples e (with the
@@ -494,15 +621,19 @@ static void stroke_colours(const float raw[][3], const uint8_t *in1, int np,
  * (ci/bench/decode's corpus: no cell read otherwise). */
 #define FAST_CONTRAST 64.0f /* grey levels at least this far apart */
 static int read_scaled_fast(const struct glyphset *gs, const struct grid *g,
-			    const float e[CELL_H + 2][9 + 2][3], struct text_cell *tc)
+			    const px4 e[CELL_H + 2][RING_W], struct text_cell *tc)
 {
 	const int cw = g->cw, np = cw * CELL_H;
-	float grey[CELL_H + 2][11];
+	float grey[CELL_H + 2][RING_W];
 	for (int y = 0; y < CELL_H + 2; y++)
-		for (int i = 0; i < cw + 2; i++)
-			grey[y][i] = LUMA(e[y][i][0], e[y][i][1], e[y][i][2]);
-	float v[9 * CELL_H];
-	sharpen_samples(&grey[0][0], 1, cw, g, v);
+		for (int i = 0; i < RING_W; i += 4) {
+			f4 r, gr, b;
+			px4_transpose(&e[y][i], &r, &gr, &b);
+			const f4 l = 0.299f * r + 0.587f * gr + 0.114f * b;
+			memcpy(&grey[y][i], &l, sizeof l);
+		}
+	float v[9 * CELL_H] = { 0 }; /* all written: GCC cannot tell */
+	sharpen_grey((const float (*)[RING_W])grey, cw, g, v);
 	float lo, hi;
 	if (!split_grey(v, np, &lo, &hi) || hi - lo < FAST_CONTRAST)
 		return 0;
@@ -520,17 +651,19 @@ static int read_scaled_fast(const struct glyphset *gs, const struct grid *g,
 	if (gs->twin9[code])
 		return 0;
 	/* Both sides have samples: the split had two levels. */
-	float raw[9 * CELL_H][3], colour[2][3];
-	const float none[2][3] = { { 0, 0, 0 }, { 0, 0, 0 } };
-	uint8_t in1[9 * CELL_H];
+	px4 raw[9 * CELL_H], colour[2];
+	const px4 none[2] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 } };
+	m4 in1[NV];
 	for (int y = 0, k = 0; y < CELL_H; y++)
 		for (int i = 0; i < cw; i++, k++)
-			in1[k] = on[y] >> (cw - 1 - i) & 1;
+			in1[k / 4][k % 4] = -(int32_t)(on[y] >> (cw - 1 - i) & 1);
 	inner_samples(e, cw, raw);
-	stroke_colours(raw, in1, np, none, colour);
+	struct planes pl;
+	to_planes(raw, np, &pl);
+	stroke_colours(&pl, in1, np, none, colour);
 	tc->code = (uint8_t)code;
-	put_levels(tc->fg, colour[!swapped]);
-	put_levels(tc->bg, colour[swapped]);
+	put_px4_levels(tc->fg, colour[!swapped]);
+	put_px4_levels(tc->bg, colour[swapped]);
 	tc->confidence = 1.0f;
 	tc->cursor = 0;
 	return 1;
@@ -588,48 +721,46 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 			return;
 		}
 	}
-	float e[CELL_H + 2][9 + 2][3];
+	px4 e[CELL_H + 2][RING_W];
 	sample_ringed(s, g, col, row, e);
 	if (read_scaled_fast(gs, g, e, tc))
 		return;
-	float v[9 * CELL_H][3], raw[9 * CELL_H][3];
+	px4 v[9 * CELL_H], raw[9 * CELL_H];
 	int k;
 	inner_samples(e, cw, raw);
-	memcpy(v, raw, sizeof v);
 	/* One colour inside the outer ring of samples: a space. The ring is
 	 * left out because its samples take colour from the neighbouring
 	 * cells (no glyph of a VGA font differs from a space only there). */
-	float lo[3] = { 255, 255, 255 }, hi[3] = { 0, 0, 0 }, mean[3] = { 0, 0, 0 };
+	px4 lo = { 255, 255, 255, 0 }, hi = { 0, 0, 0, 0 }, sum = { 0, 0, 0, 0 };
 	int ninner = 0;
 	for (int y = 1; y < CELL_H - 1; y++)
 		for (int i = 1; i < cw - 1; i++) {
-			const float *p = v[y * cw + i];
-			for (int c = 0; c < 3; c++) {
-				lo[c] = p[c] < lo[c] ? p[c] : lo[c];
-				hi[c] = p[c] > hi[c] ? p[c] : hi[c];
-				mean[c] += p[c];
-			}
+			const px4 p = raw[y * cw + i];
+			lo = f4_min(p, lo);
+			hi = f4_max(p, hi);
+			sum += p;
 			ninner++;
 		}
-	float range2 = 0;
-	for (int c = 0; c < 3; c++) {
-		range2 += (hi[c] - lo[c]) * (hi[c] - lo[c]);
-		mean[c] /= (float)ninner;
-	}
+	const float range2 = px4_norm2(hi - lo);
+	float mean[3];
+	for (int c = 0; c < 3; c++)
+		mean[c] = sum[c] / (float)ninner;
 	tc->cursor = 0;
+	struct planes rawp, vp;
+	to_planes(raw, np, &rawp);
+	const m4 *inner = inner_mask(cw);
+	const int nv = np / 4;
 	/* The luma range inside the ring: JPEG keeps luma sharp, so a faint
 	 * glyph shows there even where its colours blur together. */
 	float ilr = 0;
 	{
-		float a = 1e9f, b = -1;
-		for (int y = 1; y < CELL_H - 1; y++)
-			for (int i = 1; i < cw - 1; i++) {
-				const float *p = v[y * cw + i];
-				float l = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
-				a = l < a ? l : a;
-				b = l > b ? l : b;
-			}
-		ilr = b - a;
+		f4 a = f4_all(1e9f), b = f4_all(-1);
+		for (k = 0; k < nv; k++) {
+			const f4 l = planes_luma(&rawp, k);
+			a = f4_select(inner[k] & (l < a), l, a);
+			b = f4_select(inner[k] & (l > b), l, b);
+		}
+		ilr = f4_hmax(b) - f4_hmin(a);
 	}
 	if (range2 < BLANK_DIST2) {
 		tc->code = 0x20;
@@ -641,22 +772,21 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 		off_palette(s, gs, g, col, row, mean, lift, tc);
 		return;
 	}
-	sharpen_samples(&e[0][0][0], 3, cw, g, &v[0][0]);
+	sharpen_rgb((const px4 (*)[RING_W])e, cw, g, v);
+	to_planes(v, np, &vp);
 	/* 2-means in RGB, started from two samples inside the outer ring
 	 * (whose samples take colour from the neighbouring cells and would
 	 * start it on a colour that is not this cell's): the one furthest
 	 * from the inner samples' mean, and the one furthest from that. Two
 	 * colours of about the same luma are as far apart as any. */
-	float c0[3], c1[3];
+	px4 c0, c1;
 	{
+		const px4 m = { mean[0], mean[1], mean[2], 0 };
 		int a = -1, b = -1;
 		float da = -1, db = -1;
 		for (int y = 1; y < CELL_H - 1; y++)
 			for (int i = 1; i < cw - 1; i++) {
-				const float *p = v[y * cw + i];
-				float d = 0;
-				for (int c = 0; c < 3; c++)
-					d += (p[c] - mean[c]) * (p[c] - mean[c]);
+				const float d = px4_norm2(v[y * cw + i] - m);
 				if (d > da) {
 					da = d;
 					a = y * cw + i;
@@ -664,70 +794,61 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 			}
 		for (int y = 1; y < CELL_H - 1; y++)
 			for (int i = 1; i < cw - 1; i++) {
-				const float *p = v[y * cw + i];
-				float d = 0;
-				for (int c = 0; c < 3; c++)
-					d += (p[c] - v[a][c]) * (p[c] - v[a][c]);
+				const float d = px4_norm2(v[y * cw + i] - v[a]);
 				if (d > db) {
 					db = d;
 					b = y * cw + i;
 				}
 			}
-		float la = 0.299f * v[a][0] + 0.587f * v[a][1] + 0.114f * v[a][2];
-		float lb = 0.299f * v[b][0] + 0.587f * v[b][1] + 0.114f * v[b][2];
-		if (la > lb) {
+		if (px4_luma(v[a]) > px4_luma(v[b])) {
 			int t = a;
 			a = b;
 			b = t;
 		}
-		memcpy(c0, v[a], sizeof c0);
-		memcpy(c1, v[b], sizeof c1);
+		c0 = v[a];
+		c1 = v[b];
 	}
-	uint8_t in1[9 * CELL_H];
+	/* Fitted inside the ring, every sample split. */
+	m4 in1[NV];
 	int n1 = 0;
 	for (int it = 0; it < 5; it++) {
-		float s0[3] = { 0, 0, 0 }, s1[3] = { 0, 0, 0 };
-		int m0 = 0, m1 = 0;
-		for (int y = 0; y < CELL_H; y++)
-			for (int i = 0; i < cw; i++) {
-				k = y * cw + i;
-				float d0 = 0, d1 = 0;
-				for (int c = 0; c < 3; c++) {
-					float a = v[k][c] - c0[c], b = v[k][c] - c1[c];
-					d0 += a * a;
-					d1 += b * b;
-				}
-				in1[k] = d1 < d0;
-				if (y == 0 || y == CELL_H - 1 || i == 0 || i == cw - 1)
-					continue;
-				float *sum = in1[k] ? s1 : s0;
-				for (int c = 0; c < 3; c++)
-					sum[c] += v[k][c];
-				m1 += in1[k];
-				m0 += !in1[k];
+		f4 s0[3] = { { 0 } }, s1[3] = { { 0 } };
+		m4 n0v = { 0 }, n1v = { 0 };
+		for (k = 0; k < nv; k++) {
+			const m4 one = planes_dist2(&vp, k, c1) < planes_dist2(&vp, k, c0);
+			const m4 in_one = one & inner[k], in_zero = ~one & inner[k];
+			in1[k] = one;
+			n1v += in_one;
+			n0v += in_zero;
+			for (int c = 0; c < 3; c++) {
+				s1[c] += f4_keep(vp.c[c][k], in_one);
+				s0[c] += f4_keep(vp.c[c][k], in_zero);
 			}
+		}
+		const int m0 = m4_count(n0v), m1 = m4_count(n1v);
 		int same = it > 0 && m1 == n1;
 		n1 = m1;
 		if (!m0 || !m1 || same)
 			break;
 		for (int c = 0; c < 3; c++) {
-			c0[c] = s0[c] / (float)m0;
-			c1[c] = s1[c] / (float)m1;
+			c0[c] = f4_sum(s0[c]) / (float)m0;
+			c1[c] = f4_sum(s1[c]) / (float)m1;
 		}
 	}
-	n1 = 0;
-	for (k = 0; k < np; k++)
-		n1 += in1[k];
-	float dist2 = 0;
-	for (int c = 0; c < 3; c++)
-		dist2 += (c1[c] - c0[c]) * (c1[c] - c0[c]);
+	{
+		m4 ones = { 0 };
+		for (k = 0; k < nv; k++)
+			ones += in1[k];
+		n1 = m4_count(ones);
+	}
+	const float dist2 = px4_norm2(c1 - c0);
 	if (n1 == 0 || n1 == np || (dist2 < BLANK_DIST2 && ilr < BLANK_LUMA)) {
-		float m[3] = { 0, 0, 0 };
+		px4 all = { 0, 0, 0, 0 };
 		for (k = 0; k < np; k++)
-			for (int c = 0; c < 3; c++)
-				m[c] += v[k][c];
+			all += v[k];
+		float m[3];
 		for (int c = 0; c < 3; c++)
-			m[c] /= (float)np;
+			m[c] = all[c] / (float)np;
 		tc->code = 0x20;
 		put_levels(tc->fg, m);
 		put_levels(tc->bg, m);
@@ -740,23 +861,23 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 	/* JPEG keeps luma sharp and blurs colour (4:2:0 halves its
 	 * resolution): where the two colours differ enough in luma, split by
 	 * luma alone. */
-	float y0 = 0.299f * c0[0] + 0.587f * c0[1] + 0.114f * c0[2];
-	float y1 = 0.299f * c1[0] + 0.587f * c1[1] + 0.114f * c1[2];
+	const float y0 = px4_luma(c0), y1 = px4_luma(c1);
 	if (fabsf(y1 - y0) >= LUMA_SPLIT) {
-		float t = (y0 + y1) * 0.5f;
-		for (k = 0; k < np; k++) {
-			float l = 0.299f * v[k][0] + 0.587f * v[k][1] + 0.114f * v[k][2];
-			in1[k] = (l > t) == (y1 > y0);
-		}
+		const f4 t = f4_all((y0 + y1) * 0.5f);
+		const m4 flip = y1 > y0 ? (m4){ 0 } : ~(m4){ 0 };
+		for (k = 0; k < nv; k++)
+			in1[k] = (planes_luma(&vp, k) > t) ^ flip;
 	}
-	float colour[2][3];
-	const float split[2][3] = { { c0[0], c0[1], c0[2] }, { c1[0], c1[1], c1[2] } };
-	stroke_colours(raw, in1, np, split, colour);
+	px4 colour[2];
+	const px4 split[2] = { c0, c1 };
+	stroke_colours(&rawp, in1, np, split, colour);
+	uint8_t in1b[9 * CELL_H];
+	mask_bytes(in1, np, in1b);
 	uint16_t on[CELL_H];
 	for (int y = 0; y < CELL_H; y++) {
 		unsigned m = 0;
 		for (int i = 0; i < cw; i++)
-			m = m << 1 | in1[y * cw + i];
+			m = m << 1 | in1b[y * cw + i];
 		on[y] = (uint16_t)m;
 	}
 	/* Exactly a glyph, in either colour order: the reading nearest()
@@ -819,8 +940,8 @@ static void read_scaled_glyph(const struct scaled *s, const struct glyphset *gs,
 		}
 	}
 	tc->code = (uint8_t)best.code;
-	put_levels(tc->fg, best.swapped ? colour[0] : colour[1]);
-	put_levels(tc->bg, best.swapped ? colour[1] : colour[0]);
+	put_px4_levels(tc->fg, best.swapped ? colour[0] : colour[1]);
+	put_px4_levels(tc->bg, best.swapped ? colour[1] : colour[0]);
 	if (pal[0] >= 0) {
 		memcpy(tc->fg, vga16[pal[1]], 3);
 		memcpy(tc->bg, vga16[pal[0]], 3);

@@ -23,6 +23,7 @@
 #define HIL_CAPTURE_INT_H
 
 #include "glyphset.h"
+#include "vec4.h"
 
 #include <string.h>
 
@@ -107,48 +108,39 @@ static inline void tap(double u, int n, int *i0, float *w)
 	*w = (float)(u - i);
 }
 
-/* v if keep (1), else +0 (keep 0), without a branch: where a cell's
- * samples fall either way at random, GCC's branch for "keep ? v : 0" is
- * mispredicted at random. */
-static inline float keep_if(float v, int keep)
-{
-	uint32_t bits;
-	memcpy(&bits, &v, sizeof bits);
-	bits &= -(uint32_t)keep;
-	memcpy(&v, &bits, sizeof v);
-	return v;
-}
-
-/* Split n grey values into two levels (2-means from the extremes). 0 if
- * they are one colour. */
+/* Split n grey values (n a multiple of 4) into two levels (2-means from
+ * the extremes). 0 if they are one colour. */
 static inline int split_grey(const float *v, int n, float *lo, float *hi)
 {
-	/* Branch-free: the sums take 0 where a value is on the other side
-	 * (keep_if()). */
-	float mn = v[0], mx = v[0];
-	for (int i = 1; i < n; i++) {
-		mn = v[i] < mn ? v[i] : mn;
-		mx = v[i] > mx ? v[i] : mx;
+	/* Four values at once, branch-free: the sums take 0 where a value
+	 * is on the other side. */
+	f4 mn = f4_load(v), mx = mn;
+	for (int i = 4; i < n; i += 4) {
+		const f4 x = f4_load(v + i);
+		mn = f4_min(x, mn);
+		mx = f4_max(x, mx);
 	}
-	if (mx - mn < BLANK_SPREAD)
+	float a = f4_hmin(mn), b = f4_hmax(mx);
+	if (b - a < BLANK_SPREAD)
 		return 0;
-	float a = mn, b = mx;
 	int last = -1;
 	for (int it = 0; it < 3; it++) {
-		float t = (a + b) * 0.5f, sa = 0, sb = 0;
-		int nb = 0;
-		for (int i = 0; i < n; i++) {
-			const int up = v[i] > t;
-			sb += keep_if(v[i], up);
-			sa += keep_if(v[i], !up);
-			nb += up;
+		const f4 t = f4_all((a + b) * 0.5f);
+		f4 sa = { 0 }, sb = { 0 };
+		m4 ups = { 0 };
+		for (int i = 0; i < n; i += 4) {
+			const f4 x = f4_load(v + i);
+			const m4 up = x > t;
+			sb += f4_keep(x, up);
+			sa += f4_keep(x, ~up);
+			ups += up;
 		}
-		const int na = n - nb;
+		const int nb = m4_count(ups), na = n - nb;
 		if (!na || !nb || nb == last)
 			break;
 		last = nb;
-		a = sa / (float)na;
-		b = sb / (float)nb;
+		a = f4_sum(sa) / (float)na;
+		b = f4_sum(sb) / (float)nb;
 	}
 	*lo = a;
 	*hi = b;
