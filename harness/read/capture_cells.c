@@ -123,8 +123,20 @@ static inline const m4 *inner_mask(int cw)
 /* The masks of a split (-1: the sample is on side 1) as one byte a sample. */
 static void mask_bytes(const m4 *m, int np, uint8_t *in1)
 {
+	int32_t lane[9 * CELL_H];
+	memcpy(lane, m, (size_t)np * sizeof lane[0]);
 	for (int k = 0; k < np; k++)
-		in1[k] = (uint8_t)(m[k / 4][k % 4] & 1);
+		in1[k] = (uint8_t)(lane[k] & 1);
+}
+
+/* The same masks from a cell's row bits on[] (bit cw - 1 the leftmost). */
+static void mask_rows(const uint16_t *on, int cw, m4 *m)
+{
+	int32_t lane[9 * CELL_H];
+	for (int y = 0, k = 0; y < CELL_H; y++)
+		for (int i = cw - 1; i >= 0; i--, k++)
+			lane[k] = -(int32_t)(on[y] >> i & 1);
+	memcpy(m, lane, (size_t)(cw * CELL_H) * sizeof lane[0]);
 }
 
 #define LUMA_SPLIT 8.0f    /* luma difference from which cells split by luma */
@@ -654,9 +666,7 @@ static int read_scaled_fast(const struct glyphset *gs, const struct grid *g,
 	px4 raw[9 * CELL_H], colour[2];
 	const px4 none[2] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 } };
 	m4 in1[NV];
-	for (int y = 0, k = 0; y < CELL_H; y++)
-		for (int i = 0; i < cw; i++, k++)
-			in1[k / 4][k % 4] = -(int32_t)(on[y] >> (cw - 1 - i) & 1);
+	mask_rows(on, cw, in1);
 	inner_samples(e, cw, raw);
 	struct planes pl;
 	to_planes(raw, np, &pl);
