@@ -43,6 +43,14 @@
 #define MIN_SCORE 0.3       /* share of inked cells a grid must read exactly */
 #define GOOD_SCORE 0.9      /* ... and from which no other grid is tried */
 
+/* Bilinear between a0 a1 (above) and b0 b1 (below), at weights xw, yw. */
+static inline float bilerp(int a0, int a1, int b0, int b1, float xw, float yw)
+{
+	const float top = (float)a0 + xw * (float)(a1 - a0);
+	const float bot = (float)b0 + xw * (float)(b1 - b0);
+	return top + yw * (bot - top);
+}
+
 /* The grey samples of cell (col, row) at its text-mode pixel centres
  * (bilinear), row-major, cw per row. */
 static void sample_grey(const struct scaled *s, const struct grid *g, int col, int row,
@@ -56,13 +64,20 @@ static void sample_grey(const struct scaled *s, const struct grid *g, int col, i
 		int yi;
 		float yw;
 		tap(g->oy + ((double)(row * CELL_H + y) + 0.5) * g->sy, s->h, &yi, &yw);
+		/* Both lines' grey already made (in a search, nearly always):
+		 * read straight from them; else pixel by pixel (grey_px()). */
+		if (!s->grey_ok || (s->grey_ok[yi] && s->grey_ok[yi + 1])) {
+			const uint8_t *a = s->grey + (size_t)yi * (size_t)s->w, *b = a + s->w;
+			for (int i = 0; i < g->cw; i++) {
+				const int x = xi[i];
+				*v++ = bilerp(a[x], a[x + 1], b[x], b[x + 1], xw[i], yw);
+			}
+			continue;
+		}
 		for (int i = 0; i < g->cw; i++) {
 			const int x = xi[i];
-			const int a0 = grey_px(s, x, yi), a1 = grey_px(s, x + 1, yi);
-			const int b0 = grey_px(s, x, yi + 1), b1 = grey_px(s, x + 1, yi + 1);
-			float top = (float)a0 + xw[i] * (float)(a1 - a0);
-			float bot = (float)b0 + xw[i] * (float)(b1 - b0);
-			*v++ = top + yw * (bot - top);
+			*v++ = bilerp(grey_px(s, x, yi), grey_px(s, x + 1, yi), grey_px(s, x, yi + 1),
+				      grey_px(s, x + 1, yi + 1), xw[i], yw);
 		}
 	}
 }

@@ -150,11 +150,17 @@ static inline int split_grey(const float *v, int n, float *lo, float *hi)
 /* Row masks of the samples above t (bit cw-1 is the leftmost pixel). */
 static inline void grey_mask(const float *v, int cw, float t, uint16_t *on)
 {
+	/* Four samples at a time into one stream of bits, the first sample
+	 * the most significant; then each row's cw bits out of it. */
+	uint64_t bits[(9 * CELL_H + 63) / 64] = { 0 };
+	const f4 tv = f4_all(t);
+	for (int k = 0; k < cw * CELL_H; k += 4)
+		bits[k / 64] |= (uint64_t)m4_bits(f4_load(v + k) > tv) << (60 - k % 64);
 	for (int y = 0; y < CELL_H; y++) {
-		unsigned m = 0;
-		for (int x = 0; x < cw; x++)
-			m = m << 1 | (v[y * cw + x] > t);
-		on[y] = (uint16_t)m;
+		const int at = y * cw, word = at / 64, end = at % 64 + cw; /* end: bits used of word */
+		uint64_t row = end <= 64 ? bits[word] >> (64 - end)
+					 : bits[word] << (end - 64) | bits[word + 1] >> (128 - end);
+		on[y] = (uint16_t)(row & ((1u << cw) - 1));
 	}
 }
 

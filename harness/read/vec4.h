@@ -9,6 +9,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
 
 typedef float f4 __attribute__((vector_size(4 * sizeof(float))));
 typedef int32_t m4 __attribute__((vector_size(4 * sizeof(int32_t))));
@@ -58,6 +61,18 @@ static inline f4 f4_min(f4 a, f4 b)
 static inline f4 f4_max(f4 a, f4 b)
 {
 	return f4_select(a > b, a, b);
+}
+
+/* The lanes of m as four bits, lane 0 the most significant (as samples
+ * read left to right make a glyph's row). */
+static inline unsigned m4_bits(m4 m)
+{
+#if defined(__SSE2__)
+	static const uint8_t reversed[16] = { 0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15 };
+	return reversed[_mm_movemask_ps((__m128)m)];
+#else
+	return (unsigned)((m[0] & 8) | (m[1] & 4) | (m[2] & 2) | (m[3] & 1));
+#endif
 }
 
 static inline float f4_hmin(f4 a)
