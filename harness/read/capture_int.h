@@ -158,8 +158,8 @@ static inline void grey_mask(const float *v, int cw, float t, uint16_t *on)
 		bits[k / 64] |= (uint64_t)m4_bits(f4_load(v + k) > tv) << (60 - k % 64);
 	for (int y = 0; y < CELL_H; y++) {
 		const int at = y * cw, word = at / 64, end = at % 64 + cw; /* end: bits used of word */
-		uint64_t row = end <= 64 ? bits[word] >> (64 - end)
-					 : bits[word] << (end - 64) | bits[word + 1] >> (128 - end);
+		const uint64_t row = end <= 64 ? bits[word] >> (64 - end)
+					       : bits[word] << (end - 64) | bits[word + 1] >> (128 - end);
 		on[y] = (uint16_t)(row & ((1u << cw) - 1));
 	}
 }

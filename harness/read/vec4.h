@@ -46,10 +46,10 @@ static inline f4 f4_keep(f4 a, m4 m)
 	return (f4)((m4)a & m);
 }
 
-/* b where m, else a. */
-static inline f4 f4_select(m4 m, f4 b, f4 a)
+/* yes where m, else no. */
+static inline f4 f4_select(m4 m, f4 yes, f4 no)
 {
-	return (f4)((m & (m4)b) | (~m & (m4)a));
+	return (f4)((m & (m4)yes) | (~m & (m4)no));
 }
 
 /* Lane by lane, as a < b ? a : b and a > b ? a : b. */
