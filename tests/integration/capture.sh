@@ -164,7 +164,11 @@ convert -size 320x200 xc:grey "$OUT/www/whole.jpg"
 head -c 300 "$OUT/www/whole.jpg" >"$OUT/www/half.jpg"
 (cd "$OUT/www" && exec python3 -m http.server --bind 127.0.0.1 "$port" 2>/dev/null) &
 box=$!
-sleep 1
+# Until it listens (a second was not always enough beside an ASan build).
+for _ in $(seq 100); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+	sleep 0.1
+done
 check "grab of a plain JPEG file over HTTP" grab www "http://127.0.0.1:$port/whole.jpg"
 check "  320x200" [ "$(field www '"\(.width)x\(.height)"')" = 320x200 ]
 expect_grab 3 "http://127.0.0.1:$port/page: not a JPEG or PPM (P6) image (19 bytes starting \"<html>login</htm\")" \

@@ -140,8 +140,15 @@ static void qmp_connect(void)
 	ck_assert_int_ge(qemu.qmp_fd, 0);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", qemu.qmp_path);
-	ck_assert_msg(connect(qemu.qmp_fd, (struct sockaddr *)&sa, sizeof sa) == 0,
-		      "qmp connect %s: %s", qemu.qmp_path, strerror(errno));
+	/* QEMU makes the socket file before it listens on it: refused for
+	 * a moment, under load. */
+	int64_t deadline = now_ms() + 10000;
+	while (connect(qemu.qmp_fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		ck_assert_msg(errno == ECONNREFUSED && ms_left(deadline) > 0, "qmp connect %s: %s",
+			      qemu.qmp_path, strerror(errno));
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
 	/* A blocking socket, but never blocked for ever. */
 	struct timeval tv = { 10, 0 };
 	setsockopt(qemu.qmp_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
