@@ -23,7 +23,7 @@
  * a run meets them. */
 static const struct folder {
 	const char *name, *what;
-	const char *modules[16];
+	const char *modules[24];
 } pipeline[] = {
 	{ "base", "foundations every step uses",
 	  { "util", "confine", "sha256", "sock", "proc", "image", "imagefmt" } },
@@ -35,7 +35,7 @@ static const struct folder {
 	  { "run", "vm", "start", "supervise", "engine", "engine_int", "checks", "reports", "evidence",
 	    "watchdog" } },
 	{ "read", "frames to what they show",
-	  { "screen", "textmode", "glyphset", "capture", "capture_int", "vec4", "capture_grid", "capture_cells",
+	  { "screen", "textmode", "glyphset", "capture", "capture_int", "vec4", "capture_grid", "capture_cells", "capture_px",
 	    "capture_fit", "capture_reuse", "capture_learn", "vgafont", "calib", "ocr", "pattern" } },
 	{ "judge", "readings and reports to outcomes", { "judge", "windows" } },
 	{ "record", "what stays after a run", { "record", "journal", "recover" } },
